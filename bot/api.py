@@ -1,0 +1,208 @@
+"""What command handlers see: the decorators, Context, Reply and errors. Commands never import nio."""
+from __future__ import annotations
+
+import enum
+import inspect
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from bot.i18n import Translator
+from bot.render import Text
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+
+class Role(enum.IntEnum):
+    """Ordered: a higher role may do everything a lower one may."""
+
+    ANYONE = 0
+    MEMBER = 1
+    FACILITATOR = 2
+    COORDINATOR = 3
+
+    @classmethod
+    def parse(cls, name: str) -> Role:
+        return cls[name.upper()]
+
+
+class Where(enum.Enum):
+    ANY = "any"
+    DM = "dm"
+    ROOM = "room"
+
+
+class UserError(Exception):
+    """A mistake the user can fix; answered politely from the catalogue entry `key`."""
+
+    def __init__(self, key: str, **values: object) -> None:
+        super().__init__(key)
+        self.key = key
+        self.values = values
+
+
+class Rest(str):
+    """Annotation for the last parameter: takes the rest of the message verbatim."""
+
+
+class UserId(str):
+    """Annotation for a Matrix ID argument (@name:server)."""
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: Text
+    notice: bool = True
+    mentions: tuple[str, ...] = ()
+    files: tuple[Attachment, ...] = ()
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    mimetype: str
+    data: bytes
+
+
+class Chat(Protocol):
+    """Sending elsewhere than the reply: written to the outbox in the command's transaction."""
+
+    async def send(self, room_id: str, text: Text, *, notice: bool = False,
+                   mentions: tuple[str, ...] = ()) -> None: ...
+
+    async def dm(self, user_id: str, text: Text, *, notice: bool = False,
+                 files: tuple[Attachment, ...] = ()) -> None: ...
+
+
+class Schedule(Protocol):
+    async def at(self, key: str, kind: str, due_at: datetime, payload: dict[str, Any]) -> None: ...
+
+    async def cancel(self, key: str) -> None: ...
+
+
+class Runtime(Protocol):
+    """Read-only facts about the running bot, for !status."""
+
+    version: str
+    started_at: datetime
+
+    async def health(self, session: AsyncSession) -> dict[str, Any]: ...
+
+
+@dataclass
+class Context:
+    sender: str
+    room_id: str
+    is_dm: bool
+    event_id: str
+    event_time: datetime
+    now: datetime
+    role: Role
+    roles: dict[str, Role]
+    db: AsyncSession
+    t: Translator
+    chat: Chat
+    schedule: Schedule
+    runtime: Runtime
+    prefix: str
+    commands: list[CommandSpec] = field(default_factory=list)
+
+    def reply(self, key: str, **values: object) -> Reply:
+        return Reply(self.t(key, **values))
+
+
+@dataclass
+class JobContext:
+    """What a scheduled action sees: no sender, no reply, the same capabilities."""
+
+    now: datetime
+    db: AsyncSession
+    t: Translator
+    chat: Chat
+    schedule: Schedule
+
+
+Handler = Callable[..., Awaitable[Reply | None]]
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    kind: type
+    optional: bool
+    default: Any
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    name: str
+    handler: Handler
+    role: Role
+    where: Where
+    help_key: str
+    usage: str
+    aliases: tuple[str, ...]
+    params: tuple[Param, ...]
+    feature: str = ""
+    confidential: bool = False
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (self.name, *self.aliases)
+
+
+COMMAND_ATTR = "__kring_command__"
+JOB_ATTR = "__kring_job__"
+
+
+def command(
+    name: str,
+    *,
+    help: str,
+    role: Role = Role.MEMBER,
+    where: Where = Where.ANY,
+    aliases: tuple[str, ...] = (),
+    usage: str | None = None,
+) -> Callable[[Handler], Handler]:
+    """Declare a chat command. Parsing, usage, !help and access checks all derive from this."""
+
+    def decorate(fn: Handler) -> Handler:
+        params = _params(fn)
+        spec = CommandSpec(
+            name=name, handler=fn, role=role, where=where, help_key=help, aliases=aliases,
+            usage=usage if usage is not None else " ".join(_usage_of(p) for p in params), params=params,
+        )
+        setattr(fn, COMMAND_ATTR, spec)
+        return fn
+
+    return decorate
+
+
+def job(kind: str) -> Callable[[Callable[..., Awaitable[None]]], Callable[..., Awaitable[None]]]:
+    """Declare the function the schedule runs for rows of this kind: fn(ctx: JobContext, payload)."""
+
+    def decorate(fn):  # noqa: ANN001, ANN202
+        setattr(fn, JOB_ATTR, kind)
+        return fn
+
+    return decorate
+
+
+def _params(fn: Handler) -> tuple[Param, ...]:
+    sig = inspect.signature(fn, eval_str=True)
+    out = []
+    for p in list(sig.parameters.values())[1:]:  # skip ctx
+        kind, optional = p.annotation, p.default is not inspect.Parameter.empty
+        args = getattr(kind, "__args__", None)
+        if args:  # X | None
+            kind = next(a for a in args if a is not type(None))
+            optional = True
+        out.append(Param(p.name, kind, optional, None if p.default is inspect.Parameter.empty else p.default))
+    return tuple(out)
+
+
+def _usage_of(p: Param) -> str:
+    label = p.name.replace("_", "-") + ("..." if p.kind is Rest else "")
+    return f"[{label}]" if p.optional else f"<{label}>"

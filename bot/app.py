@@ -1,0 +1,146 @@
+"""The composition root: config -> database -> Matrix login -> dispatcher, outbox, schedule, sync."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import crosssign
+from bot.config import Config
+from bot.dispatch import DispatchSettings, Dispatcher
+from bot.matrix import MatrixGateway
+from bot.outbox import OutboxSender
+from bot.router import Registry
+from bot.scheduler import ScheduleRunner
+from bot.syncer import SyncLoop
+from storage import members, outbox
+from storage.database import Database
+
+log = logging.getLogger("kring")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def kring_version() -> str:
+    try:
+        return version("kring")
+    except PackageNotFoundError:
+        return "dev"
+
+
+class Kring:
+    """One running bot. start() brings every part up; stop() takes them down in order."""
+
+    def __init__(self, config: Config, clock: Callable[[], datetime] = utcnow) -> None:
+        self.config = config
+        self.clock = clock
+        self.version = kring_version()
+        self.started_at = clock()
+        self.db = Database(config.storage.database_url)
+        self.gateway = MatrixGateway(config.matrix)
+        self.registry = Registry.discover()
+        self.cross_signing: crosssign.CrossSigningStatus | None = None
+        self.outbox = OutboxSender(self.db, self.gateway, clock, encrypt_dms=config.matrix.encryption)
+        self.schedule = ScheduleRunner(
+            self.db, self.registry.jobs, clock, catch_up=timedelta(hours=config.bot.schedule_catch_up_hours),
+            language=config.bot.language, on_commit=self.outbox.wake,
+        )
+        self.dispatcher = Dispatcher(
+            self.db, self.registry,
+            DispatchSettings(bot_user_id=config.matrix.user_id, prefix=config.bot.command_prefix,
+                             language=config.bot.language,
+                             max_age=timedelta(seconds=config.bot.command_max_age_seconds)),
+            runtime=self, clock=clock, on_commit=self._committed,
+        )
+        self.sync = SyncLoop(self.gateway, self.db, self.dispatcher, clock,
+                             language=config.bot.language, on_commit=self.outbox.wake)
+        self._tasks: list[asyncio.Task] = []
+
+    def _committed(self, schedule_changed: bool) -> None:
+        self.outbox.wake()
+        if schedule_changed:
+            self.schedule.wake()
+
+    async def start(self) -> None:
+        await self.db.migrate()
+        await self._seed_coordinators()
+        await self.gateway.login()
+        self.dispatcher.settings.bot_display_name = self.gateway.display_name
+        await self._cross_sign()
+        await self.schedule.start()
+        self._tasks = [
+            asyncio.create_task(self.outbox.run(), name="outbox"),
+            asyncio.create_task(self.sync.run(), name="sync"),
+        ]
+        log.info("started", extra={"version": self.version, "device_id": self.gateway.device_id,
+                                   "cross_signed": bool(self.cross_signing and self.cross_signing.device_signed)})
+
+    async def _cross_sign(self) -> None:
+        cfg = self.config.matrix
+        if not cfg.key_passphrase:
+            log.warning("matrix.key_passphrase is not set: the bot's device is not cross-signed, "
+                        "so Element users will not exchange encrypted messages with it")
+            return
+        self.cross_signing = await crosssign.ensure_cross_signed(
+            self.gateway.client, keys_file=cfg.store_path / "cross_signing.keys",
+            passphrase=cfg.key_passphrase.get_secret_value(),
+            password=cfg.password.get_secret_value() if cfg.password else None,
+            recovery_key=cfg.recovery_key.get_secret_value() if cfg.recovery_key else None,
+        )
+        status = self.cross_signing
+        log.log(logging.INFO if status.device_signed else logging.ERROR, "cross-signing",
+                extra={"cross_signed": status.device_signed, "detail": status.detail})
+        if status.new_recovery_key:
+            recovery_file = cfg.store_path / "RECOVERY_KEY.txt"
+            recovery_file.write_text(status.new_recovery_key + "\n")
+            recovery_file.chmod(0o600)
+            log.warning("new cross-signing keys: the recovery key was written once to a file; "
+                        "store it safely and delete the file", extra={"file": str(recovery_file)})
+
+    async def _seed_coordinators(self) -> None:
+        now = self.clock()
+        async with self.db.transaction() as session:
+            for network in self.config.networks or [None]:
+                net_id = network.id if network else "main"
+                seeds = self.config.bot.coordinators + (network.coordinators if network else [])
+                for user_id in seeds:
+                    if net_id not in await members.roles(session, user_id):
+                        await members.set_role(session, net_id, user_id, "coordinator", now)
+
+    async def run_forever(self) -> None:
+        await self.start()
+        try:
+            await asyncio.gather(*self._tasks)
+        finally:
+            await self.stop()
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        self.schedule.stop()
+        await self.gateway.close()
+        await self.db.close()
+
+    # ---- Runtime facts for !status --------------------------------------------------------
+    async def health(self, session: AsyncSession) -> dict[str, Any]:
+        """Checked inside the caller's transaction (a second one would wait for its lock)."""
+        try:
+            queue, database = await outbox.count_pending(session), True
+        except Exception:  # noqa: BLE001 - reported, not raised
+            queue, database = None, False
+        return {
+            "database": database,
+            "homeserver": await self.gateway.reachable(),
+            "queue": queue,
+            "device_id": self.gateway.device_id,
+            "cross_signed": await crosssign.device_is_cross_signed(self.gateway.client),
+        }

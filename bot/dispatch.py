@@ -1,0 +1,128 @@
+"""Runs one incoming command exactly once: the processed-event record, the command's changes and
+its outgoing messages are committed in one transaction."""
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.api import Context, Reply, Role, Runtime, UserError
+from bot.chat import OutboxChat
+from bot.i18n import Translator
+from bot.render import code
+from bot.router import Registry, Unknown, check_access, extract, parse_args
+from bot.schedule import DbSchedule
+from storage import direct_rooms, members, processed
+from storage.database import Database
+
+log = logging.getLogger("kring.dispatch")
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A text message from a room, already decrypted, free of any client library type."""
+
+    event_id: str
+    room_id: str
+    sender: str
+    body: str
+    origin_time: datetime
+    thread_root: str | None = None
+    encrypted: bool = False
+
+
+@dataclass
+class DispatchSettings:
+    bot_user_id: str
+    prefix: str
+    language: str
+    max_age: timedelta
+    bot_display_name: str | None = None
+
+
+class Dispatcher:
+    def __init__(self, db: Database, registry: Registry, settings: DispatchSettings, runtime: Runtime,
+                 clock: Callable[[], datetime], on_commit: Callable[[bool], None] = lambda changed: None) -> None:
+        self.db = db
+        self.registry = registry
+        self.settings = settings
+        self.runtime = runtime
+        self.clock = clock
+        self.on_commit = on_commit
+        self.not_before: datetime | None = None
+
+    def is_command(self, msg: Incoming) -> str | None:
+        s = self.settings
+        if msg.sender == s.bot_user_id:
+            return None
+        return extract(msg.body, s.prefix, s.bot_user_id, s.bot_display_name)
+
+    async def handle(self, msg: Incoming) -> str:
+        """Run the message if it is a new, fresh command; returns the outcome for logs and tests."""
+        text = self.is_command(msg)
+        if text is None:
+            return "ignored"
+        now = self.clock()
+        if (self.not_before and msg.origin_time < self.not_before) or now - msg.origin_time > self.settings.max_age:
+            log.info("command too old, not run", extra={"event_id": msg.event_id})
+            return "too-old"
+        started = time.monotonic()
+        name, outcome, schedule_changed = "?", "ok", False
+        async with self.db.transaction() as session:
+            if not await processed.claim(session, msg.event_id, msg.room_id, now):
+                outcome = "duplicate"
+            else:
+                ctx = await self._context(session, msg, now)
+                name, outcome, reply = await self._run(ctx, text)
+                await processed.set_command(session, msg.event_id, name)
+                schedule_changed = ctx.schedule.changed
+                if reply is not None:
+                    await ctx.chat.reply(reply, msg.room_id, msg.event_id, msg.thread_root, in_busy_room=not ctx.is_dm)
+        if outcome != "duplicate":
+            self.on_commit(schedule_changed)
+        log.info(
+            "command",
+            extra={"event_id": msg.event_id, "command": name, "outcome": outcome,
+                   "ms": round((time.monotonic() - started) * 1000, 1)},
+        )
+        return outcome
+
+    async def _context(self, session, msg: Incoming, now: datetime) -> Context:  # noqa: ANN001
+        partner = await direct_rooms.partner(session, msg.room_id)
+        roles = {net: Role.parse(r) for net, r in (await members.roles(session, msg.sender)).items()}
+        member = await members.get(session, msg.sender)
+        language = (member.language if member and member.language else None) or self.settings.language
+        return Context(
+            sender=msg.sender, room_id=msg.room_id, is_dm=partner == msg.sender, event_id=msg.event_id,
+            event_time=msg.origin_time, now=now, role=max(roles.values(), default=Role.ANYONE), roles=roles,
+            db=session, t=Translator(language), chat=OutboxChat(session, now),
+            schedule=DbSchedule(session, now), runtime=self.runtime, prefix=self.settings.prefix,
+            commands=self.registry.specs,
+        )
+
+    async def _run(self, ctx: Context, text: str) -> tuple[str, str, Reply | None]:
+        visible = self.registry.visible_to(ctx.role, ctx.is_dm)
+        found = self.registry.match(text, visible)
+        if isinstance(found, Unknown):
+            key = "error.unknown_suggest" if found.suggestions else "error.unknown"
+            options = ", ".join(ctx.prefix + s for s in found.suggestions)
+            return "?", "unknown", ctx.reply(key, word=found.word[:40], suggestions=options, prefix=ctx.prefix)
+        spec, rest = found
+        try:
+            check_access(spec, ctx.role, ctx.is_dm)
+            kwargs = parse_args(spec, rest)
+            async with ctx.db.begin_nested():
+                reply = await spec.handler(ctx, **kwargs)
+            return spec.name, "ok", reply
+        except UserError as err:
+            message = ctx.t(err.key, **err.values)
+            if err.key.startswith("error.") and err.key not in ("error.role", "error.where_dm", "error.where_room"):
+                message = message + "\n" + ctx.t("error.usage_line", usage=code(f"{ctx.prefix}{spec.name} {spec.usage}".strip()))
+            return spec.name, "user-error", Reply(message)
+        except Exception:
+            ref = secrets.token_hex(3)
+            log.exception("command failed", extra={"event_id": ctx.event_id, "command": spec.name, "ref": ref})
+            return spec.name, "crash", ctx.reply("error.internal", ref=ref)

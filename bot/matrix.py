@@ -1,0 +1,365 @@
+"""The only module that talks to matrix-nio: login with a kept device, sync, decryption,
+gap filling, and the sending primitives the outbox uses."""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import nio
+
+from bot.config import MatrixConfig
+from bot.dispatch import Incoming
+
+log = logging.getLogger("kring.matrix")
+
+SYNC_FILTER = {
+    "presence": {"types": []},
+    "account_data": {"types": ["m.direct"]},
+    "room": {
+        "timeline": {
+            "limit": 100,
+            "types": ["m.room.message", "m.room.encrypted", "m.room.member", "m.room.encryption",
+                      "m.room.create", "m.room.power_levels", "m.room.name", "m.room.join_rules"],
+        },
+        "state": {"lazy_load_members": True},
+        "ephemeral": {"types": []},
+        "account_data": {"types": []},
+    },
+}
+
+
+class StoreMissingError(RuntimeError):
+    """A device is known but its crypto store is gone: never silently make a new device."""
+
+
+@dataclass(frozen=True)
+class Invite:
+    room_id: str
+    inviter: str | None
+    is_direct: bool
+
+
+@dataclass(frozen=True)
+class Undecryptable:
+    event_id: str
+    room_id: str
+    sender: str
+    session_id: str
+    origin_time: datetime
+
+
+@dataclass
+class SyncBatch:
+    """What one sync brought, in timeline order per room, with the gaps already filled."""
+
+    next_batch: str
+    messages: dict[str, list[Incoming]] = field(default_factory=dict)
+    undecryptable: list[Undecryptable] = field(default_factory=list)
+    invites: list[Invite] = field(default_factory=list)
+    left_rooms: list[str] = field(default_factory=list)
+    new_room_keys: bool = False
+
+
+@dataclass(frozen=True)
+class SendOutcome:
+    """ok; retry (after retry_after seconds, e.g. M_LIMIT_EXCEEDED or a network error); failed."""
+
+    status: str
+    event_id: str | None = None
+    retry_after: float = 0.0
+    error: str | None = None
+
+
+def _utc(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+
+
+class MatrixGateway:
+    def __init__(self, cfg: MatrixConfig) -> None:
+        self.cfg = cfg
+        self.store_path = Path(cfg.store_path)
+        self.store_path.mkdir(parents=True, exist_ok=True)
+        client_cfg = nio.AsyncClientConfig(
+            encryption_enabled=True,
+            store_sync_tokens=False,
+            max_limit_exceeded=0,
+            max_timeouts=0,
+            request_timeout=cfg.request_timeout_seconds,
+            pickle_key=cfg.key_passphrase.get_secret_value() if cfg.key_passphrase else "DEFAULT_KEY",
+        )
+        self.client = nio.AsyncClient(cfg.homeserver, cfg.user_id, store_path=str(self.store_path), config=client_cfg)
+        self.synced = asyncio.Condition()
+        self.display_name: str | None = None
+
+    # ---- login -------------------------------------------------------------------------
+    @property
+    def _credentials_file(self) -> Path:
+        return self.store_path / "credentials.json"
+
+    @property
+    def device_id(self) -> str:
+        return self.client.device_id
+
+    @property
+    def user_id(self) -> str:
+        return self.client.user_id
+
+    async def login(self) -> None:
+        """Reuse the stored device and token; log in with the password only the first time."""
+        creds = self._read_credentials()
+        if creds:
+            self._check_store(creds["device_id"])
+            self.client.restore_login(creds["user_id"], creds["device_id"], creds["access_token"])
+            who = await self.client.whoami()
+            if isinstance(who, nio.WhoamiError):
+                raise RuntimeError(f"the stored access token was refused ({who.status_code}); "
+                                   f"remove {self._credentials_file} to log in again with a new device")
+        elif self.cfg.access_token:
+            self.client.access_token = self.cfg.access_token.get_secret_value()
+            who = await self.client.whoami()
+            if isinstance(who, nio.WhoamiError) or not who.device_id:
+                raise RuntimeError("matrix.access_token was refused or belongs to no device")
+            self._check_store(who.device_id)
+            self.client.restore_login(who.user_id, who.device_id, self.client.access_token)
+            self._write_credentials()
+        else:
+            if not self.cfg.password:
+                raise RuntimeError("no stored login and no matrix.password to log in with")
+            resp = await self.client.login(self.cfg.password.get_secret_value(), device_name=self.cfg.device_name)
+            if isinstance(resp, nio.LoginError):
+                raise RuntimeError(f"login refused: {resp.status_code} {resp.message}")
+            self._write_credentials()
+        if self.client.should_upload_keys:
+            await self.client.keys_upload()
+        profile = await self.client.get_displayname(self.client.user_id)
+        self.display_name = getattr(profile, "displayname", None)
+        log.info("logged in", extra={"user_id": self.client.user_id, "device_id": self.client.device_id})
+
+    def _check_store(self, device_id: str) -> None:
+        store = self.store_path / f"{self.cfg.user_id}_{device_id}.db"
+        if not store.exists():
+            raise StoreMissingError(
+                f"the crypto store for device {device_id} is missing ({store}). Restore it from a backup; "
+                f"or, to start over with a new device (members will see a new session), delete "
+                f"{self._credentials_file} and start again."
+            )
+
+    def _read_credentials(self) -> dict[str, str] | None:
+        try:
+            data = json.loads(self._credentials_file.read_text())
+        except FileNotFoundError:
+            return None
+        if data.get("user_id") != self.cfg.user_id:
+            raise RuntimeError(f"{self._credentials_file} belongs to {data.get('user_id')}, not {self.cfg.user_id}")
+        return data
+
+    def _write_credentials(self) -> None:
+        path = self._credentials_file
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump({"user_id": self.client.user_id, "device_id": self.client.device_id,
+                       "access_token": self.client.access_token}, fh)
+
+    # ---- sync --------------------------------------------------------------------------
+    async def upload_filter(self) -> str:
+        resp = await self.client.upload_filter(**SYNC_FILTER)
+        if isinstance(resp, nio.UploadFilterError):
+            raise RuntimeError(f"filter upload failed: {resp.message}")
+        return resp.filter_id
+
+    async def sync(self, since: str | None, filter_id: str, *, full_state: bool, timeout_ms: int) -> SyncBatch:
+        resp = await self.client.sync(timeout=timeout_ms, sync_filter=filter_id, since=since, full_state=full_state)
+        if isinstance(resp, nio.SyncError):
+            raise ConnectionError(f"sync failed: {resp.status_code} {resp.message}")
+        batch = SyncBatch(next_batch=resp.next_batch)
+        batch.new_room_keys = any(
+            isinstance(e, (nio.RoomKeyEvent, nio.ForwardedRoomKeyEvent)) for e in resp.to_device_events
+        )
+        for room_id, info in resp.rooms.invite.items():
+            batch.invites.append(self._invite(room_id, info))
+        batch.left_rooms = list(resp.rooms.leave)
+        for room_id, info in resp.rooms.join.items():
+            events = list(info.timeline.events)
+            if info.timeline.limited and since and info.timeline.prev_batch:
+                events = await self._fill_gap(room_id, info.timeline.prev_batch, since) + events
+            self._collect(batch, room_id, events)
+        await self._housekeeping()
+        async with self.synced:
+            self.synced.notify_all()
+        return batch
+
+    def _invite(self, room_id: str, info: Any) -> Invite:
+        inviter, is_direct = None, False
+        for event in info.invite_state:
+            if isinstance(event, nio.InviteMemberEvent) and event.state_key == self.client.user_id:
+                inviter = event.sender
+                is_direct = bool(event.content.get("is_direct"))
+        return Invite(room_id, inviter, is_direct)
+
+    async def _fill_gap(self, room_id: str, prev_batch: str, since: str) -> list[Any]:
+        """Page /messages back from the start of a limited timeline to the previous sync token."""
+        older: list[Any] = []
+        token = prev_batch
+        while True:
+            resp = await self.client.room_messages(room_id, start=token, end=since,
+                                                   direction=nio.MessageDirection.back, limit=100)
+            if isinstance(resp, nio.RoomMessagesError):
+                raise ConnectionError(f"gap fill failed in {room_id}: {resp.message}")
+            older.extend(resp.chunk)
+            if not resp.chunk or not resp.end or resp.end == token:
+                break
+            token = resp.end
+        log.info("gap filled", extra={"room_id": room_id, "events": len(older)})
+        return list(reversed(older))
+
+    def _collect(self, batch: SyncBatch, room_id: str, events: list[Any]) -> None:
+        for event in events:
+            if isinstance(event, nio.MegolmEvent):
+                batch.undecryptable.append(Undecryptable(
+                    event.event_id, room_id, event.sender, event.session_id, _utc(event.server_timestamp)))
+                continue
+            incoming = self.to_incoming(room_id, event)
+            if incoming:
+                batch.messages.setdefault(room_id, []).append(incoming)
+
+    @staticmethod
+    def to_incoming(room_id: str, event: Any) -> Incoming | None:
+        if not isinstance(event, (nio.RoomMessageText, nio.RoomMessageNotice)):
+            return None
+        if isinstance(event, nio.RoomMessageNotice):
+            return None  # bots answer people, not each other's notices
+        relates = event.source.get("content", {}).get("m.relates_to") or {}
+        if relates.get("rel_type") == "m.replace":
+            return None  # an edit is not a new command
+        thread_root = relates.get("event_id") if relates.get("rel_type") == "m.thread" else None
+        return Incoming(
+            event_id=event.event_id, room_id=room_id, sender=event.sender, body=event.body,
+            origin_time=_utc(event.server_timestamp), thread_root=thread_root,
+            encrypted=bool(getattr(event, "decrypted", False)),
+        )
+
+    async def _housekeeping(self) -> None:
+        """What nio's sync_forever does between syncs: keys and to-device messages."""
+        c = self.client
+        if c.should_upload_keys:
+            await c.keys_upload()
+        if c.should_query_keys:
+            await c.keys_query()
+        if c.should_claim_keys:
+            await c.keys_claim(c.get_users_for_key_claiming())
+        await c.send_to_device_messages()
+
+    async def wait_for_room(self, room_id: str, timeout: float = 30) -> bool:
+        async def known() -> None:
+            async with self.synced:
+                await self.synced.wait_for(lambda: room_id in self.client.rooms)
+        try:
+            await asyncio.wait_for(known(), timeout)
+            return True
+        except TimeoutError:
+            return False
+
+    # ---- encrypted events the bot could not read ----------------------------------------
+    async def request_key(self, room_id: str, event_id: str) -> None:
+        """Ask the sender's devices for a missing room key (best effort)."""
+        event = await self._fetch(room_id, event_id)
+        if isinstance(event, nio.MegolmEvent):
+            message = event.as_key_request(event.sender, self.client.device_id)
+            await self.client.to_device(message)
+
+    async def try_decrypt(self, room_id: str, event_id: str) -> Incoming | None | bool:
+        """The event as Incoming once its key is here; False while it is still unreadable."""
+        event = await self._fetch(room_id, event_id)
+        if isinstance(event, nio.MegolmEvent):
+            try:
+                event = self.client.decrypt_event(event)
+            except (nio.EncryptionError, Exception):  # noqa: BLE001 - still no key
+                return False
+            if isinstance(event, nio.MegolmEvent):
+                return False
+        return self.to_incoming(room_id, event)
+
+    async def _fetch(self, room_id: str, event_id: str) -> Any:
+        resp = await self.client.room_get_event(room_id, event_id)
+        if isinstance(resp, nio.RoomGetEventError):
+            return None
+        event = resp.event
+        if isinstance(event, nio.MegolmEvent):
+            event.room_id = room_id
+        return event
+
+    # ---- sending -----------------------------------------------------------------------
+    async def send(self, room_id: str, content: dict[str, Any], txn_id: str,
+                   event_type: str = "m.room.message") -> SendOutcome:
+        """Send once; Matrix deduplicates a retry with the same transaction id."""
+        if room_id not in self.client.rooms:
+            return SendOutcome("retry", retry_after=1.0, error="room not known from sync yet")
+        try:
+            resp = await self.client.room_send(room_id, event_type, content, tx_id=txn_id,
+                                               ignore_unverified_devices=True)
+        except (aiohttp.ClientError, TimeoutError, nio.SendRetryError) as exc:
+            return SendOutcome("retry", retry_after=0, error=type(exc).__name__)
+        return self._outcome(resp)
+
+    @staticmethod
+    def _outcome(resp: Any) -> SendOutcome:
+        if isinstance(resp, nio.RoomSendResponse):
+            return SendOutcome("ok", event_id=resp.event_id)
+        code = getattr(resp, "status_code", None)
+        if code == "M_LIMIT_EXCEEDED":
+            return SendOutcome("retry", retry_after=(getattr(resp, "retry_after_ms", None) or 1000) / 1000,
+                               error=code)
+        transport = getattr(resp, "transport_response", None)
+        if transport is not None and transport.status >= 500:
+            return SendOutcome("retry", error=f"http {transport.status}")
+        return SendOutcome("failed", error=f"{code}: {getattr(resp, 'message', '')}"[:200])
+
+    async def create_dm(self, user_id: str, *, encrypted: bool) -> str:
+        initial_state = [nio.EnableEncryptionBuilder().as_dict()] if encrypted else []
+        resp = await self.client.room_create(
+            is_direct=True, invite=[user_id], preset=nio.RoomPreset.trusted_private_chat,
+            initial_state=initial_state,
+        )
+        if isinstance(resp, nio.RoomCreateError):
+            raise ConnectionError(f"could not open a DM: {resp.status_code}")
+        await self.wait_for_room(resp.room_id)
+        return resp.room_id
+
+    async def join(self, room_id: str) -> bool:
+        resp = await self.client.join(room_id)
+        return isinstance(resp, nio.JoinResponse)
+
+    async def leave(self, room_id: str) -> None:
+        await self.client.room_leave(room_id)
+
+    async def upload(self, room_id: str, data: bytes, mimetype: str, filename: str) -> dict[str, Any]:
+        """Upload a file; into an encrypted room as an encrypted attachment. Returns the content keys."""
+        encrypt = bool(self.client.rooms.get(room_id) and self.client.rooms[room_id].encrypted)
+        import io
+
+        resp, keys = await self.client.upload(lambda *_: io.BytesIO(data), content_type=mimetype,
+                                              filename=filename, encrypt=encrypt, filesize=len(data))
+        if isinstance(resp, nio.UploadError):
+            raise ConnectionError(f"upload failed: {resp.message}")
+        if encrypt:
+            return {"file": {**keys, "url": resp.content_uri, "mimetype": mimetype}}
+        return {"url": resp.content_uri}
+
+    async def reachable(self) -> bool:
+        try:
+            async with aiohttp.ClientSession() as session:
+                url = f"{self.cfg.homeserver}/_matrix/client/versions"
+                async with session.get(url, timeout=aiohttp.ClientTimeout(total=5)) as resp:
+                    return resp.status == 200
+        except (aiohttp.ClientError, TimeoutError):
+            return False
+
+    async def close(self) -> None:
+        await self.client.close()

@@ -1,0 +1,58 @@
+"""Text that exists twice: a plain body and an HTML body in which every user value is escaped."""
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Text:
+    plain: str
+    html: str
+
+    def __add__(self, other: Text | str) -> Text:
+        other = as_text(other)
+        return Text(self.plain + other.plain, self.html + other.html)
+
+    def __radd__(self, other: str) -> Text:
+        return as_text(other) + self
+
+
+def as_text(value: object) -> Text:
+    """User or catalogue text becomes Text with its HTML escaped; Text passes through."""
+    if isinstance(value, Text):
+        return value
+    plain = str(value)
+    return Text(plain, html.escape(plain).replace("\n", "<br>"))
+
+
+def bold(value: object) -> Text:
+    inner = as_text(value)
+    return Text(inner.plain, f"<b>{inner.html}</b>")
+
+
+def code(value: object) -> Text:
+    plain = str(value)
+    return Text(plain, f"<code>{html.escape(plain)}</code>")
+
+
+def lines(items: Iterable[object]) -> Text:
+    parts = [as_text(i) for i in items]
+    return Text("\n".join(p.plain for p in parts), "<br>".join(p.html for p in parts))
+
+
+def bullets(items: Iterable[object]) -> Text:
+    parts = [as_text(i) for i in items]
+    if not parts:
+        return Text("", "")
+    return Text(
+        "\n".join(f"- {p.plain}" for p in parts),
+        "<ul>" + "".join(f"<li>{p.html}</li>" for p in parts) + "</ul>",
+    )
+
+
+def pill(user_id: str, name: str | None = None) -> Text:
+    """A mention of a person, as Element renders it."""
+    label = name or user_id
+    return Text(label, f'<a href="https://matrix.to/#/{html.escape(user_id)}">{html.escape(label)}</a>')

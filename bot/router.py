@@ -1,0 +1,159 @@
+"""From a message to a command call: prefix or mention, name and alias lookup, typed arguments,
+and the role and place checks, all derived from each command's declaration."""
+from __future__ import annotations
+
+import difflib
+import enum
+import importlib
+import importlib.util
+import pkgutil
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from bot.api import COMMAND_ATTR, JOB_ATTR, CommandSpec, Param, Rest, Role, UserError, UserId, Where
+
+TOKEN = re.compile(r'"([^"]*)"|(\S+)')
+USER_ID = re.compile(r"^@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(:\d+)?$")
+
+
+@dataclass(frozen=True)
+class Unknown:
+    word: str
+    suggestions: tuple[str, ...]
+
+
+class Registry:
+    """Every command and scheduled-job kind that the feature packages declare."""
+
+    def __init__(self, specs: list[CommandSpec], jobs: dict[str, Any] | None = None) -> None:
+        self.specs = specs
+        self.jobs = jobs or {}
+        self._by_name: dict[str, CommandSpec] = {}
+        for spec in specs:
+            for name in spec.names:
+                if name in self._by_name:
+                    raise ValueError(f"command name {name!r} declared twice")
+                self._by_name[name] = spec
+
+    @classmethod
+    def discover(cls, package: str = "commands") -> Registry:
+        """Import commands.<feature>.handlers and .jobs and collect what they declare."""
+        root = importlib.import_module(package)
+        specs: list[CommandSpec] = []
+        jobs: dict[str, Any] = {}
+        for info in sorted(pkgutil.iter_modules(root.__path__), key=lambda i: i.name):
+            for part in ("handlers", "jobs"):
+                name = f"{package}.{info.name}.{part}"
+                if importlib.util.find_spec(name) is None:
+                    continue
+                module = importlib.import_module(name)
+                for obj in vars(module).values():
+                    spec = getattr(obj, COMMAND_ATTR, None)
+                    if isinstance(spec, CommandSpec) and spec.handler is obj:
+                        specs.append(_with_feature(spec, info.name))
+                    kind = getattr(obj, JOB_ATTR, None)
+                    if kind:
+                        jobs[kind] = obj
+        return cls(specs, jobs)
+
+    def match(self, text: str, visible: list[CommandSpec] | None = None) -> tuple[CommandSpec, str] | Unknown:
+        """Longest command name that starts the text; otherwise the closest names the caller may use."""
+        words = text.split(maxsplit=2)
+        for n in (2, 1):
+            if len(words) >= n:
+                spec = self._by_name.get(" ".join(words[:n]).lower())
+                if spec:
+                    rest = text.split(maxsplit=n)[n] if len(text.split(maxsplit=n)) > n else ""
+                    return spec, rest
+        first = words[0].lower() if words else ""
+        names = [name for spec in (visible or self.specs) for name in spec.names]
+        return Unknown(first, tuple(difflib.get_close_matches(first, names, n=3, cutoff=0.5)))
+
+    def visible_to(self, role: Role, is_dm: bool) -> list[CommandSpec]:
+        return [s for s in self.specs if s.role <= role and place_ok(s.where, is_dm)]
+
+    def find(self, name: str) -> CommandSpec | None:
+        return self._by_name.get(name.lower())
+
+
+def _with_feature(spec: CommandSpec, feature: str) -> CommandSpec:
+    from dataclasses import replace
+
+    return replace(spec, feature=feature)
+
+
+def place_ok(where: Where, is_dm: bool) -> bool:
+    return where is Where.ANY or (where is Where.DM) == is_dm
+
+
+def extract(body: str, prefix: str, user_id: str, display_name: str | None) -> str | None:
+    """The command text if the message is addressed to the bot, by prefix or by a mention."""
+    text = body.strip()
+    if text.startswith(prefix):
+        rest = text[len(prefix):]
+        return rest if rest[:1].isalnum() else None
+    localpart = user_id[1:].split(":", 1)[0]
+    for name in filter(None, (user_id, display_name, localpart)):
+        if text.lower().startswith(name.lower()):
+            rest = text[len(name):]
+            if rest[:1] in (":", ",", " "):
+                rest = rest.lstrip(":, ")
+                return rest.removeprefix(prefix) or None
+    return None
+
+
+def check_access(spec: CommandSpec, role: Role, is_dm: bool) -> None:
+    if role < spec.role:
+        raise UserError("error.role", command=spec.name, role=spec.role.name.lower())
+    if not place_ok(spec.where, is_dm):
+        raise UserError("error.where_dm" if spec.where is Where.DM else "error.where_room", command=spec.name)
+
+
+def parse_args(spec: CommandSpec, rest: str) -> dict[str, Any]:
+    """Typed keyword arguments for the handler, or UserError('error.usage') saying what was wrong."""
+    values: dict[str, Any] = {}
+    remaining = rest.strip()
+    for param in spec.params:
+        if param.kind is Rest:
+            if remaining:
+                values[param.name] = remaining
+            elif not param.optional:
+                raise UserError("error.missing", name=param.name.replace("_", "-"))
+            remaining = ""
+            continue
+        match = TOKEN.match(remaining)
+        if not match:
+            if not param.optional:
+                raise UserError("error.missing", name=param.name.replace("_", "-"))
+            values[param.name] = param.default
+            continue
+        raw = match.group(1) if match.group(1) is not None else match.group(2)
+        remaining = remaining[match.end():].lstrip()
+        values[param.name] = convert(param, raw)
+    if remaining:
+        raise UserError("error.extra", extra=remaining[:80])
+    return values
+
+
+def convert(param: Param, raw: str) -> Any:
+    label = param.name.replace("_", "-")
+    if param.kind is int:
+        try:
+            return int(raw)
+        except ValueError:
+            raise UserError("error.not_number", name=label, value=raw[:40]) from None
+    if param.kind is UserId:
+        if not USER_ID.match(raw):
+            raise UserError("error.not_user", name=label, value=raw[:80])
+        return UserId(raw)
+    if isinstance(param.kind, type) and issubclass(param.kind, enum.Enum):
+        for member in param.kind:
+            if raw.lower() in (member.name.lower(), str(member.value).lower()):
+                return member
+        choices = "|".join(m.name.lower() for m in param.kind)
+        raise UserError("error.choice", name=label, value=raw[:40], choices=choices)
+    parse = getattr(param.kind, "parse", None)
+    if callable(parse) and param.kind is not str:
+        return parse(raw)
+    return raw

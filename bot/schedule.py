@@ -1,0 +1,23 @@
+"""The Schedule capability handed to commands and jobs: rows in the schedule table."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage import schedule as rows
+
+
+class DbSchedule:
+    def __init__(self, session: AsyncSession, now: datetime) -> None:
+        self.session = session
+        self.now = now
+        self.changed = False
+
+    async def at(self, key: str, kind: str, due_at: datetime, payload: dict[str, Any]) -> None:
+        await rows.put(self.session, key, kind, due_at, payload, self.now)
+        self.changed = True
+
+    async def cancel(self, key: str) -> None:
+        self.changed = await rows.cancel(self.session, key, self.now) or self.changed

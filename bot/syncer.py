@@ -1,0 +1,131 @@
+"""The sync loop: accept DM invites, hand each batch's commands to the dispatcher (rooms in
+parallel, order kept within a room), deal with unreadable events, then store the sync token."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from bot.dispatch import Dispatcher, Incoming
+from bot.i18n import Translator
+from bot.chat import OutboxChat
+from bot.matrix import MatrixGateway, SyncBatch, Undecryptable
+from storage import decryption, direct_rooms, processed, runtime_state
+from storage.database import Database
+
+log = logging.getLogger("kring.sync")
+
+
+class SyncLoop:
+    def __init__(self, gateway: MatrixGateway, db: Database, dispatcher: Dispatcher,
+                 clock: Callable[[], datetime], *, language: str, on_commit: Callable[[], None]) -> None:
+        self.gateway = gateway
+        self.db = db
+        self.dispatcher = dispatcher
+        self.clock = clock
+        self.language = language
+        self.on_commit = on_commit
+        self.batches = 0
+        self.caught_up = asyncio.Event()
+
+    async def run(self) -> None:
+        filter_id = await self.gateway.upload_filter()
+        async with self.db.transaction() as session:
+            token = await runtime_state.get(session, runtime_state.SYNC_TOKEN)
+            first_sync_at = await runtime_state.get(session, runtime_state.FIRST_SYNC_AT)
+        if first_sync_at:
+            self.dispatcher.not_before = datetime.fromisoformat(first_sync_at)
+        full_state, failures = True, 0
+        while True:
+            try:
+                batch = await self.gateway.sync(token, filter_id, full_state=full_state,
+                                                timeout_ms=0 if full_state else 30_000)
+                await self._handle(batch, first_ever=token is None)
+            except (ConnectionError, OSError, TimeoutError) as exc:
+                failures += 1
+                wait = min(30.0, 0.5 * 2 ** min(failures, 6))
+                log.warning("sync failed, retrying", extra={"error": type(exc).__name__, "wait_s": wait})
+                await asyncio.sleep(wait)
+                continue
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                failures += 1
+                log.exception("sync batch failed; it will be fetched again")
+                await asyncio.sleep(min(30.0, 0.5 * 2 ** min(failures, 6)))
+                continue
+            failures = 0
+            token, full_state = batch.next_batch, False
+            async with self.db.transaction() as session:
+                await runtime_state.put(session, runtime_state.SYNC_TOKEN, token)
+            self.batches += 1
+            self.caught_up.set()
+
+    async def _handle(self, batch: SyncBatch, *, first_ever: bool) -> None:
+        for invite in batch.invites:
+            await self._accept(invite.room_id, invite.inviter, invite.is_direct)
+        if first_ever:
+            # Nothing from before the bot's first sync is ever run as a command.
+            now = self.clock()
+            self.dispatcher.not_before = now
+            async with self.db.transaction() as session:
+                await runtime_state.put(session, runtime_state.FIRST_SYNC_AT, now.isoformat())
+            return
+        results = await asyncio.gather(
+            *(self._room(msgs) for msgs in batch.messages.values()), return_exceptions=True
+        )
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors:
+            raise errors[0]
+        for event in batch.undecryptable:
+            await self._unreadable(event)
+        if batch.new_room_keys:
+            await self.retry_pending()
+
+    async def _room(self, messages: list[Incoming]) -> None:
+        for msg in messages:
+            await self.dispatcher.handle(msg)
+
+    async def _accept(self, room_id: str, inviter: str | None, is_direct: bool) -> None:
+        if not await self.gateway.join(room_id):
+            log.warning("could not join after invite", extra={"room_id": room_id})
+            return
+        if is_direct and inviter:
+            async with self.db.transaction() as session:
+                await direct_rooms.record(session, room_id, inviter, self.clock())
+        log.info("joined after invite", extra={"room_id": room_id, "direct": is_direct})
+
+    async def _unreadable(self, event: Undecryptable) -> None:
+        """Tell the sender once, ask for the key, and keep the event to handle when it arrives."""
+        if event.sender == self.gateway.user_id:
+            return
+        if self.dispatcher.not_before and event.origin_time < self.dispatcher.not_before:
+            return
+        if self.clock() - event.origin_time > self.dispatcher.settings.max_age:
+            return
+        async with self.db.transaction() as session:
+            if await processed.is_processed(session, event.event_id):
+                return
+            first = await decryption.remember(session, event.event_id, event.room_id, event.sender,
+                                              event.session_id, self.clock())
+            if first:
+                t = Translator(self.language)
+                await OutboxChat(session, self.clock()).send(
+                    event.room_id, t("decrypt.failed"), notice=True, reply_to=event.event_id)
+        if first:
+            self.on_commit()
+            log.info("could not decrypt; key requested", extra={"event_id": event.event_id})
+            await self.gateway.request_key(event.room_id, event.event_id)
+
+    async def retry_pending(self) -> None:
+        async with self.db.transaction() as session:
+            waiting = await decryption.all_waiting(session)
+        for row in waiting:
+            result = await self.gateway.try_decrypt(row.room_id, row.event_id)
+            if result is False:
+                continue
+            if result is not None:
+                await self.dispatcher.handle(result)
+            async with self.db.transaction() as session:
+                await decryption.resolved(session, row.event_id)

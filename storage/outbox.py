@@ -1,0 +1,66 @@
+"""The outbox: messages, invites and room creations waiting to be sent, in order."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import OutboxItem
+
+
+async def enqueue(
+    session: AsyncSession,
+    kind: str,
+    payload: dict[str, Any],
+    now: datetime,
+    *,
+    room_id: str | None = None,
+    user_id: str | None = None,
+) -> OutboxItem:
+    """Add an item; its transaction id is fixed now so every retry is deduplicated by Matrix."""
+    item = OutboxItem(
+        kind=kind, room_id=room_id, user_id=user_id, payload=payload,
+        txn_id=f"kring-{uuid.uuid4().hex}", created_at=now, attempts=0,
+    )
+    session.add(item)
+    await session.flush()
+    return item
+
+
+async def pending(session: AsyncSession, limit: int = 200) -> list[OutboxItem]:
+    rows = await session.execute(
+        select(OutboxItem).where(OutboxItem.done_at.is_(None)).order_by(OutboxItem.id).limit(limit)
+    )
+    return list(rows.scalars())
+
+
+async def mark_done(session: AsyncSession, item_id: int, now: datetime, error: str | None = None) -> None:
+    item = await session.get(OutboxItem, item_id)
+    if item:
+        item.done_at = now
+        item.error = error
+
+
+async def note_attempt(session: AsyncSession, item_id: int) -> None:
+    item = await session.get(OutboxItem, item_id)
+    if item:
+        item.attempts += 1
+
+
+async def count_pending(session: AsyncSession) -> int:
+    query = select(func.count()).select_from(OutboxItem).where(OutboxItem.done_at.is_(None))
+    return (await session.execute(query)).scalar_one()
+
+
+async def pending_in_lane(session: AsyncSession, room_id: str | None, user_id: str | None,
+                          limit: int = 50) -> list[OutboxItem]:
+    """Undone items of one lane (a room, or a person's DM not opened yet), oldest first."""
+    query = select(OutboxItem).where(OutboxItem.done_at.is_(None))
+    if room_id is not None:
+        query = query.where(OutboxItem.room_id == room_id)
+    else:
+        query = query.where(OutboxItem.room_id.is_(None), OutboxItem.user_id == user_id)
+    return list((await session.execute(query.order_by(OutboxItem.id).limit(limit))).scalars())

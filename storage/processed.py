@@ -1,0 +1,31 @@
+"""The processed-events record that makes every command run exactly once."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import ProcessedEvent
+from storage.sql import insert_ignore
+
+
+async def claim(session: AsyncSession, event_id: str, room_id: str, now: datetime) -> bool:
+    """Record the event as handled in this transaction; False if it already was."""
+    return await insert_ignore(
+        session, ProcessedEvent, {"event_id": event_id, "room_id": room_id, "processed_at": now}
+    )
+
+
+async def set_command(session: AsyncSession, event_id: str, command: str) -> None:
+    row = await session.get(ProcessedEvent, event_id)
+    if row:
+        row.command = command
+
+
+async def is_processed(session: AsyncSession, event_id: str) -> bool:
+    return await session.get(ProcessedEvent, event_id) is not None
+
+
+async def count(session: AsyncSession) -> int:
+    return (await session.execute(select(func.count()).select_from(ProcessedEvent))).scalar_one()

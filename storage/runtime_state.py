@@ -1,0 +1,22 @@
+"""Key/value facts of the bot's own runtime: the sync token and when the first sync happened."""
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import KeyValue
+
+SYNC_TOKEN = "sync_token"
+FIRST_SYNC_AT = "first_sync_at"
+
+
+async def get(session: AsyncSession, key: str) -> str | None:
+    row = await session.get(KeyValue, key)
+    return row.value if row else None
+
+
+async def put(session: AsyncSession, key: str, value: str) -> None:
+    row = await session.get(KeyValue, key)
+    if row:
+        row.value = value
+    else:
+        session.add(KeyValue(key=key, value=value))

@@ -1,0 +1,101 @@
+"""A real Synapse for the whole session, and factories for a bot and members on it."""
+from __future__ import annotations
+
+import itertools
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.app import Kring
+from bot.config import Config
+from bot.devserver import LocalSynapse
+from tests.integration.members import NioMember
+
+PASSWORD = "test-password-1"
+_ids = itertools.count(1)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "integration" in str(item.path):
+            item.add_marker(pytest.mark.synapse)
+
+
+@pytest.fixture(scope="session")
+async def synapse(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[LocalSynapse]:
+    server = LocalSynapse(tmp_path_factory.mktemp("synapse"))
+    await server.start()
+    yield server
+    await server.stop()
+
+
+class BotUnderTest:
+    """A Kring bot with its own account, database and store; restartable like a real deployment."""
+
+    def __init__(self, synapse: LocalSynapse, home: Path, user_id: str, **overrides: object) -> None:
+        self.synapse = synapse
+        self.home = home
+        self.user_id = user_id
+        bot_section = {"coordinators": [], **overrides.pop("bot", {})}
+        self.config = Config.model_validate({
+            "matrix": {"homeserver": synapse.url, "user_id": user_id, "password": PASSWORD,
+                       "store_path": str(home / "store"), "key_passphrase": "test-passphrase",
+                       **overrides.pop("matrix", {})},
+            "storage": {"database_url": f"sqlite+aiosqlite:///{home / 'kring.db'}"},
+            "bot": bot_section,
+            **overrides,
+        })
+        self.kring: Kring | None = None
+
+    async def start(self) -> Kring:
+        self.kring = Kring(self.config)
+        await self.kring.start()
+        await self.kring.sync.caught_up.wait()
+        return self.kring
+
+    async def stop(self) -> None:
+        if self.kring:
+            await self.kring.stop()
+            self.kring = None
+
+    async def restart(self) -> Kring:
+        await self.stop()
+        return await self.start()
+
+
+@pytest.fixture
+async def make_bot(synapse: LocalSynapse, tmp_path: Path) -> AsyncIterator:
+    bots: list[BotUnderTest] = []
+
+    async def factory(start: bool = True, **overrides: object) -> BotUnderTest:
+        localpart = f"kring{next(_ids)}"
+        user_id = await synapse.register_user(localpart, PASSWORD, displayname="Kring")
+        bot = BotUnderTest(synapse, tmp_path / localpart, user_id, **overrides)
+        bots.append(bot)
+        if start:
+            await bot.start()
+        return bot
+
+    yield factory
+    for bot in bots:
+        await bot.stop()
+
+
+@pytest.fixture
+async def make_member(synapse: LocalSynapse, tmp_path: Path) -> AsyncIterator:
+    members: list[NioMember] = []
+
+    async def factory(name: str | None = None, *, encrypted: bool = False) -> NioMember:
+        localpart = name or f"member{next(_ids)}"
+        user_id = await synapse.register_user(localpart, PASSWORD)
+        store = tmp_path / f"store-{localpart}" if encrypted else None
+        member = NioMember(synapse.url, user_id, PASSWORD, store)
+        await member.start()
+        members.append(member)
+        return member
+
+    yield factory
+    for member in members:
+        await member.close()

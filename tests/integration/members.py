@@ -1,0 +1,121 @@
+"""A member on a real nio client (plain or with E2EE) that records every message it sees,
+so tests wait for events instead of sleeping."""
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import nio
+
+
+@dataclass
+class Seen:
+    room_id: str
+    event_id: str
+    sender: str
+    content: dict[str, Any]
+    encrypted: bool
+
+
+class NioMember:
+    def __init__(self, homeserver: str, user_id: str, password: str, store: Path | None = None) -> None:
+        self.password = password
+        config = nio.AsyncClientConfig(encryption_enabled=store is not None, store_sync_tokens=False)
+        if store:
+            store.mkdir(parents=True, exist_ok=True)
+        self.client = nio.AsyncClient(homeserver, user_id, store_path=str(store) if store else "", config=config)
+        self.seen: list[Seen] = []
+        self._changed = asyncio.Condition()
+        self._task: asyncio.Task | None = None
+        self.client.add_event_callback(self._on_message, (nio.RoomMessage, nio.MegolmEvent))
+        self.client.add_event_callback(self._on_invite, nio.InviteMemberEvent)
+
+    @property
+    def user_id(self) -> str:
+        return self.client.user_id
+
+    async def start(self) -> NioMember:
+        resp = await self.client.login(self.password, device_name="test member")
+        assert isinstance(resp, nio.LoginResponse), resp
+        await self.client.sync(timeout=0, full_state=True)
+        if self.client.olm and self.client.should_upload_keys:
+            await self.client.keys_upload()
+        self._task = asyncio.create_task(self.client.sync_forever(timeout=5000))
+        return self
+
+    async def close(self) -> None:
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        await self.client.close()
+
+    async def _on_message(self, room: nio.MatrixRoom, event: Any) -> None:
+        content = event.source.get("content", {})
+        if isinstance(event, nio.MegolmEvent):
+            content = {"undecryptable": True}
+        elif getattr(event, "decrypted", False):
+            content = dict(event.source.get("content", {}))
+        async with self._changed:
+            self.seen.append(Seen(room.room_id, event.event_id, event.sender, content,
+                                  bool(getattr(event, "decrypted", False))))
+            self._changed.notify_all()
+
+    async def _on_invite(self, room: nio.MatrixRoom, event: nio.InviteMemberEvent) -> None:
+        if event.state_key == self.user_id and event.membership == "invite":
+            await self.client.join(room.room_id)
+
+    async def dm(self, other: str, *, encrypted: bool) -> str:
+        """Open a DM like a client does (is_direct invite) and wait until the other side joined."""
+        initial = [nio.EnableEncryptionBuilder().as_dict()] if encrypted else []
+        resp = await self.client.room_create(is_direct=True, invite=[other], initial_state=initial,
+                                             preset=nio.RoomPreset.trusted_private_chat)
+        assert isinstance(resp, nio.RoomCreateResponse), resp
+        await self.wait_joined(resp.room_id, other)
+        return resp.room_id
+
+    async def wait_joined(self, room_id: str, user_id: str, timeout: float = 30) -> None:
+        async def joined() -> bool:
+            resp = await self.client.joined_members(room_id)
+            return isinstance(resp, nio.JoinedMembersResponse) and any(m.user_id == user_id for m in resp.members)
+
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not await joined():
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"{user_id} did not join {room_id}")
+            await self.next_sync()
+
+    async def next_sync(self) -> None:
+        """Wait for the member's next sync to complete (an event to await, not a sleep)."""
+        await asyncio.wait_for(self.client.synced.wait(), 10)
+
+    async def send(self, room_id: str, body: str, **extra: Any) -> str:
+        content = {"msgtype": "m.text", "body": body, **extra}
+        resp = await self.client.room_send(room_id, "m.room.message", content, ignore_unverified_devices=True)
+        assert isinstance(resp, nio.RoomSendResponse), resp
+        return resp.event_id
+
+    async def messages_from(self, sender: str, room_id: str, count: int, timeout: float = 30) -> list[Seen]:
+        """Wait until `count` messages from `sender` in the room have been seen; return them."""
+
+        def found() -> list[Seen]:
+            return [s for s in self.seen if s.sender == sender and s.room_id == room_id]
+
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(lambda: len(found()) >= count), timeout)
+        return found()
+
+    async def reply_to(self, sender: str, room_id: str, event_id: str, timeout: float = 30) -> Seen:
+        """The message from `sender` that answers `event_id` (by m.in_reply_to), or the next one in a DM."""
+
+        def match() -> Seen | None:
+            for s in self.seen:
+                rel = s.content.get("m.relates_to", {}).get("m.in_reply_to", {}).get("event_id")
+                if s.sender == sender and s.room_id == room_id and rel == event_id:
+                    return s
+            return None
+
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(lambda: match() is not None), timeout)
+        return match()
