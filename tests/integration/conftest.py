@@ -60,6 +60,19 @@ class BotUnderTest:
             await self.kring.stop()
             self.kring = None
 
+    async def grant(self, user_id: str, role: str, network: str = "main") -> None:
+        """Test setup: give someone a role directly in the bot's database."""
+        from datetime import datetime, timezone
+
+        from storage import members
+        from storage.database import Database
+
+        db = Database(self.config.storage.database_url)
+        await db.migrate()
+        async with db.transaction() as session:
+            await members.set_role(session, network, user_id, role, datetime.now(timezone.utc))
+        await db.close()
+
     async def restart(self) -> Kring:
         await self.stop()
         return await self.start()

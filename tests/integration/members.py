@@ -75,6 +75,15 @@ class NioMember:
         await self.wait_joined(resp.room_id, other)
         return resp.room_id
 
+    async def group_with(self, other: str, *, encrypted: bool) -> str:
+        """A private group room (not a DM) with the other user in it."""
+        initial = [nio.EnableEncryptionBuilder().as_dict()] if encrypted else []
+        resp = await self.client.room_create(invite=[other], initial_state=initial, name="test group",
+                                             preset=nio.RoomPreset.private_chat)
+        assert isinstance(resp, nio.RoomCreateResponse), resp
+        await self.wait_joined(resp.room_id, other)
+        return resp.room_id
+
     async def wait_joined(self, room_id: str, user_id: str, timeout: float = 30) -> None:
         async def joined() -> bool:
             resp = await self.client.joined_members(room_id)
