@@ -3,6 +3,8 @@ so tests wait for events instead of sleeping."""
 from __future__ import annotations
 
 import asyncio
+import uuid
+from unittest import mock
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -104,6 +106,29 @@ class NioMember:
         resp = await self.client.room_send(room_id, "m.room.message", content, ignore_unverified_devices=True)
         assert isinstance(resp, nio.RoomSendResponse), resp
         return resp.event_id
+
+    async def send_with_late_key(self, room_id: str, body: str) -> tuple[str, Any]:
+        """Send an encrypted message whose room key the recipients get only when the returned
+        coroutine function is awaited, as when a to-device key message is delayed."""
+        client = self.client
+        client.invalidate_outbound_session(room_id)
+        client.olm.create_outbound_group_session(room_id)
+        session = client.olm.outbound_group_sessions[room_id]
+        first_key = session.session_key  # the ratchet before the message: what a late key must carry
+        session.shared = True
+        _, encrypted = client.encrypt(room_id, "m.room.message", {"msgtype": "m.text", "body": body})
+        method, path, data = nio.Api.room_send(client.access_token, room_id, "m.room.encrypted", encrypted,
+                                               uuid.uuid4())
+        resp = await client._send(nio.RoomSendResponse, method, path, data, (room_id,))
+        assert isinstance(resp, nio.RoomSendResponse), resp
+        session.shared = False
+
+        async def release() -> None:
+            with mock.patch.object(type(session), "session_key", new_callable=mock.PropertyMock,
+                                   return_value=first_key):
+                await client.share_group_session(room_id, ignore_unverified_devices=True)
+
+        return resp.event_id, release
 
     async def messages_from(self, sender: str, room_id: str, count: int, timeout: float = 30) -> list[Seen]:
         """Wait until `count` messages from `sender` in the room have been seen; return them."""

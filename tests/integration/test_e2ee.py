@@ -1,0 +1,55 @@
+"""Issue 9 on nio members: encrypted DMs, a kept device and store across restarts, and a message
+whose key arrives late."""
+from __future__ import annotations
+
+
+async def test_restart_keeps_device_and_store(make_bot, make_member):
+    bot = await make_bot()
+    alice = await make_member(encrypted=True)
+    room = await alice.dm(bot.user_id, encrypted=True)
+    await alice.send(room, "!ping")
+    await alice.messages_from(bot.user_id, room, 1)
+    device = bot.kring.gateway.device_id
+    await bot.restart()
+    assert bot.kring.gateway.device_id == device
+    devices = await bot.kring.gateway.client.devices()
+    assert [d.id for d in devices.devices] == [device], "a restart must not create a new device"
+    await alice.send(room, "!help")
+    replies = await alice.messages_from(bot.user_id, room, 2)
+    assert replies[1].encrypted and "!ping" in replies[1].content["body"]
+
+
+async def test_missing_store_is_reported_not_replaced(make_bot):
+    bot = await make_bot()
+    device = bot.kring.gateway.device_id
+    await bot.stop()
+    store = bot.config.matrix.store_path / f"{bot.user_id}_{device}.db"
+    store.rename(store.with_suffix(".moved"))
+    import pytest
+
+    from bot.matrix import StoreMissingError
+
+    with pytest.raises(StoreMissingError, match="crypto store for device"):
+        await bot.start()
+    await bot.stop()
+
+
+async def test_message_with_late_key_gets_notice_then_is_handled_once(make_bot, make_member):
+    bot = await make_bot()
+    alice = await make_member(encrypted=True)
+    room = await alice.dm(bot.user_id, encrypted=True)
+    await alice.send(room, "!ping")
+    await alice.messages_from(bot.user_id, room, 1)
+
+    event_id, release_key = await alice.send_with_late_key(room, "!ping")
+    notice = await alice.reply_to(bot.user_id, room, event_id)
+    assert notice.content["msgtype"] == "m.notice"
+    assert "could not decrypt" in notice.content["body"]
+
+    await release_key()
+    replies = await alice.messages_from(bot.user_id, room, 3)
+    assert replies[2].content["body"].startswith("Pong!"), "the command runs once its key arrives"
+    # and only once: the next command's answer comes right after it
+    await alice.send(room, "!help")
+    replies = await alice.messages_from(bot.user_id, room, 4)
+    assert "!ping" in replies[3].content["body"]

@@ -1,0 +1,54 @@
+"""Issue 9: a member on Element's own crypto stack (matrix-js-sdk + Rust crypto, only-signed-devices
+mode) talks to the bot in an encrypted DM. The bot's cross-signed device is what makes it work."""
+from __future__ import annotations
+
+import pytest
+
+from tests.element_member import ElementMember, ensure_node_modules
+from tests.integration.conftest import PASSWORD
+
+
+@pytest.fixture(scope="module", autouse=True)
+def node_modules() -> None:
+    ensure_node_modules()
+
+
+async def element_member(synapse, name: str) -> ElementMember:
+    user_id = await synapse.register_user(name, PASSWORD)
+    member = ElementMember(name)
+    await member.start()
+    await member.login(synapse.url, user_id, PASSWORD)
+    return member
+
+
+async def test_element_member_reads_the_bots_encrypted_help(make_bot, synapse):
+    bot = await make_bot()
+    assert bot.kring.cross_signing and bot.kring.cross_signing.device_signed
+    member = await element_member(synapse, "elena")
+    try:
+        room = await member.create_dm(bot.user_id, encrypted=True)
+        await member.wait_joined(room, bot.user_id)
+        sent = await member.send(room, "!help")
+        reply = await member.wait_message(room, bot.user_id, after=sent, timeout_ms=30000)
+        assert reply.decrypted, f"Element could not decrypt the bot's reply: {reply.error}"
+        assert reply.content["msgtype"] == "m.notice"
+        assert "!ping" in reply.body
+    finally:
+        await member.close()
+
+
+async def test_without_cross_signing_element_refuses_the_bot(make_bot, synapse):
+    """The same conversation against a bot whose device is not cross-signed fails: this is why
+    the bot signs its own device."""
+    bot = await make_bot(matrix={"key_passphrase": None})
+    assert bot.kring.cross_signing is None
+    member = await element_member(synapse, "ulrich")
+    try:
+        room = await member.create_dm(bot.user_id, encrypted=True)
+        await member.wait_joined(room, bot.user_id)
+        sent = await member.send(room, "!help")
+        reply = await member.wait_message(room, bot.user_id, after=sent, timeout_ms=30000)
+        assert not reply.decrypted
+        assert reply.error in ("UNSIGNED_SENDER_DEVICE", "MEGOLM_KEY_WITHHELD_FOR_UNVERIFIED_DEVICE")
+    finally:
+        await member.close()
