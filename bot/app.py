@@ -117,9 +117,13 @@ class Kring:
     async def run_forever(self) -> None:
         await self.start()
         try:
-            await asyncio.gather(*self._tasks)
+            await self.run_tasks()
         finally:
             await self.stop()
+
+    async def run_tasks(self) -> None:
+        """Until cancelled, or until a part of the bot fails (which is then raised)."""
+        await asyncio.gather(*self._tasks)
 
     async def stop(self) -> None:
         for task in self._tasks:
