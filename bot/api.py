@@ -75,6 +75,19 @@ class Chat(Protocol):
     async def dm(self, user_id: str, text: Text, *, notice: bool = False,
                  files: tuple[Attachment, ...] = ()) -> None: ...
 
+    # Room operations, queued like messages (bot/chat.py OutboxChat has the details).
+    async def invite(self, room_id: str, user_id: str) -> None: ...
+
+    async def kick(self, room_id: str, user_id: str, reason: str | None = None, *,
+                   private: bool = False) -> None: ...
+
+    async def set_power(self, room_id: str, user_id: str, level: int) -> None: ...
+
+    async def put_state(self, room_id: str, event_type: str, content: dict[str, Any],
+                        state_key: str = "") -> None: ...
+
+    async def leave(self, room_id: str) -> None: ...
+
 
 class Schedule(Protocol):
     async def at(self, key: str, kind: str, due_at: datetime, payload: dict[str, Any]) -> None: ...
@@ -155,6 +168,7 @@ class CommandSpec:
 
 COMMAND_ATTR = "__kring_command__"
 JOB_ATTR = "__kring_job__"
+FLOW_ATTR = "__kring_flow__"
 
 
 def command(
@@ -185,6 +199,18 @@ def job(kind: str) -> Callable[[Callable[..., Awaitable[None]]], Callable[..., A
 
     def decorate(fn):  # noqa: ANN001, ANN202
         setattr(fn, JOB_ATTR, kind)
+        return fn
+
+    return decorate
+
+
+def flow(name: str) -> Callable[[Handler], Handler]:
+    """Declare the step function of a multi-step conversation: while a person has an open
+    conversations row with this flow name in a room, their next plain (non-command) message there
+    runs fn(ctx: Context, text: str) -> Reply | None, exactly once, like a command."""
+
+    def decorate(fn: Handler) -> Handler:
+        setattr(fn, FLOW_ATTR, name)
         return fn
 
     return decorate

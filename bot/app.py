@@ -14,7 +14,9 @@ from bot import crosssign
 from bot.config import Config
 from bot.dispatch import DispatchSettings, Dispatcher
 from bot.matrix import MatrixGateway
+from bot.guard import RoomGuard
 from bot.outbox import OutboxSender
+from bot.provision import Finding, Provisioner
 from bot.router import Registry
 from bot.scheduler import ScheduleRunner
 from bot.syncer import SyncLoop
@@ -61,10 +63,14 @@ class Kring:
         )
         self.sync = SyncLoop(self.gateway, self.db, self.dispatcher, clock,
                              language=config.bot.language, on_commit=self.outbox.wake)
+        self.sync.watchers.append(RoomGuard(
+            self.db, config.matrix.user_id, clock, language=config.bot.language,
+            prefix=config.bot.command_prefix, on_commit=self.outbox.wake))
+        self.provisioned: list[Finding] = []
         self._tasks: list[asyncio.Task] = []
 
-    def _committed(self, schedule_changed: bool) -> None:
-        self.outbox.wake()
+    def _committed(self, schedule_changed: bool, items: list) -> None:
+        self.outbox.submit(items)
         if schedule_changed:
             self.schedule.wake()
 
@@ -74,6 +80,7 @@ class Kring:
         await self.gateway.login()
         self.dispatcher.settings.bot_display_name = self.gateway.display_name
         await self._cross_sign()
+        await self._provision()
         await self.schedule.start()
         self._tasks = [
             asyncio.create_task(self.outbox.run(), name="outbox"),
@@ -104,6 +111,13 @@ class Kring:
             log.warning("new cross-signing keys: the recovery key was written once to a file; "
                         "store it safely and delete the file", extra={"file": str(recovery_file)})
 
+    async def _provision(self) -> None:
+        """Each network's Space and rooms (bot/provision.py); a failure is logged, not fatal."""
+        try:
+            self.provisioned = await Provisioner(self.db, self.gateway, self.config, self.clock).run()
+        except (ConnectionError, OSError, TimeoutError):
+            log.exception("could not make sure of the networks' rooms; trying again at the next start")
+
     async def _seed_coordinators(self) -> None:
         now = self.clock()
         async with self.db.transaction() as session:
@@ -122,15 +136,23 @@ class Kring:
             await self.stop()
 
     async def run_tasks(self) -> None:
-        """Until cancelled, or until a part of the bot fails (which is then raised)."""
-        await asyncio.gather(*self._tasks)
+        """Until cancelled, or until a part of the bot fails (which is then raised).
+
+        Shielded: a cancellation (Ctrl-C) must not reach the parts mid-transaction; stop() winds
+        them down cooperatively instead."""
+        await asyncio.shield(asyncio.gather(*self._tasks))
 
     async def stop(self) -> None:
-        for task in self._tasks:
+        # Sync first (no new commands), then the outbox; both finish the database work in hand.
+        self.sync.stop()
+        self.outbox.stop()
+        done, late = await asyncio.wait(self._tasks, timeout=30) if self._tasks else (set(), set())
+        for task in late:
+            log.error("a part of the bot did not stop in time", extra={"task": task.get_name()})
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
-        self.schedule.stop()
+        await self.schedule.stop()
         await self.gateway.close()
         await self.db.close()
 

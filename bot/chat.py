@@ -10,9 +10,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.api import Attachment, Reply
 from bot.render import Text
 from storage import outbox
+from storage.models import OutboxItem
 
 MESSAGE = "message"
 FILE = "file"
+# Room operations (issue 3); like messages they wait in the room's lane of the outbox.
+INVITE = "invite"
+KICK = "kick"
+POWER = "power"
+STATE = "state"
+LEAVE = "leave"
 
 
 def message_content(
@@ -52,22 +59,50 @@ class OutboxChat:
     def __init__(self, session: AsyncSession, now: datetime) -> None:
         self.session = session
         self.now = now
+        self.items: list[OutboxItem] = []  # handed to the sender once the transaction commits
+
+    async def _enqueue(self, kind: str, payload: dict[str, Any], now: datetime, *,
+                       room_id: str | None = None, user_id: str | None = None) -> None:
+        self.items.append(await outbox.enqueue(self.session, kind, payload, now, room_id=room_id, user_id=user_id))
 
     async def send(self, room_id: str, text: Text, *, notice: bool = False,
                    mentions: tuple[str, ...] = (), reply_to: str | None = None,
-                   thread_root: str | None = None, files: tuple[Attachment, ...] = ()) -> None:
+                   thread_root: str | None = None, files: tuple[Attachment, ...] = (),
+                   private: bool = False) -> None:
         content = message_content(text, notice=notice, mentions=mentions, reply_to=reply_to, thread_root=thread_root)
-        await outbox.enqueue(self.session, MESSAGE, {"content": content}, self.now, room_id=room_id)
+        payload = {"content": content, "private": True} if private else {"content": content}
+        await self._enqueue( MESSAGE, payload, self.now, room_id=room_id)
         for att in files:
-            await outbox.enqueue(self.session, FILE, file_payload(att), self.now, room_id=room_id)
+            await self._enqueue( FILE, file_payload(att), self.now, room_id=room_id)
 
     async def dm(self, user_id: str, text: Text, *, notice: bool = False,
                  files: tuple[Attachment, ...] = ()) -> None:
         """To the person's DM with the bot; the sender opens one if there is none yet."""
         content = message_content(text, notice=notice, mentions=() if notice else (user_id,))
-        await outbox.enqueue(self.session, MESSAGE, {"content": content}, self.now, user_id=user_id)
+        await self._enqueue( MESSAGE, {"content": content}, self.now, user_id=user_id)
         for att in files:
-            await outbox.enqueue(self.session, FILE, file_payload(att), self.now, user_id=user_id)
+            await self._enqueue( FILE, file_payload(att), self.now, user_id=user_id)
+
+    # ---- room operations: invites, kicks, power levels, state, leaving ------------------------
+    # `private=True` rows lose their payload once done (used when a person asked to be forgotten).
+    async def invite(self, room_id: str, user_id: str) -> None:
+        await self._enqueue( INVITE, {"user_id": user_id}, self.now, room_id=room_id)
+
+    async def kick(self, room_id: str, user_id: str, reason: str | None = None, *, private: bool = False) -> None:
+        payload = {"user_id": user_id, "reason": reason, "private": private}
+        await self._enqueue( KICK, payload, self.now, room_id=room_id)
+
+    async def set_power(self, room_id: str, user_id: str, level: int) -> None:
+        """Give one person this power level in the room (0 removes them from the list)."""
+        await self._enqueue( POWER, {"user_id": user_id, "level": level}, self.now, room_id=room_id)
+
+    async def put_state(self, room_id: str, event_type: str, content: dict[str, Any], state_key: str = "") -> None:
+        payload = {"type": event_type, "state_key": state_key, "content": content}
+        await self._enqueue( STATE, payload, self.now, room_id=room_id)
+
+    async def leave(self, room_id: str) -> None:
+        """The bot leaves the room, after everything queued before in that room is sent."""
+        await self._enqueue( LEAVE, {"private": True}, self.now, room_id=room_id)
 
     async def reply(self, reply: Reply, room_id: str, event_id: str, thread_root: str | None,
                     in_busy_room: bool) -> None:

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, ValidationInfo, field_validator
 
 ENV_PREFIX = "KRING__"
 USER_ID = re.compile(r"^@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(:\d+)?$")
@@ -52,7 +52,7 @@ class MatrixConfig(_Section):
     homeserver: str = Field(description="Base URL of the homeserver")
     user_id: str
     password: SecretStr | None = None
-    access_token: SecretStr | None = None
+    access_token: SecretStr | None = Field(None, validate_default=True)
     device_name: str = "Kring"
     store_path: Path = Path("data/store")
     encryption: bool = True
@@ -69,11 +69,14 @@ class MatrixConfig(_Section):
             raise ValueError("must be an http:// or https:// URL")
         return value.rstrip("/")
 
-    @model_validator(mode="after")
-    def _credentials(self) -> MatrixConfig:
-        if self.password is None and self.access_token is None:
+    @field_validator("access_token")
+    @classmethod
+    def _credentials(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        # A field check, not a model check: pydantic skips model checks when any field fails,
+        # and every problem must be listed at once.
+        if value is None and "password" in info.data and info.data["password"] is None:
             raise ValueError("set matrix.password or matrix.access_token (or KRING__MATRIX__PASSWORD)")
-        return self
+        return value
 
 
 class StorageConfig(_Section):
@@ -87,12 +90,33 @@ class StorageConfig(_Section):
         return value
 
 
+class AutoApproveConfig(_Section):
+    """Join requests from these Matrix IDs, or from any account on these homeservers, need no coordinator."""
+
+    user_ids: list[str] = []
+    domains: list[str] = []
+
+    _uids = field_validator("user_ids")(lambda cls, v: [_check_user_id(x) for x in v])
+
+    @field_validator("domains")
+    @classmethod
+    def _domains(cls, value: list[str]) -> list[str]:
+        for domain in value:
+            if not re.match(r"^[A-Za-z0-9.\-]+(:\d+)?$", domain):
+                raise ValueError(f"{domain!r} is not a homeserver name like example.org")
+        return [d.lower() for d in value]
+
+
 class NetworkConfig(_Section):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,31}$")
     name: str
     language: Literal["en", "nl", "nb"] | None = None
     timezone: str | None = None
     coordinators: list[str] = []
+    # issue 3: members and rooms
+    house_rules: str = ""  # empty: the catalogue's default rules (membership.default_rules)
+    auto_approve: AutoApproveConfig = AutoApproveConfig()
+    encrypted: bool | None = None  # the network's rooms; None follows matrix.encryption
 
     _uids = field_validator("coordinators")(lambda cls, v: [_check_user_id(x) for x in v])
     _zone = field_validator("timezone")(lambda cls, v: v if v is None else _check_zone(v))
@@ -120,6 +144,18 @@ class Config(_Section):
     def network_ids(self) -> list[str]:
         return [n.id for n in self.networks] or ["main"]
 
+    def effective_networks(self) -> list[NetworkConfig]:
+        """The configured networks, or the one implicit network "main" when none is configured."""
+        return list(self.networks) or [NetworkConfig(id="main", name="Main")]
+
+    @field_validator("networks")
+    @classmethod
+    def _unique_networks(cls, value: list[NetworkConfig]) -> list[NetworkConfig]:
+        ids = [n.id for n in value]
+        if len(ids) != len(set(ids)):
+            raise ValueError("every network needs its own id")
+        return value
+
 
 def _apply_env(data: dict[str, Any], environ: dict[str, str]) -> None:
     for name, value in environ.items():
@@ -144,7 +180,7 @@ def load_config(path: str | Path, environ: dict[str, str] | None = None) -> Conf
     try:
         data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
-        raise ConfigError([("(file)", f"not valid YAML: {exc}")]) from None
+        raise ConfigError([("(file)", _yaml_problem(exc))]) from None
     if not isinstance(data, dict):
         raise ConfigError([("(file)", "the top level must be a mapping of sections")])
     _apply_env(data, dict(os.environ if environ is None else environ))
@@ -152,6 +188,16 @@ def load_config(path: str | Path, environ: dict[str, str] | None = None) -> Conf
         return Config.model_validate(data)
     except ValidationError as exc:
         raise ConfigError([_describe(err) for err in exc.errors()]) from None
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """What and where, without quoting the offending line: it may hold a password."""
+    parts = []
+    for text, mark in ((getattr(exc, "context", None), getattr(exc, "context_mark", None)),
+                       (getattr(exc, "problem", None), getattr(exc, "problem_mark", None))):
+        if text:
+            parts.append(f"{text} (line {mark.line + 1}, column {mark.column + 1})" if mark else text)
+    return "not valid YAML: " + ("; ".join(parts) or "syntax error")
 
 
 def _describe(err: dict[str, Any]) -> tuple[str, str]:

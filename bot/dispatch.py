@@ -15,7 +15,7 @@ from bot.i18n import Translator
 from bot.render import code
 from bot.router import Registry, Unknown, check_access, extract, parse_args
 from bot.schedule import DbSchedule
-from storage import direct_rooms, members, processed
+from storage import conversations, direct_rooms, members, processed
 from storage.database import Database
 
 log = logging.getLogger("kring.dispatch")
@@ -45,7 +45,8 @@ class DispatchSettings:
 
 class Dispatcher:
     def __init__(self, db: Database, registry: Registry, settings: DispatchSettings, runtime: Runtime,
-                 clock: Callable[[], datetime], on_commit: Callable[[bool], None] = lambda changed: None) -> None:
+                 clock: Callable[[], datetime],
+                 on_commit: Callable[[bool, list], None] = lambda changed, items: None) -> None:
         self.db = db
         self.registry = registry
         self.settings = settings
@@ -53,6 +54,7 @@ class Dispatcher:
         self.clock = clock
         self.on_commit = on_commit
         self.not_before: datetime | None = None
+        self._dm_partners: dict[str, str] = {}
 
     def is_command(self, msg: Incoming) -> str | None:
         s = self.settings
@@ -64,25 +66,25 @@ class Dispatcher:
         """Run the message if it is a new, fresh command; returns the outcome for logs and tests."""
         text = self.is_command(msg)
         if text is None:
-            return "ignored"
+            if msg.sender == self.settings.bot_user_id or not self.registry.flows:
+                return "ignored"
+            return await self._converse(msg)
         now = self.clock()
-        if (self.not_before and msg.origin_time < self.not_before) or now - msg.origin_time > self.settings.max_age:
+        if self._too_old(msg, now):
             log.info("command too old, not run", extra={"event_id": msg.event_id})
             return "too-old"
         started = time.monotonic()
-        name, outcome, schedule_changed = "?", "ok", False
+        name, outcome = self.registry.command_name(text), "ok"
         async with self.db.transaction() as session:
-            if not await processed.claim(session, msg.event_id, msg.room_id, now):
+            if not await processed.claim(session, msg.event_id, msg.room_id, now, name):
                 outcome = "duplicate"
             else:
                 ctx = await self._context(session, msg, now)
                 name, outcome, reply = await self._run(ctx, text)
-                await processed.set_command(session, msg.event_id, name)
-                schedule_changed = ctx.schedule.changed
                 if reply is not None:
                     await ctx.chat.reply(reply, msg.room_id, msg.event_id, msg.thread_root, in_busy_room=not ctx.is_dm)
         if outcome != "duplicate":
-            self.on_commit(schedule_changed)
+            self.on_commit(ctx.schedule.changed, ctx.chat.items)
         log.info(
             "command",
             extra={"event_id": msg.event_id, "command": name, "outcome": outcome,
@@ -90,10 +92,44 @@ class Dispatcher:
         )
         return outcome
 
+    def _too_old(self, msg: Incoming, now: datetime) -> bool:
+        return bool(self.not_before and msg.origin_time < self.not_before) or now - msg.origin_time > self.settings.max_age
+
+    async def _converse(self, msg: Incoming) -> str:
+        """A plain message from someone with an open conversation here: its next step, run once."""
+        now = self.clock()
+        if self._too_old(msg, now):
+            return "ignored"
+        async with self.db.read() as session:  # most chatter has no open flow: no write lock for it
+            if not await conversations.open_flow(session, msg.sender, msg.room_id, now):
+                return "ignored"
+        async with self.db.transaction() as session:
+            flow = await conversations.open_flow(session, msg.sender, msg.room_id, now)
+            step = self.registry.flows.get(flow) if flow else None
+            name = f"flow:{flow}"
+            if step is None or not await processed.claim(session, msg.event_id, msg.room_id, now, name):
+                return "ignored" if step is None else "duplicate"
+            ctx = await self._context(session, msg, now)
+            try:
+                async with session.begin_nested():
+                    reply = await step(ctx, msg.body.strip())
+                outcome = "ok"
+            except UserError as err:
+                outcome, reply = "user-error", Reply(ctx.t(err.key, **err.values))
+            except Exception:
+                ref = secrets.token_hex(3)
+                log.exception("flow step failed", extra={"event_id": msg.event_id, "command": name, "ref": ref})
+                outcome, reply = "crash", ctx.reply("error.internal", ref=ref)
+            if reply is not None:
+                await ctx.chat.reply(reply, msg.room_id, msg.event_id, msg.thread_root, in_busy_room=not ctx.is_dm)
+        self.on_commit(ctx.schedule.changed, ctx.chat.items)
+        log.info("command", extra={"event_id": msg.event_id, "command": name, "outcome": outcome})
+        return outcome
+
     async def _context(self, session, msg: Incoming, now: datetime) -> Context:  # noqa: ANN001
-        partner = await direct_rooms.partner(session, msg.room_id)
-        roles = {net: Role.parse(r) for net, r in (await members.roles(session, msg.sender)).items()}
-        member = await members.get(session, msg.sender)
+        partner = await self._partner(session, msg.room_id)
+        member, role_names = await members.with_roles(session, msg.sender)
+        roles = {net: Role.parse(r) for net, r in role_names.items()}
         language = (member.language if member and member.language else None) or self.settings.language
         return Context(
             sender=msg.sender, room_id=msg.room_id, is_dm=partner == msg.sender, event_id=msg.event_id,
@@ -102,6 +138,15 @@ class Dispatcher:
             schedule=DbSchedule(session, now), runtime=self.runtime, prefix=self.settings.prefix,
             commands=self.registry.specs,
         )
+
+    async def _partner(self, session, room_id: str) -> str | None:  # noqa: ANN001
+        """Who the room is a DM with. A DM's partner never changes, so a found one is remembered."""
+        partner = self._dm_partners.get(room_id)
+        if partner is None:
+            partner = await direct_rooms.partner(session, room_id)
+            if partner is not None:
+                self._dm_partners[room_id] = partner
+        return partner
 
     async def _run(self, ctx: Context, text: str) -> tuple[str, str, Reply | None]:
         visible = self.registry.visible_to(ctx.role, ctx.is_dm)

@@ -16,6 +16,7 @@ import nio
 
 from bot.config import MatrixConfig
 from bot.dispatch import Incoming
+from bot.matrix_rooms import RoomAdmin, SendOutcome
 
 log = logging.getLogger("kring.matrix")
 
@@ -55,6 +56,19 @@ class Undecryptable:
     origin_time: datetime
 
 
+@dataclass(frozen=True)
+class MemberChange:
+    """Someone's membership changed in a joined room (a join, leave, kick, invite, ban)."""
+
+    room_id: str
+    event_id: str
+    user_id: str
+    membership: str
+    prev_membership: str | None
+    display_name: str | None
+    origin_time: datetime
+
+
 @dataclass
 class SyncBatch:
     """What one sync brought, in timeline order per room, with the gaps already filled."""
@@ -65,23 +79,14 @@ class SyncBatch:
     invites: list[Invite] = field(default_factory=list)
     left_rooms: list[str] = field(default_factory=list)
     new_room_keys: bool = False
-
-
-@dataclass(frozen=True)
-class SendOutcome:
-    """ok; retry (after retry_after seconds, e.g. M_LIMIT_EXCEEDED or a network error); failed."""
-
-    status: str
-    event_id: str | None = None
-    retry_after: float = 0.0
-    error: str | None = None
+    memberships: list[MemberChange] = field(default_factory=list)
 
 
 def _utc(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
 
 
-class MatrixGateway:
+class MatrixGateway(RoomAdmin):
     def __init__(self, cfg: MatrixConfig) -> None:
         self.cfg = cfg
         self.store_path = Path(cfg.store_path)
@@ -138,9 +143,18 @@ class MatrixGateway:
             self._write_credentials()
         if self.client.should_upload_keys:
             await self.client.keys_upload()
+        self._skip_empty_store_writes()
         profile = await self.client.get_displayname(self.client.user_id)
         self.display_name = getattr(profile, "displayname", None)
         log.info("logged in", extra={"user_id": self.client.user_id, "device_id": self.client.device_id})
+
+    def _skip_empty_store_writes(self) -> None:
+        """nio saves the set of encrypted rooms after every sync, even an empty one: a synchronous
+        SQLite write on the event loop (about 1 ms a sync, on every command's path)."""
+        store = self.client.store
+        if store is not None:
+            save = store.save_encrypted_rooms
+            store.save_encrypted_rooms = lambda rooms: save(rooms) if rooms else None
 
     def _check_store(self, device_id: str) -> None:
         store = self.store_path / f"{self.cfg.user_id}_{device_id}.db"
@@ -221,6 +235,11 @@ class MatrixGateway:
 
     def _collect(self, batch: SyncBatch, room_id: str, events: list[Any]) -> None:
         for event in events:
+            if isinstance(event, nio.RoomMemberEvent):
+                batch.memberships.append(MemberChange(
+                    room_id, event.event_id, event.state_key, event.membership, event.prev_membership,
+                    (event.content or {}).get("displayname"), _utc(event.server_timestamp)))
+                continue
             if isinstance(event, nio.MegolmEvent):
                 batch.undecryptable.append(Undecryptable(
                     event.event_id, room_id, event.sender, event.session_id, _utc(event.server_timestamp)))

@@ -3,12 +3,13 @@ fixed at enqueue time, honouring M_LIMIT_EXCEEDED and retrying network errors wi
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 import base64
 import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from bot.chat import FILE, MESSAGE
+from bot.chat import FILE, INVITE, KICK, LEAVE, MESSAGE, POWER, STATE
 from bot.matrix import MatrixGateway, SendOutcome
 from storage import direct_rooms, outbox
 from storage.database import Database
@@ -21,6 +22,15 @@ MAX_UNKNOWN_ROOM_ATTEMPTS = 60
 Lane = tuple[str | None, str | None]
 
 
+class Stopping(Exception):
+    """The sender is shutting down; the item stays in the outbox for the next start."""
+
+
+def lane_of(item: OutboxItem) -> Lane:
+    """Items are sent in order per room; a DM not opened yet is a lane of its own."""
+    return (item.room_id, None) if item.room_id else (None, item.user_id)
+
+
 class OutboxSender:
     def __init__(self, db: Database, gateway: MatrixGateway, clock: Callable[[], datetime], *,
                  encrypt_dms: bool, parallel_rooms: int = 8) -> None:
@@ -29,44 +39,99 @@ class OutboxSender:
         self.clock = clock
         self.encrypt_dms = encrypt_dms
         self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
         self._lanes: dict[Lane, asyncio.Task] = {}
+        self._dirty: set[Lane] = set()  # lanes that may have rows in the table not yet queued
+        self._queues: dict[Lane, deque[OutboxItem]] = {}
+        self._queued: set[int] = set()  # ids queued or being delivered
         self._slots = asyncio.Semaphore(parallel_rooms)
         self.sent = 0
 
     def wake(self) -> None:
         self._wake.set()
 
+    def stop(self) -> None:
+        """Finish the database work in progress, cut network waits short, then return from run()."""
+        self._stopping.set()
+        self._wake.set()
+
     async def run(self) -> None:
-        try:
-            while True:
-                self._wake.clear()
-                await self._start_lanes()
-                try:
-                    await asyncio.wait_for(self._wake.wait(), timeout=5)
-                except TimeoutError:
-                    pass
-        finally:
-            for task in self._lanes.values():
-                task.cancel()
+        while not self._stopping.is_set():
+            self._wake.clear()
+            await self._start_lanes()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=5)
+            except TimeoutError:
+                pass
+        await asyncio.gather(*self._lanes.values(), return_exceptions=True)
+
+    async def _unless_stopping(self, awaitable):  # noqa: ANN001, ANN202
+        """Await a network call or a wait, unless the sender stops first (raises Stopping then).
+
+        Only these are ever interrupted: a database transaction cut in half by a cancellation
+        would leave SQLite's write lock behind."""
+        work = asyncio.ensure_future(awaitable)
+        stop = asyncio.ensure_future(self._stopping.wait())
+        await asyncio.wait({work, stop}, return_when=asyncio.FIRST_COMPLETED)
+        stop.cancel()
+        if work.done():
+            return work.result()
+        work.cancel()
+        await asyncio.gather(work, return_exceptions=True)
+        raise Stopping
 
     async def _start_lanes(self) -> None:
-        async with self.db.transaction() as session:
+        """The sweep: every lane with something pending (at start, and every few seconds)."""
+        async with self.db.read() as session:
             items = await outbox.pending(session, limit=1000)
+        self.start_lanes({lane_of(item) for item in items})
+
+    def submit(self, items: list[OutboxItem]) -> None:
+        """The fast path: rows a transaction just committed, handed over without reading them back."""
         for item in items:
-            lane = (item.room_id, None) if item.room_id else (None, item.user_id)
+            if item.id not in self._queued:
+                self._queued.add(item.id)
+                self._queues.setdefault(lane_of(item), deque()).append(item)
+        self._start({lane_of(item) for item in items})
+
+    def start_lanes(self, lanes: set[Lane]) -> None:
+        """Lanes with rows in the table: read them (in id order) before going on."""
+        self._dirty.update(lanes)
+        self._start(lanes)
+
+    def _start(self, lanes: set[Lane]) -> None:
+        for lane in lanes:
             task = self._lanes.get(lane)
             if task is None or task.done():
                 self._lanes[lane] = asyncio.create_task(self._drain(lane), name=f"outbox {lane}")
 
     async def _drain(self, lane: Lane) -> None:
+        queue = self._queues.setdefault(lane, deque())
         async with self._slots:
-            while True:
-                async with self.db.transaction() as session:
-                    items = await outbox.pending_in_lane(session, *lane)
-                if not items:
+            while not self._stopping.is_set():
+                if lane in self._dirty:
+                    self._dirty.discard(lane)
+                    await self._read_lane(lane, queue)
+                if not queue:
                     return
-                for item in items:
+                item = queue.popleft()
+                try:
                     await self._deliver(item)
+                except Stopping:
+                    return
+                finally:
+                    self._queued.discard(item.id)
+
+    async def _read_lane(self, lane: Lane, queue: deque[OutboxItem]) -> None:
+        """Merge the lane's pending rows from the table into its queue, oldest first."""
+        async with self.db.read() as session:
+            rows = await outbox.pending_in_lane(session, *lane, limit=500)
+        fresh = [row for row in rows if row.id not in self._queued]
+        if fresh:
+            self._queued.update(row.id for row in fresh)
+            merged = sorted([*queue, *fresh], key=lambda row: row.id)
+            queue.clear()
+            queue.extend(merged)
 
     async def _deliver(self, item: OutboxItem) -> None:
         attempt = 0
@@ -90,25 +155,41 @@ class OutboxSender:
             log.warning("send retry", extra={"item": item.id, "error": outcome.error, "wait_s": wait})
             async with self.db.transaction() as session:
                 await outbox.note_attempt(session, item.id)
-            await asyncio.sleep(wait)
+            await self._unless_stopping(asyncio.sleep(wait))
 
     async def _attempt(self, item: OutboxItem) -> SendOutcome:
         room_id = item.room_id or await self._dm_room(item.user_id)
         if item.kind == MESSAGE:
-            return await self.gateway.send(room_id, item.payload["content"], item.txn_id)
+            return await self._unless_stopping(self.gateway.send(room_id, item.payload["content"], item.txn_id))
         if item.kind == FILE:
             data = base64.b64decode(item.payload["data"])
-            keys = await self.gateway.upload(room_id, data, item.payload["mimetype"], item.payload["filename"])
+            keys = await self._unless_stopping(
+                self.gateway.upload(room_id, data, item.payload["mimetype"], item.payload["filename"]))
             content = {"msgtype": "m.file", "body": item.payload["filename"],
                        "info": {"mimetype": item.payload["mimetype"], "size": len(data)}, **keys}
-            return await self.gateway.send(room_id, content, item.txn_id)
+            return await self._unless_stopping(self.gateway.send(room_id, content, item.txn_id))
+        return await self._unless_stopping(self._room_operation(room_id, item))
+
+    async def _room_operation(self, room_id: str, item: OutboxItem) -> SendOutcome:
+        """Invites, kicks, power levels, state and leaving: each is idempotent, so a retry is safe."""
+        p = item.payload
+        if item.kind == INVITE:
+            return await self.gateway.invite(room_id, p["user_id"])
+        if item.kind == KICK:
+            return await self.gateway.kick(room_id, p["user_id"], p.get("reason"))
+        if item.kind == POWER:
+            return await self.gateway.set_power(room_id, p["user_id"], int(p["level"]))
+        if item.kind == STATE:
+            return await self.gateway.put_state(room_id, p["type"], p["content"], p.get("state_key", ""))
+        if item.kind == LEAVE:
+            return await self.gateway.leave_room(room_id)
         return SendOutcome("failed", error=f"unknown outbox kind {item.kind}")
 
     async def _dm_room(self, user_id: str) -> str:
-        async with self.db.transaction() as session:
+        async with self.db.read() as session:
             room_id = await direct_rooms.room_for(session, user_id)
         if room_id is None:
-            room_id = await self.gateway.create_dm(user_id, encrypted=self.encrypt_dms)
+            room_id = await self._unless_stopping(self.gateway.create_dm(user_id, encrypted=self.encrypt_dms))
             async with self.db.transaction() as session:
                 await direct_rooms.record(session, room_id, user_id, self.clock())
             log.info("opened a DM", extra={"room_id": room_id})

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from bot.api import COMMAND_ATTR, JOB_ATTR, CommandSpec, Param, Rest, Role, UserError, UserId, Where
+from bot.api import COMMAND_ATTR, FLOW_ATTR, JOB_ATTR, CommandSpec, Param, Rest, Role, UserError, UserId, Where
 
 TOKEN = re.compile(r'"([^"]*)"|(\S+)')
 USER_ID = re.compile(r"^@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(:\d+)?$")
@@ -26,15 +26,28 @@ class Unknown:
 class Registry:
     """Every command and scheduled-job kind that the feature packages declare."""
 
-    def __init__(self, specs: list[CommandSpec], jobs: dict[str, Any] | None = None) -> None:
+    def __init__(self, specs: list[CommandSpec], jobs: dict[str, Any] | None = None,
+                 flows: dict[str, Any] | None = None) -> None:
         self.specs = specs
         self.jobs = jobs or {}
+        self.flows = flows or {}
         self._by_name: dict[str, CommandSpec] = {}
+        # One name may serve two commands when exactly one of them takes a Matrix ID first
+        # (`!decline @user` for a join request, `!decline <event>` for a seat offer).
+        self._by_user: dict[str, CommandSpec] = {}
+        primaries = {spec.name for spec in specs}
         for spec in specs:
             for name in spec.names:
-                if name in self._by_name:
+                if name != spec.name and name in primaries:
+                    continue  # a command's own name wins over another command's alias
+                other = self._by_name.get(name)
+                if other is None:
+                    self._by_name[name] = spec
+                elif name not in self._by_user and _takes_user(spec) != _takes_user(other):
+                    self._by_user[name] = spec if _takes_user(spec) else other
+                    self._by_name[name] = other if _takes_user(spec) else spec
+                else:
                     raise ValueError(f"command name {name!r} declared twice")
-                self._by_name[name] = spec
 
     @classmethod
     def discover(cls, package: str = "commands") -> Registry:
@@ -42,8 +55,9 @@ class Registry:
         root = importlib.import_module(package)
         specs: list[CommandSpec] = []
         jobs: dict[str, Any] = {}
+        flows: dict[str, Any] = {}
         for info in sorted(pkgutil.iter_modules(root.__path__), key=lambda i: i.name):
-            for part in ("handlers", "jobs"):
+            for part in ("handlers", "jobs", "flows"):
                 name = f"{package}.{info.name}.{part}"
                 if importlib.util.find_spec(name) is None:
                     continue
@@ -55,7 +69,10 @@ class Registry:
                     kind = getattr(obj, JOB_ATTR, None)
                     if kind:
                         jobs[kind] = obj
-        return cls(specs, jobs)
+                    flow_name = getattr(obj, FLOW_ATTR, None)
+                    if flow_name:
+                        flows[flow_name] = obj
+        return cls(specs, jobs, flows)
 
     def match(self, text: str, visible: list[CommandSpec] | None = None) -> tuple[CommandSpec, str] | Unknown:
         """Longest command name that starts the text; otherwise the closest names the caller may use."""
@@ -65,16 +82,28 @@ class Registry:
                 spec = self._by_name.get(" ".join(words[:n]).lower())
                 if spec:
                     rest = text.split(maxsplit=n)[n] if len(text.split(maxsplit=n)) > n else ""
+                    alt = self._by_user.get(" ".join(words[:n]).lower())
+                    if alt and USER_ID.match(rest.split(maxsplit=1)[0] if rest.strip() else ""):
+                        spec = alt
                     return spec, rest
         first = words[0].lower() if words else ""
-        names = [name for spec in (visible or self.specs) for name in spec.names]
+        names = [name for spec in (self.specs if visible is None else visible) for name in spec.names]
         return Unknown(first, tuple(difflib.get_close_matches(first, names, n=3, cutoff=0.5)))
+
+    def command_name(self, text: str) -> str:
+        """The command the text names (for the processed-events record), or "?"."""
+        found = self.match(text)
+        return "?" if isinstance(found, Unknown) else found[0].name
 
     def visible_to(self, role: Role, is_dm: bool) -> list[CommandSpec]:
         return [s for s in self.specs if s.role <= role and place_ok(s.where, is_dm)]
 
     def find(self, name: str) -> CommandSpec | None:
         return self._by_name.get(name.lower())
+
+
+def _takes_user(spec: CommandSpec) -> bool:
+    return bool(spec.params) and spec.params[0].kind is UserId
 
 
 def _with_feature(spec: CommandSpec, feature: str) -> CommandSpec:

@@ -36,18 +36,22 @@ class ScheduleRunner:
         self.on_commit = on_commit
         self._scheduler = AsyncIOScheduler(timezone=timezone.utc)
         self._lock = asyncio.Lock()
+        self._runs: set[asyncio.Task] = set()
 
     async def start(self) -> None:
         self._scheduler.start()
         await self.run_due()
 
-    def stop(self) -> None:
+    async def stop(self) -> None:
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
+        await asyncio.gather(*self._runs, return_exceptions=True)  # each run is short: let it finish
 
     def wake(self) -> None:
         """Something changed in the table: run what is due and re-arm for the next row."""
-        asyncio.get_running_loop().create_task(self.run_due())
+        task = asyncio.get_running_loop().create_task(self.run_due())
+        self._runs.add(task)
+        task.add_done_callback(self._runs.discard)
 
     async def run_due(self) -> int:
         async with self._lock:

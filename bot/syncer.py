@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from bot.dispatch import Dispatcher, Incoming
@@ -27,22 +27,53 @@ class SyncLoop:
         self.language = language
         self.on_commit = on_commit
         self.batches = 0
+        # Rooms handled at once. More would only queue for the database (one writer on SQLite)
+        # ahead of the outbox, so replies would wait until the whole batch is decided.
+        self._rooms_at_once = asyncio.Semaphore(8)
         self.caught_up = asyncio.Event()
+        self._stopping = False
+        self._poll: asyncio.Task | None = None
+        self._saving: asyncio.Future | None = None
+        # Called with every batch after its commands (e.g. bot.guard: who joined which room).
+        self.watchers: list[Callable[[SyncBatch], Awaitable[None]]] = []
+
+    def stop(self) -> None:
+        """Cut the long poll short; a batch being handled is finished first (see run)."""
+        self._stopping = True
+        if self._poll:
+            self._poll.cancel()
 
     async def run(self) -> None:
+        try:
+            await self._loop()
+        finally:
+            if self._saving:
+                await self._saving  # the last handled batch's token is written before we stop
+
+    async def _loop(self) -> None:
         filter_id = await self.gateway.upload_filter()
-        async with self.db.transaction() as session:
+        async with self.db.read() as session:
             token = await runtime_state.get(session, runtime_state.SYNC_TOKEN)
             first_sync_at = await runtime_state.get(session, runtime_state.FIRST_SYNC_AT)
         if first_sync_at:
             self.dispatcher.not_before = datetime.fromisoformat(first_sync_at)
         full_state, failures = True, 0
-        while True:
+        while not self._stopping:
             try:
-                batch = await self.gateway.sync(token, filter_id, full_state=full_state,
-                                                timeout_ms=0 if full_state else 30_000)
+                self._poll = asyncio.ensure_future(self.gateway.sync(
+                    token, filter_id, full_state=full_state, timeout_ms=0 if full_state else 30_000))
+                try:
+                    batch = await self._poll
+                except asyncio.CancelledError:
+                    if self._stopping:
+                        return
+                    raise
+                finally:
+                    self._poll = None
                 await self._handle(batch, first_ever=token is None)
             except (ConnectionError, OSError, TimeoutError) as exc:
+                if self._stopping:
+                    return
                 failures += 1
                 wait = min(30.0, 0.5 * 2 ** min(failures, 6))
                 log.warning("sync failed, retrying", extra={"error": type(exc).__name__, "wait_s": wait})
@@ -57,10 +88,20 @@ class SyncLoop:
                 continue
             failures = 0
             token, full_state = batch.next_batch, False
-            async with self.db.transaction() as session:
-                await runtime_state.put(session, runtime_state.SYNC_TOKEN, token)
+            # Stored only now that the batch is handled; the next long poll need not wait for it.
+            await self._save_token(token)
             self.batches += 1
             self.caught_up.set()
+
+    async def _save_token(self, token: str) -> None:
+        if self._saving:
+            await self._saving  # saves land in order
+
+        async def save() -> None:
+            async with self.db.transaction() as session:
+                await runtime_state.put(session, runtime_state.SYNC_TOKEN, token)
+
+        self._saving = asyncio.ensure_future(save())
 
     async def _handle(self, batch: SyncBatch, *, first_ever: bool) -> None:
         for invite in batch.invites:
@@ -72,20 +113,24 @@ class SyncLoop:
             async with self.db.transaction() as session:
                 await runtime_state.put(session, runtime_state.FIRST_SYNC_AT, now.isoformat())
             return
-        results = await asyncio.gather(
-            *(self._room(msgs) for msgs in batch.messages.values()), return_exceptions=True
-        )
+        # Rooms run in parallel; started in the order their first message reached the server, so
+        # the database (first come, first served) sees a burst in arrival order.
+        rooms = sorted(batch.messages.values(), key=lambda msgs: (msgs[0].origin_time, msgs[0].event_id))
+        results = await asyncio.gather(*(self._room(msgs) for msgs in rooms), return_exceptions=True)
         errors = [r for r in results if isinstance(r, BaseException)]
         if errors:
             raise errors[0]
+        for watcher in self.watchers:
+            await watcher(batch)
         for event in batch.undecryptable:
             await self._unreadable(event)
         if batch.new_room_keys:
             await self.retry_pending()
 
     async def _room(self, messages: list[Incoming]) -> None:
-        for msg in messages:
-            await self.dispatcher.handle(msg)
+        async with self._rooms_at_once:
+            for msg in messages:
+                await self.dispatcher.handle(msg)
 
     async def _accept(self, room_id: str, inviter: str | None, is_direct: bool) -> None:
         if not await self.gateway.join(room_id):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Member, Membership
@@ -32,6 +32,17 @@ async def roles(session: AsyncSession, user_id: str) -> dict[str, str]:
     return {network: role for network, role in rows}
 
 
+async def with_roles(session: AsyncSession, user_id: str) -> tuple[Member | None, dict[str, str]]:
+    """The member (if known) and network -> role of their active memberships, in one query."""
+    active = and_(Membership.member_id == Member.id, Membership.state == "active")
+    rows = (await session.execute(
+        select(Member, Membership.network, Membership.role).outerjoin(Membership, active)
+        .where(Member.user_id == user_id)
+    )).all()
+    member = rows[0][0] if rows else None
+    return member, {network: role for _m, network, role in rows if network is not None}
+
+
 async def set_role(session: AsyncSession, network: str, user_id: str, role: str, now: datetime) -> Membership:
     member = await get_or_create(session, user_id, now)
     row = (
@@ -46,3 +57,87 @@ async def set_role(session: AsyncSession, network: str, user_id: str, role: str,
         row.role, row.state = role, "active"
     await session.flush()
     return row
+
+
+# ---- issue 3: join requests, standing, house rules -------------------------------------
+ACTIVE = "active"
+PENDING = "pending"
+DECLINED = "declined"
+LEFT = "left"
+REMOVED = "removed"
+
+
+async def membership(session: AsyncSession, network: str, user_id: str, *, lock: bool = False) -> Membership | None:
+    """The person's row in this network, whatever its state (locked for update on PostgreSQL)."""
+    query = (select(Membership).join(Member, Member.id == Membership.member_id)
+             .where(Membership.network == network, Member.user_id == user_id))
+    if lock and session.bind.dialect.name == "postgresql":
+        query = query.with_for_update(of=Membership)
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def active_networks(session: AsyncSession, user_id: str) -> list[str]:
+    """The networks this person is an active member of (any role), sorted."""
+    return sorted(await roles(session, user_id))
+
+
+async def rules_accepted(session: AsyncSession, network_id: str, user_id: str) -> bool:
+    """True when the person is an active member who accepted the network's current house rules."""
+    from storage.models import Network
+
+    query = (select(Membership.rules_version, Network.rules_version)
+             .join(Member, Member.id == Membership.member_id)
+             .join(Network, Network.id == Membership.network)
+             .where(Membership.network == network_id, Member.user_id == user_id, Membership.state == ACTIVE))
+    row = (await session.execute(query)).first()
+    return bool(row and row[0] is not None and row[0] >= row[1])
+
+
+async def request_join(session: AsyncSession, network: str, user_id: str, note: str | None,
+                       now: datetime) -> tuple[Membership, str]:
+    """Record a join request. Returns (row, previous state or "new")."""
+    member = await get_or_create(session, user_id, now)
+    row = await membership(session, network, user_id, lock=True)
+    if row is None:
+        row = Membership(network=network, member_id=member.id, role="member", state=PENDING, note=note,
+                         created_at=now, updated_at=now)
+        session.add(row)
+        await session.flush()
+        return row, "new"
+    before = row.state
+    if before not in (ACTIVE, PENDING):
+        row.state, row.role, row.note, row.updated_at = PENDING, "member", note, now
+    await session.flush()
+    return row, before
+
+
+def set_state(row: Membership, state: str, now: datetime) -> None:
+    row.state, row.updated_at = state, now
+
+
+def accept_rules(row: Membership, version: int, now: datetime) -> None:
+    row.rules_version, row.rules_accepted_at = version, now
+
+
+async def with_role(session: AsyncSession, network: str, role: str) -> list[str]:
+    """Matrix IDs of the active members holding exactly this role in the network."""
+    query = (select(Member.user_id).join(Membership, Member.id == Membership.member_id)
+             .where(Membership.network == network, Membership.role == role, Membership.state == ACTIVE)
+             .order_by(Member.user_id))
+    return list((await session.execute(query)).scalars())
+
+
+async def listing(session: AsyncSession, network: str) -> list[tuple[Member, Membership]]:
+    """Every person with a row in the network (all states), by Matrix ID."""
+    query = (select(Member, Membership).join(Membership, Member.id == Membership.member_id)
+             .where(Membership.network == network).order_by(Member.user_id))
+    return [(m, ms) for m, ms in await session.execute(query)]
+
+
+async def pending_rules(session: AsyncSession, network: str, version: int) -> list[str]:
+    """Active members who have not accepted this version of the house rules."""
+    query = (select(Member.user_id).join(Membership, Member.id == Membership.member_id)
+             .where(Membership.network == network, Membership.state == ACTIVE,
+                    (Membership.rules_version.is_(None)) | (Membership.rules_version < version))
+             .order_by(Member.user_id))
+    return list((await session.execute(query)).scalars())

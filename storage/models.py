@@ -94,6 +94,11 @@ class Membership(Base):
     role: Mapped[str] = mapped_column(String(16))
     state: Mapped[str] = mapped_column(String(16), default="active")
     created_at: Mapped[datetime]
+    # issue 3: the join request's note, the house-rules version accepted, when the state last changed
+    note: Mapped[str | None] = mapped_column(Text)
+    rules_version: Mapped[int | None] = mapped_column(Integer)
+    rules_accepted_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime | None]
 
 
 class OutboxItem(Base):
@@ -151,3 +156,126 @@ class Conversation(Base):
     step: Mapped[str] = mapped_column(String(64))
     data: Mapped[dict[str, Any]]
     expires_at: Mapped[datetime]
+
+
+# ---- membership (issue 3) ---------------------------------------------------------------
+class Network(Base):
+    """A network as configured, kept in the database so commands can read it (and notice changes)."""
+
+    __tablename__ = "networks"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    language: Mapped[str | None] = mapped_column(String(8))
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    house_rules: Mapped[str] = mapped_column(Text, default="")
+    rules_version: Mapped[int] = mapped_column(Integer, default=1)
+    auto_approve: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime]
+
+
+class NetworkRoom(Base):
+    """One of a network's own rooms (space, lobby, announcements, control) and its Matrix room id."""
+
+    __tablename__ = "network_rooms"
+    __table_args__ = (UniqueConstraint("network", "kind"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    network: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(16))
+    room_id: Mapped[str] = mapped_column(String(255), unique=True)
+    room_version: Mapped[str | None] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16), default="ok")
+    created_at: Mapped[datetime]
+    checked_at: Mapped[datetime | None]
+
+
+# ---- events, registration and the waiting list (issue 4) ----------------------------------
+class Event(Base):
+    """A dated meeting of one network that members register for; addressed by its short slug."""
+
+    __tablename__ = "events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    network: Mapped[str] = mapped_column(String(32), index=True)
+    title: Mapped[str] = mapped_column(String(255))
+    purpose: Mapped[str] = mapped_column(Text)
+    expectations: Mapped[str | None] = mapped_column(Text)
+    programme: Mapped[str | None] = mapped_column(Text)
+    timezone: Mapped[str] = mapped_column(String(64))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    place: Mapped[str | None] = mapped_column(String(500))
+    capacity: Mapped[int] = mapped_column(Integer)
+    closes_at: Mapped[datetime]
+    invite_only: Mapped[bool] = mapped_column(default=False)
+    waitlist_mode: Mapped[str] = mapped_column(String(8), default="offer")
+    offer_hours: Mapped[int] = mapped_column(Integer, default=24)
+    workshops_per_member: Mapped[int] = mapped_column(Integer, default=1)
+    state: Mapped[str] = mapped_column(String(16), default="draft")
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    created_by: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    published_at: Mapped[datetime | None]
+    cancelled_at: Mapped[datetime | None]
+
+
+class EventWorkshop(Base):
+    """A parallel track of an event with its own capacity and waiting list."""
+
+    __tablename__ = "event_workshops"
+    __table_args__ = (UniqueConstraint("event_id", "key"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(255))
+    capacity: Mapped[int] = mapped_column(Integer)
+    position: Mapped[int] = mapped_column(Integer)
+
+
+class Registration(Base):
+    """One person's place in one queue: the event itself (slot 0) or one workshop (slot = its id).
+
+    The unique (event, person, slot) constraint makes a second registration impossible; the order
+    of the waiting list is (arrived_at, arrival_event_id): the command's server timestamp and id."""
+
+    __tablename__ = "registrations"
+    __table_args__ = (
+        UniqueConstraint("event_id", "user_id", "slot"),
+        Index("ix_registrations_queue", "event_id", "slot", "state"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    workshop_id: Mapped[int | None] = mapped_column(ForeignKey("event_workshops.id", ondelete="CASCADE"))
+    slot: Mapped[int] = mapped_column(Integer, default=0)
+    user_id: Mapped[str] = mapped_column(String(255), index=True)
+    state: Mapped[str] = mapped_column(String(16))
+    arrived_at: Mapped[datetime]
+    arrival_event_id: Mapped[str] = mapped_column(String(255))
+    offer_expires_at: Mapped[datetime | None]
+    offers: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class EventInvitation(Base):
+    """Who may register for an invite-only event."""
+
+    __tablename__ = "event_invitations"
+    __table_args__ = (UniqueConstraint("event_id", "user_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(String(255), index=True)
+    invited_by: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime]
+    notified_at: Mapped[datetime | None]
+
+
+class EventQuestion(Base):
+    """A question sent in advance; an anonymous one is stored without its sender."""
+
+    __tablename__ = "event_questions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]

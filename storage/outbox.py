@@ -38,10 +38,13 @@ async def pending(session: AsyncSession, limit: int = 200) -> list[OutboxItem]:
 
 
 async def mark_done(session: AsyncSession, item_id: int, now: datetime, error: str | None = None) -> None:
+    """Done (sent, or given up with an error). A row marked private keeps no payload or person once done."""
     item = await session.get(OutboxItem, item_id)
     if item:
         item.done_at = now
         item.error = error
+        if item.payload.get("private"):
+            item.payload, item.user_id = {}, None
 
 
 async def note_attempt(session: AsyncSession, item_id: int) -> None:

@@ -10,17 +10,13 @@ from storage.models import ProcessedEvent
 from storage.sql import insert_ignore
 
 
-async def claim(session: AsyncSession, event_id: str, room_id: str, now: datetime) -> bool:
+async def claim(session: AsyncSession, event_id: str, room_id: str, now: datetime,
+                command: str | None = None) -> bool:
     """Record the event as handled in this transaction; False if it already was."""
     return await insert_ignore(
-        session, ProcessedEvent, {"event_id": event_id, "room_id": room_id, "processed_at": now}
+        session, ProcessedEvent,
+        {"event_id": event_id, "room_id": room_id, "processed_at": now, "command": command and command[:64]},
     )
-
-
-async def set_command(session: AsyncSession, event_id: str, command: str) -> None:
-    row = await session.get(ProcessedEvent, event_id)
-    if row:
-        row.command = command
 
 
 async def is_processed(session: AsyncSession, event_id: str) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import KeyValue
+from storage.sql import upsert
 
 SYNC_TOKEN = "sync_token"
 FIRST_SYNC_AT = "first_sync_at"
@@ -15,8 +16,4 @@ async def get(session: AsyncSession, key: str) -> str | None:
 
 
 async def put(session: AsyncSession, key: str, value: str) -> None:
-    row = await session.get(KeyValue, key)
-    if row:
-        row.value = value
-    else:
-        session.add(KeyValue(key=key, value=value))
+    await upsert(session, KeyValue, {"key": key, "value": value}, key="key")

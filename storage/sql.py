@@ -13,3 +13,12 @@ async def insert_ignore(session: AsyncSession, model: type, values: dict[str, An
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     result = await session.execute(insert(model).values(**values).on_conflict_do_nothing())
     return result.rowcount == 1
+
+
+async def upsert(session: AsyncSession, model: type, values: dict[str, Any], *, key: str) -> None:
+    """INSERT ... ON CONFLICT (key) DO UPDATE: one statement, no read first."""
+    dialect = session.bind.dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(model).values(**values)
+    changes = {k: v for k, v in values.items() if k != key}
+    await session.execute(statement.on_conflict_do_update(index_elements=[key], set_=changes))

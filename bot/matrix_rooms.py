@@ -1,0 +1,151 @@
+"""Room administration on the homeserver for MatrixGateway (bot/matrix.py): the network rooms
+the bot creates, their state and power levels, invites, kicks and leaving. Kept apart only to keep
+matrix.py small; like it, this is the nio side of the bot."""
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import nio
+
+
+@dataclass(frozen=True)
+class SendOutcome:
+    """ok; retry (after retry_after seconds, e.g. M_LIMIT_EXCEEDED or a network error); failed."""
+
+    status: str
+    event_id: str | None = None
+    retry_after: float = 0.0
+    error: str | None = None
+
+
+def creators_privileged(room_version: str) -> bool:
+    """Room version 12 (MSC4289) on: creators have unlimited power and must not be in power levels."""
+    return room_version == "org.matrix.hydra.11" or (room_version.isdigit() and int(room_version) >= 12)
+
+
+class RoomAdmin:
+    """Mixed into MatrixGateway, which provides `client`, `cfg`, `user_id` and `_outcome`."""
+
+    client: nio.AsyncClient
+
+    async def room_versions(self) -> tuple[str, dict[str, str]]:
+        """The homeserver's default room version and the versions it offers (id -> stable/unstable)."""
+        caps = await self._get_json("/_matrix/client/v3/capabilities")
+        versions = (caps or {}).get("capabilities", {}).get("m.room_versions")
+        if not versions or "default" not in versions:
+            raise ConnectionError("the homeserver did not say which room versions it supports")
+        return str(versions["default"]), dict(versions.get("available", {}))
+
+    async def create_room(self, *, name: str, topic: str, room_version: str, space: bool = False,
+                          initial_state: list[dict[str, Any]], power_levels: dict[str, Any]) -> str:
+        """Create a private room (or Space) with its full initial state; raises ConnectionError."""
+        while True:
+            resp = await self.client.room_create(
+                name=name, topic=topic, room_version=room_version, space=space,
+                preset=nio.RoomPreset.private_chat, initial_state=initial_state,
+                power_level_override=power_levels,
+            )
+            if isinstance(resp, nio.RoomCreateResponse):
+                return resp.room_id
+            if resp.status_code == "M_LIMIT_EXCEEDED":
+                await asyncio.sleep((resp.retry_after_ms or 1000) / 1000)
+                continue
+            raise ConnectionError(f"could not create a room: {resp.status_code} {resp.message}")
+
+    async def joined_rooms(self) -> set[str]:
+        resp = await self.client.joined_rooms()
+        if isinstance(resp, nio.JoinedRoomsError):
+            raise ConnectionError(f"could not list joined rooms: {resp.status_code}")
+        return set(resp.rooms)
+
+    async def get_state(self, room_id: str, event_type: str, state_key: str = "") -> dict[str, Any] | None:
+        """The content of one state event, or None when it is not set (or the bot cannot see it)."""
+        resp = await self.client.room_get_state_event(room_id, event_type, state_key)
+        if isinstance(resp, nio.RoomGetStateEventResponse):
+            return resp.content
+        if resp.status_code in ("M_NOT_FOUND", "M_FORBIDDEN"):
+            return None
+        raise ConnectionError(f"could not read {event_type} in {room_id}: {resp.status_code}")
+
+    async def memberships(self, room_id: str) -> dict[str, str]:
+        """user id -> membership (join, invite, leave, ban, knock) from the room's current state."""
+        resp = await self.client.room_get_state(room_id)
+        if isinstance(resp, nio.RoomGetStateError):
+            raise ConnectionError(f"could not read the members of {room_id}: {resp.status_code}")
+        return {e["state_key"]: e["content"].get("membership", "leave")
+                for e in resp.events if e.get("type") == "m.room.member"}
+
+    async def put_state(self, room_id: str, event_type: str, content: dict[str, Any],
+                        state_key: str = "") -> SendOutcome:
+        try:
+            resp = await self.client.room_put_state(room_id, event_type, content, state_key)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            return SendOutcome("retry", error=type(exc).__name__)
+        if isinstance(resp, nio.RoomPutStateResponse):
+            return SendOutcome("ok", event_id=resp.event_id)
+        return self._outcome(resp)
+
+    async def set_power(self, room_id: str, user_id: str, level: int) -> SendOutcome:
+        """Read-modify-write of one user's level. Never lists a room creator (room version 12)."""
+        current = await self.get_state(room_id, "m.room.power_levels")
+        if current is None:
+            return SendOutcome("failed", error="no power levels visible")
+        create = await self.get_state(room_id, "m.room.create") or {}
+        creators = {create.get("creator") or self.user_id, *create.get("additional_creators", [])}
+        users = dict(current.get("users", {}))
+        if user_id in creators and creators_privileged(str(create.get("room_version", "1"))):
+            return SendOutcome("ok")  # unlimited power already; listing them would be refused
+        if level == current.get("users_default", 0):
+            users.pop(user_id, None)
+        else:
+            users[user_id] = level
+        if users == current.get("users", {}):
+            return SendOutcome("ok")
+        return await self.put_state(room_id, "m.room.power_levels", {**current, "users": users})
+
+    async def invite(self, room_id: str, user_id: str) -> SendOutcome:
+        """Invite; a person already in the room (or invited) counts as done."""
+        try:
+            resp = await self.client.room_invite(room_id, user_id)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            return SendOutcome("retry", error=type(exc).__name__)
+        if isinstance(resp, nio.RoomInviteResponse):
+            return SendOutcome("ok")
+        if resp.status_code == "M_FORBIDDEN" and "already" in (resp.message or "").lower():
+            return SendOutcome("ok")
+        return self._outcome(resp)
+
+    async def kick(self, room_id: str, user_id: str, reason: str | None = None) -> SendOutcome:
+        """Remove someone (also withdraws an invite); someone no longer there counts as done."""
+        try:
+            resp = await self.client.room_kick(room_id, user_id, reason)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            return SendOutcome("retry", error=type(exc).__name__)
+        if isinstance(resp, nio.RoomKickResponse):
+            return SendOutcome("ok")
+        if resp.status_code == "M_FORBIDDEN" and "not in the room" in (resp.message or "").lower():
+            return SendOutcome("ok")
+        return self._outcome(resp)
+
+    async def leave_room(self, room_id: str) -> SendOutcome:
+        try:
+            resp = await self.client.room_leave(room_id)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            return SendOutcome("retry", error=type(exc).__name__)
+        if isinstance(resp, nio.RoomLeaveResponse):
+            return SendOutcome("ok")
+        return self._outcome(resp)
+
+    async def _get_json(self, path: str) -> dict[str, Any] | None:
+        headers = {"Authorization": f"Bearer {self.client.access_token}"}
+        try:
+            async with aiohttp.ClientSession() as session:
+                async with session.get(f"{self.cfg.homeserver}{path}", headers=headers,
+                                       timeout=aiohttp.ClientTimeout(total=30)) as resp:
+                    return await resp.json() if resp.status == 200 else None
+        except (aiohttp.ClientError, TimeoutError):
+            return None
+

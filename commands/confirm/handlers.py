@@ -1,0 +1,28 @@
+"""!confirm and !stop: answer a pending confirmation, or leave any flow in this room."""
+from __future__ import annotations
+
+from bot.api import Context, Reply, Role, command
+from commands.confirm.flows import action
+from storage import confirmations
+
+
+@command("confirm", help="cmd.confirm", role=Role.ANYONE)
+async def confirm(ctx: Context) -> Reply | None:
+    row = await confirmations.current(ctx.db, ctx.sender, ctx.room_id)
+    if row is None or row.flow != confirmations.FLOW:
+        return ctx.reply("confirm.nothing")
+    expired = row.expires_at <= ctx.now
+    taken = await confirmations.take(ctx.db, ctx.sender, ctx.room_id, ctx.now)
+    if expired or taken is None:
+        return ctx.reply("confirm.expired")
+    name, args = taken
+    fn = action(name)
+    if fn is None:
+        return ctx.reply("confirm.nothing")
+    return await fn(ctx, args)
+
+
+@command("stop", help="cmd.stop", role=Role.ANYONE)
+async def stop(ctx: Context) -> Reply:
+    flow = await confirmations.stop(ctx.db, ctx.sender, ctx.room_id)
+    return ctx.reply("confirm.stopped" if flow == confirmations.FLOW else "flow.stopped" if flow else "flow.none")

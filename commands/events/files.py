@@ -1,0 +1,67 @@
+"""Files the events feature hands out: the .ics calendar entry and the CSV of registrations."""
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable
+from datetime import datetime, timezone
+
+from icalendar import Calendar
+from icalendar import Event as VEvent
+
+from bot.api import Attachment
+from storage.models import Event, EventWorkshop, Registration
+
+PRODID = "-//Kring//events//EN"
+_URL = re.compile(r"https?://\S+")
+
+
+def ics(event: Event, now: datetime, *, workshop: EventWorkshop | None = None, cancelled: bool = False) -> Attachment:
+    """One VEVENT with its times in UTC; the uid is stable so a later file updates the entry."""
+    cal = Calendar()
+    cal.add("prodid", PRODID)
+    cal.add("version", "2.0")
+    cal.add("method", "CANCEL" if cancelled else "PUBLISH")
+    vevent = VEvent()
+    vevent.add("uid", f"{event.slug}@kring")
+    vevent.add("sequence", event.revision)
+    vevent.add("dtstamp", now.astimezone(timezone.utc))
+    vevent.add("dtstart", event.starts_at.astimezone(timezone.utc))
+    vevent.add("dtend", event.ends_at.astimezone(timezone.utc))
+    summary = f"{event.title} — {workshop.name}" if workshop else event.title
+    vevent.add("summary", summary)
+    description = [event.purpose]
+    if event.programme:
+        description += ["", event.programme]
+    vevent.add("description", "\n".join(description))
+    if event.place:
+        vevent.add("location", event.place)
+        link = _URL.search(event.place)
+        if link:
+            vevent.add("url", link.group(0))
+    vevent.add("status", "CANCELLED" if cancelled else "CONFIRMED")
+    cal.add_component(vevent)
+    return Attachment(f"{event.slug}.ics", "text/calendar", cal.to_ical())
+
+
+def csv_export(event: Event, rows: Iterable[Registration], workshops: dict[int, EventWorkshop],
+               positions: dict[int, int]) -> Attachment:
+    """Registrations as a spreadsheet: one line per place, times in UTC (ISO 8601)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["event", "matrix_id", "workshop", "state", "waitlist_position", "registered_at_utc",
+                     "offer_expires_at_utc"])
+    for r in rows:
+        workshop = workshops.get(r.slot)
+        writer.writerow([
+            event.slug, r.user_id, _cell(workshop.name) if workshop else "", r.state,
+            positions.get(r.id, ""), r.arrived_at.astimezone(timezone.utc).isoformat(timespec="seconds"),
+            r.offer_expires_at.astimezone(timezone.utc).isoformat(timespec="seconds") if r.offer_expires_at else "",
+        ])
+    return Attachment(f"{event.slug}-registrations.csv", "text/csv", out.getvalue().encode("utf-8"))
+
+
+def _cell(value: str) -> str:
+    """No spreadsheet formula from a name someone typed (Matrix IDs are plain by their syntax)."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value

@@ -1,0 +1,126 @@
+"""`!event create` with no form: a step-by-step conversation that asks for each field in turn,
+judges every answer with the same parsers as the one-message form, and keeps its state in the
+conversations table (a restart resumes it; `!stop` leaves it)."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.api import Context, Reply, flow
+from bot.render import Text, code, lines
+from commands.events.common import coordinator_networks, default_timezone, problems_text
+from commands.events.form import FIELDS, REQUIRED, FieldProblem, Known, build, parse_value
+from commands.events.store import create_draft
+from commands.events.views import details
+from storage import conversations, events
+from storage.models import Event
+
+FLOW = "events.create"
+TTL = timedelta(minutes=30)
+STEPS = tuple(f for f in FIELDS if f != "network")
+SKIP = "-"
+
+
+def _key(step: str) -> str:
+    return "events.flow.ask." + step.replace(" ", "_").replace("-", "_")
+
+
+def _question(ctx: Context, step: str) -> Text:
+    question = ctx.t(_key(step))
+    return question if step in REQUIRED or step == "network" else question + " " + ctx.t("events.flow.optional")
+
+
+async def begin(ctx: Context, here: str | None) -> Reply:
+    mine = coordinator_networks(ctx)
+    network = here or (mine[0] if len(mine) == 1 else None)
+    step = "title" if network else "network"
+    await conversations.start(ctx.db, ctx.sender, ctx.room_id, FLOW, step, {"network": network, "raw": {}},
+                              ctx.now + TTL)
+    intro = ctx.t("events.flow.intro", stop=code(f"{ctx.prefix}stop"), minutes=int(TTL.total_seconds() // 60))
+    if step == "network":
+        return Reply(lines([intro, _question(ctx, step), ctx.t("events.flow.networks", networks=", ".join(mine))]))
+    return Reply(lines([intro, _question(ctx, step)]))
+
+
+def _next(step: str, raw: dict[str, str], answered: list[str]) -> str | None:
+    """The next field not answered yet (after a re-asked one, the rest are kept)."""
+    order = ("network", *STEPS)
+    for candidate in order[order.index(step) + 1:]:
+        if candidate in answered:
+            continue
+        if candidate == "workshops per member" and not raw.get("workshops"):
+            continue
+        if candidate == "offer hours" and raw.get("waitlist mode", "offer").lower() == "auto":
+            continue
+        return candidate
+    return None
+
+
+async def _known(ctx: Context, network: str, raw: dict[str, str]) -> Known:
+    """The answers so far, parsed in form order, so a later field can lean on an earlier one."""
+    known = Known(ctx.now, await default_timezone(ctx, network))
+    for name in FIELDS:
+        if name in raw:
+            try:
+                known.values[name] = parse_value(name, raw[name], known)
+            except FieldProblem:
+                pass
+    return known
+
+
+@flow(FLOW)
+async def create_step(ctx: Context, text: str) -> Reply | None:
+    row = await conversations.get(ctx.db, ctx.sender, ctx.room_id, FLOW, ctx.now)
+    if row is None:
+        return None
+    data, step, answer = dict(row.data), row.step, text.strip()
+    raw: dict[str, str] = dict(data.get("raw", {}))
+    answered: list[str] = list(data.get("answered", []))
+    if step == "network":
+        mine = coordinator_networks(ctx)
+        if answer.lower() not in mine:
+            return Reply(lines([ctx.t("events.create.bad_network", network=answer[:40], networks=", ".join(mine)),
+                                _question(ctx, step)]))
+        data["network"] = answer.lower()
+    elif answer == SKIP and step in REQUIRED:
+        return Reply(lines([ctx.t("events.flow.required"), _question(ctx, step)]))
+    elif answer != SKIP:
+        try:
+            parse_value(step, answer, await _known(ctx, data["network"], raw))
+        except FieldProblem as err:
+            key, values = err.problem
+            return Reply(lines([ctx.t(key, **values), _question(ctx, step)]))
+        raw[step] = answer
+    answered.append(step)
+    data["answered"] = answered
+    following = _next(step, raw, answered)
+    if following is not None:
+        conversations.advance(row, following, {**data, "raw": raw}, ctx.now + TTL)
+        return Reply(_question(ctx, following))
+    draft, problems = build(dict(raw), Known(ctx.now, await default_timezone(ctx, data["network"])))
+    if problems:  # time passed while answering (a start now in the past): ask that field again
+        again = await _first_failing(ctx, data["network"], raw)
+        data["answered"] = [a for a in answered if a != again]
+        conversations.advance(row, again, {**data, "raw": raw}, ctx.now + TTL)
+        return Reply(lines([problems_text(ctx, problems), _question(ctx, again)]))
+    event = await create_draft(ctx, draft, data["network"])
+    await conversations.end(ctx.db, row)
+    return await created_reply(ctx, event)
+
+
+async def _first_failing(ctx: Context, network: str, raw: dict[str, str]) -> str:
+    known = Known(ctx.now, await default_timezone(ctx, network))
+    for name in STEPS:
+        if name in raw:
+            try:
+                known.values[name] = parse_value(name, raw[name], known)
+            except FieldProblem:
+                return name
+    return next((name for name in REQUIRED if name not in raw), STEPS[0])
+
+
+async def created_reply(ctx: Context, event: Event) -> Reply:
+    text = details(ctx.t, ctx.prefix, event, await events.workshops(ctx.db, event.id), {}, {}, for_coordinator=True)
+    return Reply(lines([ctx.t("events.create.done", slug=code(event.slug),
+                              show=code(f"{ctx.prefix}event {event.slug}"),
+                              edit=code(f"{ctx.prefix}event edit {event.slug} capacity: 40"),
+                              publish=code(f"{ctx.prefix}event publish {event.slug}")), text]))

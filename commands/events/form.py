@@ -1,0 +1,394 @@
+"""The event form: `key: value` lines in, a validated Draft or a list of problems out.
+
+Pure (standard library only). The same field parsers serve the one-message form, `!event edit`
+and the step-by-step conversation, so a value is judged the same way in all three. A problem is
+(catalogue key, values); the handlers render it.
+"""
+from __future__ import annotations
+
+import difflib
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timezone
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from commands.events.rules import Mode
+
+Problem = tuple[str, dict[str, Any]]
+
+# Canonical field names, in the order they are parsed (a later one may depend on an earlier one).
+FIELDS = ("network", "title", "purpose", "expectations", "programme", "timezone", "starts", "ends", "place",
+          "capacity", "registration closes", "invite-only", "workshops", "workshops per member",
+          "waitlist mode", "offer hours")
+REQUIRED = ("title", "purpose", "starts", "ends", "capacity")
+MULTILINE = frozenset({"purpose", "expectations", "programme", "workshops"})
+ALIASES = {
+    "program": "programme", "agenda": "programme", "tz": "timezone", "time zone": "timezone",
+    "start": "starts", "begins": "starts", "end": "ends", "link": "place", "location": "place",
+    "place or link": "place", "where": "place", "seats": "capacity", "closes": "registration closes",
+    "registration": "registration closes", "deadline": "registration closes", "invite only": "invite-only",
+    "invitation only": "invite-only", "workshop": "workshops", "per member": "workshops per member",
+    "waitlist": "waitlist mode", "waiting list": "waitlist mode", "mode": "waitlist mode",
+    "offer": "offer hours", "expected": "expectations", "expectation": "expectations",
+}
+RESERVED_SLUGS = frozenset({"create", "edit", "publish", "cancel", "new"})
+_KEY_LINE = re.compile(r"^\s*([A-Za-z][A-Za-z _-]{0,30}?)\s*:\s?(.*)$")
+_DATETIME = ("%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%d-%m-%Y %H:%M", "%d/%m/%Y %H:%M", "%Y-%m-%d %H.%M",
+             "%d-%m-%Y %H.%M")
+_DATE = ("%Y-%m-%d", "%d-%m-%Y", "%d/%m/%Y")
+_TIME = ("%H:%M", "%H.%M")
+YES = frozenset({"yes", "y", "true", "on", "1", "ja", "j"})
+NO = frozenset({"no", "n", "false", "off", "0", "nee", "nei", "-"})
+
+
+@dataclass(frozen=True)
+class Workshop:
+    key: str
+    name: str
+    capacity: int
+
+
+@dataclass(frozen=True)
+class Draft:
+    title: str
+    purpose: str
+    starts_at: datetime
+    ends_at: datetime
+    capacity: int
+    timezone: str
+    closes_at: datetime
+    network: str | None = None
+    expectations: str | None = None
+    programme: str | None = None
+    place: str | None = None
+    invite_only: bool = False
+    workshops: tuple[Workshop, ...] = ()
+    workshops_per_member: int = 1
+    waitlist_mode: Mode = Mode.OFFER
+    offer_hours: int = 24
+
+
+@dataclass
+class Known:
+    """What a field parser may look at: the time, the zone and the values parsed before it."""
+
+    now: datetime
+    default_tz: str
+    values: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def tz(self) -> str:
+        return self.values.get("timezone") or self.default_tz
+
+
+class FieldProblem(Exception):
+    def __init__(self, key: str, **values: Any) -> None:
+        super().__init__(key)
+        self.problem: Problem = (key, values)
+
+
+def canonical(name: str) -> str | None:
+    key = re.sub(r"[\s_]+", " ", name.strip().lower()).replace(" - ", "-")
+    key = ALIASES.get(key, key)
+    if key in FIELDS:
+        return key
+    key = key.replace("-", " ")
+    key = ALIASES.get(key, key)
+    return key if key in FIELDS else None
+
+
+def split_fields(body: str) -> tuple[dict[str, str], list[Problem]]:
+    """`key: value` lines; a line without a known key continues a multi-line field."""
+    raw: dict[str, str] = {}
+    problems: list[Problem] = []
+    current: str | None = None
+    for line in body.splitlines():
+        match = _KEY_LINE.match(line)
+        name = canonical(match.group(1)) if match else None
+        if name:
+            current = name
+            raw[name] = match.group(2).strip()
+            continue
+        if not line.strip():
+            if current in MULTILINE and raw.get(current):
+                raw[current] += "\n"
+            continue
+        if current in MULTILINE:
+            raw[current] = (raw[current] + "\n" + line.strip()).strip("\n") if raw[current] else line.strip()
+        elif match:
+            word = match.group(1).strip().lower()
+            problems.append(("events.form.unknown_field",
+                             {"name": word[:30], "hint": ", ".join(difflib.get_close_matches(word, FIELDS, 2, 0.6))}))
+        else:
+            problems.append(("events.form.stray_line", {"line": line.strip()[:60]}))
+    return {k: re.sub(r"\n{3,}", "\n\n", v).strip() for k, v in raw.items()}, problems
+
+
+def parse_value(name: str, raw: str, known: Known) -> Any:
+    """The typed value of one field, or FieldProblem saying what is wrong and how to write it."""
+    raw = raw.strip()
+    parser = _PARSERS[name]
+    return parser(raw, known)
+
+
+def build(raw: dict[str, str], known: Known, base: Draft | None = None) -> tuple[Draft | None, list[Problem]]:
+    """Validate every given field (in order) and the whole; `base` holds the values of an edit."""
+    problems: list[Problem] = []
+    if base is not None:
+        known.values.update(_values_of(base))
+    for name in FIELDS:
+        if name not in raw:
+            continue
+        if base is None and raw[name] == "" and name not in REQUIRED:
+            continue
+        try:
+            known.values[name] = parse_value(name, raw[name], known)
+        except FieldProblem as err:
+            problems.append(err.problem)
+            if base is None:
+                known.values.pop(name, None)
+    if base is None:
+        missing = [n for n in REQUIRED if n not in raw or not raw[n]]
+        if missing:
+            problems.append(("events.form.missing", {"names": ", ".join(missing)}))
+    elif not problems:
+        problems += _consistency(known)
+    if problems:
+        return None, problems
+    return _draft(known), []
+
+
+def _consistency(known: Known) -> list[Problem]:
+    """After an edit: the untouched fields must still fit the changed ones."""
+    v = known.values
+    if v["ends"] <= v["starts"]:
+        return [("events.form.end_before_start", {"ends": _local(v["ends"], known.tz), "starts": _local(v["starts"], known.tz)})]
+    if v.get("registration closes") and v["registration closes"] > v["ends"]:
+        return [("events.form.closes_after_end", {})]
+    return []
+
+
+def _draft(known: Known) -> Draft:
+    v = known.values
+    return Draft(
+        network=v.get("network"), title=v["title"], purpose=v["purpose"], expectations=v.get("expectations"),
+        programme=v.get("programme"), timezone=known.tz, starts_at=v["starts"], ends_at=v["ends"],
+        place=v.get("place"), capacity=v["capacity"], closes_at=v.get("registration closes") or v["starts"],
+        invite_only=v.get("invite-only", False), workshops=tuple(v.get("workshops") or ()),
+        workshops_per_member=v.get("workshops per member", 1), waitlist_mode=v.get("waitlist mode", Mode.OFFER),
+        offer_hours=v.get("offer hours", 24),
+    )
+
+
+def _values_of(d: Draft) -> dict[str, Any]:
+    return {"network": d.network, "title": d.title, "purpose": d.purpose, "expectations": d.expectations,
+            "programme": d.programme, "timezone": d.timezone, "starts": d.starts_at, "ends": d.ends_at,
+            "place": d.place, "capacity": d.capacity, "registration closes": d.closes_at,
+            "invite-only": d.invite_only, "workshops": list(d.workshops),
+            "workshops per member": d.workshops_per_member, "waitlist mode": d.waitlist_mode,
+            "offer hours": d.offer_hours}
+
+
+# ---- field parsers --------------------------------------------------------------------------
+
+def _text(limit: int, minimum: int = 1):  # noqa: ANN202
+    def parse(raw: str, known: Known) -> str:
+        if len(raw) < minimum:
+            raise FieldProblem("events.form.too_short", minimum=minimum)
+        if len(raw) > limit:
+            raise FieldProblem("events.form.too_long", limit=limit, length=len(raw))
+        return raw
+    return parse
+
+
+def _optional_text(limit: int):  # noqa: ANN202
+    inner = _text(limit)
+
+    def parse(raw: str, known: Known) -> str | None:
+        return None if raw in ("", "-") else inner(raw, known)
+    return parse
+
+
+def _network(raw: str, known: Known) -> str:
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{1,31}", raw.lower()):
+        raise FieldProblem("events.form.bad_network", value=raw[:40])
+    return raw.lower()
+
+
+def _timezone(raw: str, known: Known) -> str:
+    if raw in ("", "-"):
+        return known.default_tz
+    try:
+        ZoneInfo(raw)
+        if "/" not in raw and raw.upper() != "UTC":
+            raise ValueError
+    except (ZoneInfoNotFoundError, ValueError):
+        close = difflib.get_close_matches(raw, sorted(available_timezones()), n=3, cutoff=0.6)
+        raise FieldProblem("events.form.bad_timezone", value=raw[:40], hint=", ".join(close) or "Europe/Amsterdam") from None
+    return raw
+
+
+def _local_datetime(raw: str, tz: str, *, formats: tuple[str, ...]) -> datetime | None:
+    for fmt in formats:
+        try:
+            naive = datetime.strptime(raw, fmt)
+        except ValueError:
+            continue
+        return _localize(naive, tz)
+    return None
+
+
+def _localize(naive: datetime, tz: str) -> datetime:
+    zone = ZoneInfo(tz)
+    aware = naive.replace(tzinfo=zone)
+    back = aware.astimezone(timezone.utc).astimezone(zone).replace(tzinfo=None)
+    if back != naive:
+        raise FieldProblem("events.form.no_such_time", value=naive.strftime("%Y-%m-%d %H:%M"), tz=tz)
+    return aware.astimezone(timezone.utc)
+
+
+def _starts(raw: str, known: Known) -> datetime:
+    value = _local_datetime(raw, known.tz, formats=_DATETIME)
+    if value is None:
+        raise FieldProblem("events.form.bad_datetime", name="starts", value=raw[:40])
+    if value <= known.now:
+        raise FieldProblem("events.form.in_past", name="starts", value=raw[:40])
+    return value
+
+
+def _ends(raw: str, known: Known) -> datetime:
+    value = _local_datetime(raw, known.tz, formats=_DATETIME)
+    starts = known.values.get("starts")
+    if value is None and starts is not None:
+        for fmt in _TIME:
+            try:
+                clock = datetime.strptime(raw, fmt).time()
+            except ValueError:
+                continue
+            day = starts.astimezone(ZoneInfo(known.tz)).date()
+            value = _localize(datetime.combine(day, clock), known.tz)
+            break
+    if value is None:
+        raise FieldProblem("events.form.bad_end", value=raw[:40])
+    if starts is not None and value <= starts:
+        raise FieldProblem("events.form.end_before_start", ends=_local(value, known.tz), starts=_local(starts, known.tz))
+    if value <= known.now:
+        raise FieldProblem("events.form.in_past", name="ends", value=raw[:40])
+    return value
+
+
+def _closes(raw: str, known: Known) -> datetime | None:
+    if raw in ("", "-"):
+        return None
+    value = _local_datetime(raw, known.tz, formats=_DATETIME)
+    if value is None:
+        for fmt in _DATE:
+            try:
+                day: date = datetime.strptime(raw, fmt).date()
+            except ValueError:
+                continue
+            value = _localize(datetime.combine(day, time(23, 59)), known.tz)
+            break
+    if value is None:
+        raise FieldProblem("events.form.bad_datetime", name="registration closes", value=raw[:40])
+    if value <= known.now:
+        raise FieldProblem("events.form.in_past", name="registration closes", value=raw[:40])
+    ends = known.values.get("ends")
+    if ends is not None and value > ends:
+        raise FieldProblem("events.form.closes_after_end", value=raw[:40])
+    return value
+
+
+def _whole(name: str, low: int, high: int):  # noqa: ANN202
+    def parse(raw: str, known: Known) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise FieldProblem("events.form.not_number", name=name, value=raw[:40]) from None
+        if not low <= value <= high:
+            raise FieldProblem("events.form.out_of_range", name=name, value=value, low=low, high=high)
+        return value
+    return parse
+
+
+def _yes_no(raw: str, known: Known) -> bool:
+    word = raw.lower()
+    if word in YES:
+        return True
+    if word in NO or word == "":
+        return False
+    raise FieldProblem("events.form.yes_no", name="invite-only", value=raw[:40])
+
+
+def _mode(raw: str, known: Known) -> Mode:
+    try:
+        return Mode(raw.lower())
+    except ValueError:
+        raise FieldProblem("events.form.bad_mode", value=raw[:40]) from None
+
+
+def _workshops(raw: str, known: Known) -> list[Workshop]:
+    if raw.lower() in ("", "-", "none", "no"):
+        return []
+    out: list[Workshop] = []
+    for line in filter(None, (x.strip().lstrip("-*").strip() for x in raw.splitlines())):
+        name, sep, cap = line.rpartition("|")
+        if not sep or not name.strip():
+            raise FieldProblem("events.form.bad_workshop", line=line[:60])
+        try:
+            capacity = int(cap.strip())
+        except ValueError:
+            raise FieldProblem("events.form.bad_workshop", line=line[:60]) from None
+        if capacity < 1:
+            raise FieldProblem("events.form.out_of_range", name=f"capacity of {name.strip()[:40]}", value=capacity,
+                               low=1, high=100_000)
+        key = slugify(name, limit=24)
+        if not key or any(w.key == key for w in out):
+            raise FieldProblem("events.form.workshop_twice", name=name.strip()[:40])
+        out.append(Workshop(key, name.strip()[:100], capacity))
+    return out
+
+
+_PARSERS = {
+    "network": _network, "title": _text(200, 3), "purpose": _text(2000, 10), "expectations": _optional_text(2000),
+    "programme": _optional_text(4000), "timezone": _timezone, "starts": _starts, "ends": _ends,
+    "place": _optional_text(500), "capacity": _whole("capacity", 1, 100_000), "registration closes": _closes,
+    "invite-only": _yes_no, "workshops": _workshops, "workshops per member": _whole("workshops per member", 1, 20),
+    "waitlist mode": _mode, "offer hours": _whole("offer hours", 1, 336),
+}
+
+
+def _local(value: datetime, tz: str) -> str:
+    return value.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")
+
+
+# ---- ids ------------------------------------------------------------------------------------
+
+def slugify(text: str, *, limit: int = 40) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    words = re.findall(r"[a-z0-9]+", ascii_text)
+    out = ""
+    for word in words:
+        candidate = f"{out}-{word}" if out else word
+        if len(candidate) > limit:
+            break
+        out = candidate
+    return out
+
+
+STOP_WORDS = frozenset({"a", "an", "the", "and", "of", "on", "in", "for", "with", "to", "at", "de", "het",
+                        "een", "en", "van", "op", "og", "med", "meeting", "about"})
+
+
+def event_slug(title: str, starts_at: datetime, taken: set[str]) -> str:
+    """A short readable id such as `theme-alcohol-2027`, unique among `taken`."""
+    words = [w for w in slugify(title, limit=200).split("-") if w and w not in STOP_WORDS and not w.isdigit()]
+    base = "-".join(words[:3])[:30].strip("-") or "event"
+    year = str(starts_at.year)
+    base = base if base.endswith(year) else f"{base}-{year}"
+    slug, n = base, 2
+    while slug in taken or slug in RESERVED_SLUGS:
+        slug, n = f"{base}-{n}", n + 1
+    return slug

@@ -1,0 +1,209 @@
+"""Members and events: list and read them, register, cancel, answer a seat offer, ask ahead.
+
+The coordinators' commands live in manage.py and are discovered through the import below."""
+from __future__ import annotations
+
+from bot.api import Attachment, Context, Reply, Rest, Role, UserError, command
+from bot.render import Text, bold, bullets, code, lines
+from commands.events import files, notify, seats
+from commands.events.common import coordinator_networks, find_event, find_workshop, local, role_in, when
+from commands.events.manage import (attendees, event_cancel, event_create, event_edit, event_publish,  # noqa: F401
+                                    export, invite, questions)
+from commands.events.rules import EventState, Mode, State, offer_lapsed, registration_problem
+from commands.events.views import details, expectations, list_line
+from storage import events, members, registrations as regs
+from storage.models import Event, Registration
+
+
+@command("events", help="cmd.events", role=Role.MEMBER)
+async def list_events(ctx: Context) -> Reply:
+    nets = [n for n, r in ctx.roles.items() if r >= Role.MEMBER]
+    coordinated = coordinator_networks(ctx)
+    found = await events.upcoming(ctx.db, nets, ctx.now, drafts=coordinated)
+    shown: list[Event] = []
+    for e in found:
+        if not e.invite_only or e.network in coordinated or await events.is_invited(ctx.db, e.id, ctx.sender):
+            shown.append(e)
+    if not shown:
+        return ctx.reply("events.list.none")
+    taken = await regs.holding_by_event(ctx.db, [e.id for e in shown])
+    items = [list_line(ctx.t, e, taken.get((e.id, 0), 0), draft=e.state == events.DRAFT) for e in shown]
+    return Reply(lines([bold(ctx.t("events.list.title")), bullets(items),
+                        ctx.t("events.list.more", show=code(f"{ctx.prefix}event <id>"))]))
+
+
+@command("event", help="cmd.event", role=Role.MEMBER, usage="<event>")
+async def show_event(ctx: Context, event: str) -> Reply:
+    e = await find_event(ctx, event)
+    return Reply(await _details(ctx, e))
+
+
+async def _details(ctx: Context, e: Event) -> Text:
+    taken: dict[int, int] = {}
+    waiting: dict[int, int] = {}
+    for (slot, state), n in (await regs.counts(ctx.db, e.id)).items():
+        if state in regs.HOLDING:
+            taken[slot] = taken.get(slot, 0) + n
+        elif state == regs.WAITLISTED:
+            waiting[slot] = n
+    return details(ctx.t, ctx.prefix, e, await events.workshops(ctx.db, e.id), taken, waiting,
+                   for_coordinator=role_in(ctx, e.network) >= Role.COORDINATOR)
+
+
+@command("register", help="cmd.register", role=Role.MEMBER, usage="<event> [workshop]")
+async def register(ctx: Context, event: str, workshop: Rest | None = None) -> Reply:
+    e = await find_event(ctx, event, lock=True)
+    chosen = await find_workshop(ctx, e, workshop) if workshop else None
+    problem = registration_problem(
+        # judged at the moment the message reached the server, not when a busy bot got to it
+        event_state=EventState(e.state), now=min(ctx.now, ctx.event_time), closes_at=e.closes_at, ends_at=e.ends_at,
+        rules_accepted=await members.rules_accepted(ctx.db, e.network, ctx.sender), invite_only=e.invite_only,
+        invited=e.invite_only and await events.is_invited(ctx.db, e.id, ctx.sender))
+    if problem:
+        raise UserError(problem, title=e.title, closes=local(e, e.closes_at), rules=code(f"{ctx.prefix}rules"),
+                        accept=code(f"{ctx.prefix}accept-rules"))
+    outcome = await seats.register(ctx.db, e, ctx.sender, chosen, (ctx.event_time, ctx.event_id), ctx.now)
+    await notify.tell(ctx, e, outcome.changes, prefix=ctx.prefix)
+    parts: list[Text] = [_main_text(ctx, e, outcome)]
+    if chosen is not None:
+        parts.append(_workshop_text(ctx, e, chosen, outcome))
+    attach = (files.ics(e, ctx.now),) if outcome.main_new and outcome.main.state == regs.CONFIRMED else ()
+    return await _privately(ctx, lines(parts), attach)
+
+
+def _main_text(ctx: Context, e: Event, outcome: seats.Outcome) -> Text:
+    row, cancel = outcome.main, code(f"{ctx.prefix}cancel {e.slug}")
+    if not outcome.main_new:
+        key = {regs.CONFIRMED: "events.register.already_confirmed", regs.WAITLISTED: "events.register.already_waiting",
+               regs.OFFERED: "events.register.already_offered"}[row.state]
+        return ctx.t(key, title=e.title, position=outcome.main_position,
+                     accept=code(f"{ctx.prefix}accept {e.slug}"), until=local(e, row.offer_expires_at or e.closes_at))
+    if row.state == regs.CONFIRMED:
+        return ctx.t("events.register.confirmed", title=e.title, when=when(e), purpose=e.purpose,
+                     expect=expectations(ctx.t, e), place=e.place or ctx.t("events.view.place_tbd"), cancel=cancel)
+    how = ctx.t("events.register.mode_offer", hours=e.offer_hours) if e.waitlist_mode == Mode.OFFER.value \
+        else ctx.t("events.register.mode_auto")
+    return ctx.t("events.register.waitlisted", title=e.title, position=outcome.main_position, how=how,
+                 purpose=e.purpose, expect=expectations(ctx.t, e), cancel=cancel)
+
+
+def _workshop_text(ctx: Context, e: Event, chosen, outcome: seats.Outcome) -> Text:  # noqa: ANN001
+    if outcome.limit_reached:
+        return ctx.t("events.workshop.limit", per_member=e.workshops_per_member,
+                     held=", ".join(w.name for w in outcome.limit_reached),
+                     cancel=code(f"{ctx.prefix}cancel {e.slug} <workshop>"))
+    row = outcome.workshop
+    state = row.state if outcome.workshop_new else "already_" + row.state
+    return ctx.t(f"events.workshop.{state}", workshop=chosen.name, position=outcome.workshop_position,
+                 title=e.title, accept=code(f"{ctx.prefix}accept {e.slug} {chosen.key}"))
+
+
+async def _privately(ctx: Context, text: Text, attach: tuple[Attachment, ...]) -> Reply:
+    """In a DM the reply says it all; in a shared room the details (and the file) go to the DM."""
+    if ctx.is_dm:
+        return Reply(text, files=attach)
+    await ctx.chat.dm(ctx.sender, text, files=attach)
+    return ctx.reply("events.sent_privately")
+
+
+@command("cancel", help="cmd.cancel", role=Role.MEMBER, usage="<event> [workshop]")
+async def cancel(ctx: Context, event: str, workshop: Rest | None = None) -> Reply:
+    e = await find_event(ctx, event, lock=True)
+    chosen = await find_workshop(ctx, e, workshop) if workshop else None
+    row = await regs.get(ctx.db, e.id, ctx.sender, chosen.id if chosen else 0)
+    what = ctx.t("events.workshop_of", workshop=chosen.name, title=e.title) if chosen else e.title
+    if row is None or State(row.state) not in (State.CONFIRMED, State.OFFERED, State.WAITLISTED, State.PENDING):
+        return ctx.reply("events.cancel.nothing", what=what)
+    was = row.state
+    changes = await seats.give_up(ctx.db, e, row, regs.CANCELLED, ctx.now)
+    await notify.tell(ctx, e, changes, prefix=ctx.prefix, skip=ctx.sender)
+    key = "events.cancel.off_list" if was == regs.WAITLISTED else "events.cancel.done"
+    return ctx.reply(key, what=what, register=code(f"{ctx.prefix}register {e.slug}"))
+
+
+async def _offer(ctx: Context, e: Event, workshop: str | None) -> Registration:
+    mine = await regs.of_user_in_event(ctx.db, e.id, ctx.sender)
+    if workshop:
+        slot = (await find_workshop(ctx, e, workshop)).id
+        mine = [r for r in mine if r.slot == slot]
+    offers = [r for r in mine if r.state in (regs.OFFERED, regs.EXPIRED)]
+    open_ = [r for r in offers if r.state == regs.OFFERED]
+    if len(open_) > 1:
+        raise UserError("events.offer.which", title=e.title, accept=code(f"{ctx.prefix}accept {e.slug} <workshop>"))
+    if not open_:
+        lapsed = next((r for r in offers if r.state == regs.EXPIRED), None)
+        raise UserError("events.offer.lapsed_already" if lapsed else "events.offer.none", title=e.title,
+                        register=code(f"{ctx.prefix}register {e.slug}"))
+    return open_[0]
+
+
+async def _lapse(ctx: Context, e: Event, row: Registration) -> Reply:
+    """The offer ran out before the expiry job did: treat it as the job would have."""
+    changes = await seats.give_up(ctx.db, e, row, regs.EXPIRED, ctx.now)
+    await notify.tell(ctx, e, changes, prefix=ctx.prefix, skip=ctx.sender)
+    return ctx.reply("events.offer.lapsed_already", title=e.title, register=code(f"{ctx.prefix}register {e.slug}"))
+
+
+@command("accept", help="cmd.accept", role=Role.MEMBER, usage="<event> [workshop]")
+async def accept(ctx: Context, event: str, workshop: Rest | None = None) -> Reply:
+    e = await find_event(ctx, event, lock=True)
+    row = await _offer(ctx, e, workshop)
+    if offer_lapsed(State(row.state), row.offer_expires_at, ctx.now):
+        return await _lapse(ctx, e, row)
+    changes = await seats.accept(ctx.db, e, row, ctx.now)
+    await notify.tell(ctx, e, changes, prefix=ctx.prefix, skip=ctx.sender)
+    workshop_row = await events.workshops(ctx.db, e.id) if row.slot else []
+    name = next((w.name for w in workshop_row if w.id == row.slot), None)
+    what = ctx.t("events.workshop_of", workshop=name, title=e.title) if name else e.title
+    parts = [ctx.t("events.offer.accepted", what=what, when=when(e), purpose=e.purpose, expect=expectations(ctx.t, e),
+                   cancel=code(f"{ctx.prefix}cancel {e.slug}"))]
+    parts += [notify.workshop_line(ctx.t, c, e) for c in changes if c.kind in ("seated", "queued")]
+    attach = (files.ics(e, ctx.now),) if row.slot == 0 else ()
+    return await _privately(ctx, lines(parts), attach)
+
+
+@command("decline", help="cmd.decline_offer", role=Role.MEMBER, usage="<event> [workshop]")
+async def decline(ctx: Context, event: str, workshop: Rest | None = None) -> Reply:
+    e = await find_event(ctx, event, lock=True)
+    row = await _offer(ctx, e, workshop)
+    if offer_lapsed(State(row.state), row.offer_expires_at, ctx.now):
+        return await _lapse(ctx, e, row)
+    changes = await seats.give_up(ctx.db, e, row, regs.DECLINED, ctx.now)
+    await notify.tell(ctx, e, changes, prefix=ctx.prefix, skip=ctx.sender)
+    return ctx.reply("events.offer.declined", title=e.title)
+
+
+@command("my", help="cmd.my", role=Role.MEMBER)
+async def my(ctx: Context) -> Reply:
+    rows = [(r, e) for r, e in await regs.of_user(ctx.db, ctx.sender) if e.ends_at > ctx.now]
+    if not rows:
+        return ctx.reply("events.my.none", events=code(f"{ctx.prefix}events"))
+    workshops: dict[int, tuple[str, str]] = {}
+    items: list[Text] = []
+    for r, e in rows:
+        if r.slot and r.slot not in workshops:
+            workshops.update({w.id: (w.name, w.key) for w in await events.workshops(ctx.db, e.id)})
+        name, key = workshops.get(r.slot, ("?", "")) if r.slot else (None, "")
+        what = ctx.t("events.workshop_of", workshop=name, title=e.title) if r.slot else e.title
+        position = await regs.position(ctx.db, r) if r.state == regs.WAITLISTED else None
+        status = ctx.t(f"events.my.{r.state}", position=position,
+                       until=local(e, r.offer_expires_at) if r.offer_expires_at else "",
+                       accept=code(f"{ctx.prefix}accept {e.slug} {key}".strip()))
+        items.append(ctx.t("events.my.line", slug=code(e.slug), what=what, when=when(e), status=status))
+    return Reply(lines([bold(ctx.t("events.my.title")), bullets(items)]))
+
+
+@command("ask", help="cmd.ask", role=Role.MEMBER, usage="<event> [anonymous] <question...>")
+async def ask(ctx: Context, event: str, question: Rest) -> Reply:
+    e = await find_event(ctx, event)
+    if e.state != events.PUBLISHED or e.ends_at <= ctx.now:
+        raise UserError("events.ask.closed", title=e.title)
+    first, _, rest = question.strip().partition(" ")
+    anonymous = first.lower().rstrip(":") in ("anonymous", "anon", "anoniem", "anonym") and bool(rest.strip())
+    text = rest.strip() if anonymous else question.strip()
+    if len(text) < 5:
+        raise UserError("events.ask.too_short")
+    if len(text) > 2000:
+        raise UserError("events.ask.too_long", length=len(text))
+    await events.add_question(ctx.db, e.id, None if anonymous else ctx.sender, text, ctx.now)
+    return ctx.reply("events.ask.thanks_anonymous" if anonymous else "events.ask.thanks", title=e.title)

@@ -1,0 +1,267 @@
+"""Coordinators and events: create, edit, publish, cancel, invite, and see who comes.
+
+(Declared here, discovered through commands/events/handlers.py, which imports these names.)"""
+from __future__ import annotations
+
+import re
+
+from bot.api import Context, Reply, Rest, Role, UserError, command
+from bot.render import Text, bold, bullets, code, lines, pill
+from commands.confirm.flows import ask, confirmable
+from commands.events import files, flows, notify, seats
+from commands.events.common import (coordinator_networks, default_timezone, find_event, local, raise_problems,
+                                    when)
+from commands.events.form import Draft, Known, Workshop, build, split_fields
+from commands.events.store import create_draft, creation_network, draft_of
+from commands.events.views import details
+from storage import events, members, networks, registrations as regs
+
+USER_ID = re.compile(r"^@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(:\d+)?$")
+LIST_LIMIT = 20
+
+
+@command("event create", help="cmd.event_create", role=Role.COORDINATOR, usage="[field: value lines...]")
+async def event_create(ctx: Context, form: Rest | None = None) -> Reply:
+    here = await creation_network(ctx)
+    if form is None:
+        return await flows.begin(ctx, here)
+    raw, problems = split_fields(form)
+    network = await _network_for(ctx, raw.pop("network", None), here)
+    known = Known(ctx.now, await default_timezone(ctx, network))
+    draft, more = build(raw, known)
+    raise_problems(ctx, problems + more)
+    event = await create_draft(ctx, draft, network)
+    return await flows.created_reply(ctx, event)
+
+
+async def _network_for(ctx: Context, named: str | None, here: str | None) -> str:
+    mine = coordinator_networks(ctx)
+    if named:
+        wanted = named.strip().lower()
+        if wanted not in mine or (here and wanted != here):
+            raise UserError("events.create.bad_network", network=named[:40], networks=", ".join(mine))
+        return wanted
+    if here:
+        return here
+    if len(mine) == 1:
+        return mine[0]
+    raise UserError("events.create.which_network", networks=", ".join(mine))
+
+
+@command("event edit", help="cmd.event_edit", role=Role.COORDINATOR, usage="<event> <field: value lines...>")
+async def event_edit(ctx: Context, event: str, changes: Rest) -> Reply:
+    e = await find_event(ctx, event, manage=True, lock=True)
+    if e.state == events.CANCELLED:
+        raise UserError("events.edit.cancelled", title=e.title)
+    raw, problems = split_fields(changes)
+    if "network" in raw:
+        problems.append(("events.edit.no_network", {}))
+    if not raw and not problems:
+        raise UserError("events.edit.nothing", example=code(f"{ctx.prefix}event edit {e.slug} capacity: 40"))
+    workshops = await events.workshops(ctx.db, e.id)
+    base = draft_of(e, workshops)
+    draft, more = build(raw, Known(ctx.now, e.timezone), base=base)
+    raise_problems(ctx, problems + more)
+    assert draft is not None
+    removed = await _reconcile_workshops(ctx, e.id, draft.workshops) if "workshops" in raw else []
+    moved = (draft.starts_at, draft.ends_at, draft.place, draft.timezone) != (e.starts_at, e.ends_at, e.place, e.timezone)
+    _apply(e, draft, ctx)
+    changes_ = await seats.fill_all(ctx.db, e, ctx.now)
+    await notify.tell(ctx, e, changes_, prefix=ctx.prefix)
+    told = 0
+    if moved and e.state == events.PUBLISHED:
+        e.revision += 1
+        told = await _tell_registrants(ctx, e, "events.changed.dm", files.ics(e, ctx.now))
+    taken = await regs.holding(ctx.db, e.id, 0)
+    parts = [ctx.t("events.edit.done", slug=code(e.slug), fields=", ".join(raw), told=told)]
+    if removed:
+        parts.append(ctx.t("events.edit.workshops_removed", names=", ".join(removed)))
+    if taken > e.capacity:
+        parts.append(ctx.t("events.edit.over_capacity", taken=taken, capacity=e.capacity))
+    if changes_:
+        parts.append(ctx.t("events.edit.promoted", count=sum(1 for c in changes_ if c.kind in ("offered", "promoted"))))
+    return Reply(lines(parts))
+
+
+async def _reconcile_workshops(ctx: Context, event_id: int, wanted: tuple[Workshop, ...]) -> list[str]:
+    missing = await events.set_workshops(ctx.db, event_id, [(w.key, w.name, w.capacity) for w in wanted])
+    by_key = {w.key: w for w in await events.workshops(ctx.db, event_id)}
+    removed = []
+    for key in missing:
+        w = by_key[key]
+        busy = [r for r in await regs.of_event(ctx.db, event_id, regs.ACTIVE) if r.slot == w.id]
+        if busy:
+            raise UserError("events.edit.workshop_busy", name=w.name, count=len(busy))
+        await events.remove_workshop(ctx.db, w.id)
+        removed.append(w.name)
+    return removed
+
+
+def _apply(e, d: Draft, ctx: Context) -> None:  # noqa: ANN001
+    e.title, e.purpose, e.expectations, e.programme = d.title, d.purpose, d.expectations, d.programme
+    e.timezone, e.starts_at, e.ends_at, e.place = d.timezone, d.starts_at, d.ends_at, d.place
+    e.capacity, e.closes_at, e.invite_only = d.capacity, d.closes_at, d.invite_only
+    e.workshops_per_member, e.waitlist_mode, e.offer_hours = d.workshops_per_member, d.waitlist_mode.value, d.offer_hours
+    e.updated_at = ctx.now
+
+
+async def _tell_registrants(ctx: Context, e, key: str, attachment) -> int:  # noqa: ANN001
+    people = sorted({r.user_id for r in await regs.of_event(ctx.db, e.id, regs.ACTIVE)})
+    for user in people:
+        await ctx.chat.dm(user, ctx.t(key, title=e.title, when=when(e), place=e.place or ctx.t("events.view.place_tbd")), files=(attachment,))
+    return len(people)
+
+
+@command("event publish", help="cmd.event_publish", role=Role.COORDINATOR, usage="<event>")
+async def event_publish(ctx: Context, event: str) -> Reply:
+    e = await find_event(ctx, event, manage=True, lock=True)
+    if e.state != events.DRAFT:
+        raise UserError(f"events.publish.{e.state}", title=e.title)
+    if e.ends_at <= ctx.now or e.closes_at <= ctx.now:
+        raise UserError("events.publish.past", title=e.title, edit=code(f"{ctx.prefix}event edit {e.slug} starts: ..."))
+    e.state, e.published_at, e.updated_at = events.PUBLISHED, ctx.now, ctx.now
+    if e.invite_only:
+        told = 0
+        for inv in await events.invitations(ctx.db, e.id):
+            if inv.notified_at is None:
+                await _send_invitation(ctx, e, inv.user_id)
+                inv.notified_at, told = ctx.now, told + 1
+        return ctx.reply("events.publish.invited", title=e.title, count=told,
+                         invite=code(f"{ctx.prefix}invite {e.slug} @name:server"))
+    text = lines([bold(ctx.t("events.publish.heading")),
+                  details(ctx.t, ctx.prefix, e, await events.workshops(ctx.db, e.id), {}, {})])
+    posted = []
+    for kind in ("announcements", "lobby"):
+        room = await networks.room_id(ctx.db, e.network, kind)
+        if room:
+            await ctx.chat.send(room, text)
+            posted.append(ctx.t(f"events.room.{kind}").plain)
+    if not posted:
+        return ctx.reply("events.publish.no_rooms", title=e.title, events=code(f"{ctx.prefix}events"))
+    return ctx.reply("events.publish.done", title=e.title, rooms=", ".join(posted))
+
+
+async def _send_invitation(ctx: Context, e, user_id: str) -> None:  # noqa: ANN001
+    await ctx.chat.dm(user_id, ctx.t("events.invite.dm", title=e.title, when=when(e), purpose=e.purpose,
+                                     register=code(f"{ctx.prefix}register {e.slug}"),
+                                     show=code(f"{ctx.prefix}event {e.slug}")))
+
+
+@command("event cancel", help="cmd.event_cancel", role=Role.COORDINATOR, usage="<event>")
+async def event_cancel(ctx: Context, event: str) -> Reply:
+    e = await find_event(ctx, event, manage=True)
+    if e.state == events.CANCELLED:
+        raise UserError("events.cancel_event.already", title=e.title)
+    rows = await regs.of_event(ctx.db, e.id, regs.ACTIVE)
+    people = sorted({r.user_id for r in rows})
+    by_state = {s: len({r.user_id for r in rows if r.state == s}) for s in regs.ACTIVE}
+    names = ", ".join(people[:LIST_LIMIT]) + (ctx.t("events.and_more", count=len(people) - LIST_LIMIT).plain
+                                              if len(people) > LIST_LIMIT else "")
+    summary = ctx.t("events.cancel_event.summary", title=e.title, slug=e.slug, count=len(people),
+                    confirmed=by_state[regs.CONFIRMED], waiting=by_state[regs.WAITLISTED],
+                    offered=by_state[regs.OFFERED], people=names or "-")
+    return await ask(ctx, "events.cancel", {"event": e.slug}, summary=summary)
+
+
+@confirmable("events.cancel")
+async def event_cancel_confirmed(ctx: Context, args: dict) -> Reply:
+    e = await find_event(ctx, args["event"], manage=True, lock=True)
+    if e.state == events.CANCELLED:
+        return ctx.reply("events.cancel_event.already", title=e.title)
+    was_published = e.state == events.PUBLISHED
+    rows = await regs.of_event(ctx.db, e.id, regs.ACTIVE)
+    for r in rows:
+        if r.state == regs.OFFERED:
+            await ctx.schedule.cancel(notify.offer_key(r))
+        regs.set_state(r, regs.CANCELLED, ctx.now)
+    e.state, e.cancelled_at, e.updated_at, e.revision = events.CANCELLED, ctx.now, ctx.now, e.revision + 1
+    people = sorted({r.user_id for r in rows})
+    attachment = files.ics(e, ctx.now, cancelled=True)
+    for user in people:
+        await ctx.chat.dm(user, ctx.t("events.cancel_event.dm", title=e.title, when=when(e)), files=(attachment,))
+    if was_published and not e.invite_only:
+        room = await networks.room_id(ctx.db, e.network, "announcements")
+        if room:
+            await ctx.chat.send(room, ctx.t("events.cancel_event.post", title=e.title, when=when(e)))
+    return ctx.reply("events.cancel_event.done", title=e.title, count=len(people))
+
+
+@command("invite", help="cmd.invite", role=Role.COORDINATOR, usage="<event> <user...>")
+async def invite(ctx: Context, event: str, users: Rest) -> Reply:
+    e = await find_event(ctx, event, manage=True, lock=True)
+    if not e.invite_only:
+        raise UserError("events.invite.open", title=e.title, edit=code(f"{ctx.prefix}event edit {e.slug} invite-only: yes"))
+    if e.state == events.CANCELLED:
+        raise UserError("events.register.cancelled", title=e.title)
+    wanted = list(dict.fromkeys(users.split()))
+    bad = [u for u in wanted if not USER_ID.match(u)]
+    if bad:
+        raise UserError("events.invite.bad_ids", ids=", ".join(b[:60] for b in bad[:5]))
+    new, already, outsiders = [], [], []
+    for user in wanted:
+        if not await events.invite(ctx.db, e.id, user, ctx.sender, ctx.now):
+            already.append(user)
+            continue
+        new.append(user)
+        if e.network not in await members.roles(ctx.db, user):
+            outsiders.append(user)
+        if e.state == events.PUBLISHED:
+            await _send_invitation(ctx, e, user)
+    for inv in await events.invitations(ctx.db, e.id):
+        if inv.user_id in new and e.state == events.PUBLISHED:
+            inv.notified_at = ctx.now
+    parts = [ctx.t("events.invite.done", title=e.title, count=len(new),
+                   when_told=ctx.t("events.invite.told_now" if e.state == events.PUBLISHED else "events.invite.told_later"))]
+    if already:
+        parts.append(ctx.t("events.invite.already", people=", ".join(already)))
+    if outsiders:
+        parts.append(ctx.t("events.invite.outsiders", people=", ".join(outsiders)))
+    return Reply(lines(parts))
+
+
+@command("attendees", help="cmd.attendees", role=Role.COORDINATOR, usage="<event>")
+async def attendees(ctx: Context, event: str) -> Reply:
+    e = await find_event(ctx, event, manage=True)
+    counts = await regs.counts(ctx.db, e.id)
+    workshops = await events.workshops(ctx.db, e.id)
+
+    def line(name: str, slot: int, capacity: int) -> Text:
+        n = {s: counts.get((slot, s), 0) for s in ("confirmed", "offered", "waitlisted", "pending", "cancelled",
+                                                    "declined", "expired")}
+        return ctx.t("events.attendees.line", name=name, capacity=capacity, **n)
+
+    items = [line(ctx.t("events.attendees.event").plain, 0, e.capacity)]
+    items += [line(w.name, w.id, w.capacity) for w in workshops]
+    return Reply(lines([bold(ctx.t("events.attendees.title", title=e.title, slug=e.slug)), bullets(items),
+                        ctx.t("events.attendees.export", export=code(f"{ctx.prefix}export {e.slug}"))]))
+
+
+@command("export", help="cmd.export", role=Role.COORDINATOR, usage="<event>")
+async def export(ctx: Context, event: str) -> Reply:
+    e = await find_event(ctx, event, manage=True)
+    rows = await regs.of_event(ctx.db, e.id)
+    positions: dict[int, int] = {}
+    for slot in {r.slot for r in rows}:
+        for n, r in enumerate(await regs.waiting(ctx.db, e.id, slot), start=1):
+            positions[r.id] = n
+    workshops = {w.id: w for w in await events.workshops(ctx.db, e.id)}
+    attachment = files.csv_export(e, rows, workshops, positions)
+    control = await networks.room_id(ctx.db, e.network, "control")
+    if control and control != ctx.room_id:
+        await ctx.chat.send(control, ctx.t("events.export.posted", title=e.title, count=len(rows), by=pill(ctx.sender)),
+                            notice=True, files=(attachment,))
+        return ctx.reply("events.export.sent", title=e.title)
+    if control == ctx.room_id or ctx.is_dm:
+        return Reply(ctx.t("events.export.here", title=e.title, count=len(rows)), files=(attachment,))
+    raise UserError("events.export.where")
+
+
+@command("questions", help="cmd.questions", role=Role.FACILITATOR, usage="<event>")
+async def questions(ctx: Context, event: str) -> Reply:
+    e = await find_event(ctx, event, least=Role.FACILITATOR)
+    found = await events.questions(ctx.db, e.id)
+    if not found:
+        return ctx.reply("events.questions.none", title=e.title)
+    items = [ctx.t("events.questions.line", text=q.text, asked=local(e, q.created_at),
+                   by=pill(q.user_id) if q.user_id else ctx.t("events.questions.anonymous")) for q in found]
+    return Reply(lines([bold(ctx.t("events.questions.title", title=e.title, count=len(found))), bullets(items)]))

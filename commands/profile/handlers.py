@@ -1,0 +1,74 @@
+"""A person's profile: language, timezone, organisation, and what Kring knows of their standing."""
+from __future__ import annotations
+
+import enum
+from zoneinfo import available_timezones
+
+from bot.api import Context, Reply, Rest, Role, UserError, command
+from bot.i18n import Translator
+from bot.render import bold, code, lines
+from commands.membership.rules import match_zone
+from storage import members, networks
+
+
+class Language(enum.Enum):
+    EN = "en"
+    NL = "nl"
+    NB = "nb"
+
+
+@command("lang", help="cmd.lang", role=Role.ANYONE, usage="en|nl|nb", aliases=("language",))
+async def lang(ctx: Context, language: Language) -> Reply:
+    member = await members.get_or_create(ctx.db, ctx.sender, ctx.now)
+    member.language = language.value
+    t = Translator(language.value)
+    return Reply(t("profile.lang_set", language=t(f"profile.language.{language.value}")))
+
+
+@command("tz", help="cmd.tz", role=Role.ANYONE, usage="<IANA zone, e.g. Europe/Amsterdam>", aliases=("timezone",))
+async def tz(ctx: Context, zone: str) -> Reply:
+    found, suggestions = match_zone(zone, available_timezones())
+    if found is None:
+        if suggestions:
+            raise UserError("profile.tz_suggest", value=zone[:64], suggestions=", ".join(suggestions))
+        raise UserError("profile.tz_unknown", value=zone[:64])
+    member = await members.get_or_create(ctx.db, ctx.sender, ctx.now)
+    member.timezone = found
+    return ctx.reply("profile.tz_set", zone=found)
+
+
+@command("org", help="cmd.org", role=Role.ANYONE, usage="[organisation...]", aliases=("organisation",))
+async def org(ctx: Context, organisation: Rest | None = None) -> Reply:
+    member = await members.get_or_create(ctx.db, ctx.sender, ctx.now)
+    value = " ".join(organisation.split())[:255] if organisation else None
+    member.organisation = value
+    return ctx.reply("profile.org_set", organisation=value) if value else ctx.reply("profile.org_cleared")
+
+
+@command("profile", help="cmd.profile", role=Role.ANYONE, aliases=("me",))
+async def profile(ctx: Context) -> Reply:
+    member = await members.get(ctx.db, ctx.sender)
+    unset = ctx.t("profile.unset")
+    language = member.language if member and member.language else None
+    rows = [
+        bold(ctx.t("profile.title")),
+        ctx.t("profile.line.id", user=ctx.sender),
+        ctx.t("profile.line.lang", language=ctx.t(f"profile.language.{language}") if language else unset),
+        ctx.t("profile.line.tz", zone=(member.timezone if member and member.timezone else unset)),
+        ctx.t("profile.line.org", organisation=(member.organisation if member and member.organisation else unset)),
+    ]
+    standing = []
+    for net in await networks.all_networks(ctx.db):
+        row = await members.membership(ctx.db, net.id, ctx.sender)
+        if row is None:
+            continue
+        if row.state == members.ACTIVE:
+            accepted = await members.rules_accepted(ctx.db, net.id, ctx.sender)
+            standing.append(ctx.t("profile.network_active", network=net.name, role=ctx.t(f"members.role.{row.role}"),
+                                  rules=ctx.t("profile.rules_ok" if accepted else "profile.rules_todo",
+                                              accept=code(f"{ctx.prefix}accept-rules"))))
+        else:
+            standing.append(ctx.t("profile.network_other", network=net.name, state=ctx.t(f"members.state.{row.state}")))
+    rows.append(lines(standing) if standing else ctx.t("profile.no_networks", join=code(f"{ctx.prefix}join")))
+    rows.append(ctx.t("profile.hint", prefix=ctx.prefix))
+    return Reply(lines(rows))

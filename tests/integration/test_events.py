@@ -1,0 +1,138 @@
+"""Events on a real Synapse: a coordinator creates and publishes an event, members register, one
+waits, a seat frees up and is offered, and the offer is accepted; each person sees only their own
+messages, and the calendar file they receive parses and starts at the right moment in UTC."""
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timezone
+
+import nio
+import pytest
+from icalendar import Calendar
+from nio.crypto.attachments import decrypt_attachment
+
+from storage import networks
+from tests.integration.members import NioMember, Seen
+
+NET = {"id": "north", "name": "North Network", "timezone": "Europe/Amsterdam"}
+FORM = """!event create
+title: Theme meeting on alcohol at work
+purpose: Collect members' experiences with alcohol and drugs at work; not a lecture.
+expectations: Bring one situation from your own practice.
+starts: 2031-03-14 19:30
+ends: 21:30
+place: https://meet.example.org/alcohol
+capacity: 1
+waitlist mode: offer
+offer hours: 24"""
+STARTS_UTC = datetime(2031, 3, 14, 18, 30, tzinfo=timezone.utc)  # 19:30 CET
+
+pytestmark = pytest.mark.parametrize("encrypted", [False, True], ids=["plain", "e2ee"])
+
+
+async def _message(member: NioMember, sender: str, contains: str, room_id: str, timeout: float = 30) -> Seen:
+    """The first message from `sender` in the room whose body holds `contains` (waiting for it)."""
+
+    def match() -> Seen | None:
+        return next((s for s in member.seen if s.sender == sender and s.room_id == room_id
+                     and contains in s.content.get("body", "")), None)
+
+    async with member._changed:
+        await asyncio.wait_for(member._changed.wait_for(lambda: match() is not None), timeout)
+    return match()
+
+
+async def _in_room(member: NioMember, room_id: str) -> None:
+    """Joined, and known to the member's client (it needs the room's state to encrypt for it)."""
+    await member.wait_joined(room_id, member.user_id)
+    while room_id not in member.client.rooms:
+        await member.next_sync()
+
+
+async def _calendar_file(member: NioMember, sender: str, room_id: str, after: Seen) -> Calendar:
+    """The .ics file the bot sent after `after`, downloaded (and decrypted) like a client does."""
+    def match() -> Seen | None:
+        seen = [s for s in member.seen if s.sender == sender and s.room_id == room_id]
+        later = seen[seen.index(after) + 1:] if after in seen else []
+        return next((s for s in later if s.content.get("msgtype") == "m.file"), None)
+
+    async with member._changed:
+        await asyncio.wait_for(member._changed.wait_for(lambda: match() is not None), 30)
+    content = match().content
+    assert content["body"].endswith(".ics") and content["info"]["mimetype"] == "text/calendar"
+    if "file" in content:  # an encrypted attachment in an encrypted room
+        f = content["file"]
+        resp = await member.client.download(mxc=f["url"])
+        data = decrypt_attachment(resp.body, f["key"]["k"], f["hashes"]["sha256"], f["iv"])
+    else:
+        resp = await member.client.download(mxc=content["url"])
+        data = resp.body
+    assert isinstance(resp, nio.DownloadResponse), resp
+    return Calendar.from_ical(data)
+
+
+async def test_create_publish_register_waitlist_cancel_offer_accept(make_bot, make_member, encrypted):
+    carol = await make_member(encrypted=encrypted)
+    bot = await make_bot(start=False, networks=[{**NET, "coordinators": [carol.user_id]}],
+                         matrix={"encryption": encrypted})
+    await bot.start()
+    async with bot.kring.db.transaction() as session:
+        rooms = await networks.rooms(session, "north")
+    control = rooms["control"]
+    await _in_room(carol, control)
+
+    # The coordinator creates the event in the control room and publishes it.
+    await carol.send(control, FORM)
+    created = await _message(carol, bot.user_id, "Created draft", control)
+    slug = created.content["body"].split("Created draft ", 1)[1].split(".", 1)[0]
+    assert slug == "theme-alcohol-work-2031"
+    await carol.send(control, f"!event publish {slug}")
+    await _message(carol, bot.user_id, "Published Theme meeting on alcohol at work", control)
+    await _in_room(carol, rooms["lobby"])
+    post = await _message(carol, bot.user_id, "New event", rooms["lobby"])
+    assert post.content["msgtype"] == "m.text"
+    assert post.content["body"].index("Why we meet") < post.content["body"].index("When:")
+
+    # Two members who accepted the house rules register for its one seat.
+    alice, bob = await make_member(encrypted=encrypted), await make_member(encrypted=encrypted)
+    dms = {}
+    for person in (alice, bob):
+        await bot.grant(person.user_id, "member", "north")
+        dms[person.user_id] = await person.dm(bot.user_id, encrypted=encrypted)
+        await person.send(dms[person.user_id], "!accept-rules")
+        await _message(person, bot.user_id, "Thank you for accepting the house rules", dms[person.user_id])
+
+    await alice.send(dms[alice.user_id], f"!register {slug}")
+    confirmed = await _message(alice, bot.user_id, "You are registered for Theme meeting", dms[alice.user_id])
+    assert "Why we meet: Collect members' experiences" in confirmed.content["body"]
+    assert "What we expect of you: Bring one situation" in confirmed.content["body"]
+    assert confirmed.encrypted == encrypted
+    [vevent] = (await _calendar_file(alice, bot.user_id, dms[alice.user_id], confirmed)).walk("VEVENT")
+    assert vevent.decoded("dtstart") == STARTS_UTC
+    assert str(vevent["summary"]) == "Theme meeting on alcohol at work"
+
+    await bob.send(dms[bob.user_id], f"!register {slug}")
+    waiting = await _message(bob, bot.user_id, "on the waiting list: number 1", dms[bob.user_id])
+    assert waiting.content["msgtype"] == "m.notice"
+
+    # Alice cancels: Bob is offered the seat in his DM, as a message his phone will ring for.
+    await alice.send(dms[alice.user_id], f"!cancel {slug}")
+    await _message(alice, bot.user_id, "is cancelled", dms[alice.user_id])
+    offer = await _message(bob, bot.user_id, "yours if you want it", dms[bob.user_id])
+    assert offer.content["msgtype"] == "m.text"
+    assert bob.user_id in offer.content["m.mentions"]["user_ids"]
+    assert f"!accept {slug}" in offer.content["body"]
+
+    await bob.send(dms[bob.user_id], f"!accept {slug}")
+    accepted = await _message(bob, bot.user_id, "The seat is yours", dms[bob.user_id])
+    [vevent] = (await _calendar_file(bob, bot.user_id, dms[bob.user_id], accepted)).walk("VEVENT")
+    assert vevent.decoded("dtstart") == STARTS_UTC
+
+    await carol.send(control, f"!attendees {slug}")
+    counts = await _message(carol, bot.user_id, "The event:", control)
+    assert "1 of 1 registered, 0 offered, 0 waiting" in counts.content["body"]
+    assert "1 cancelled" in counts.content["body"]
+
+    # Each member saw only their own messages: no offer reached Alice, nothing of Alice's reached Bob.
+    assert not [s for s in alice.seen if "yours if you want it" in s.content.get("body", "")]
+    assert not [s for s in bob.seen if s.room_id == dms[alice.user_id]]

@@ -1,0 +1,342 @@
+"""Members, roles and the network's rooms, on a real Synapse: provisioning, the join flow,
+members-only rooms, coordinator-only commands, and the privacy commands."""
+from __future__ import annotations
+
+import asyncio
+import json
+
+import nio
+from sqlalchemy import select
+
+from bot.api import Role
+from storage import members, networks, outbox
+from storage.models import Base, Membership
+from tests.integration.members import NioMember, Seen
+
+NET = {"id": "north", "name": "North Network"}
+PLAIN = {"encryption": False}
+
+
+async def _bot_with_coordinator(make_bot, make_member, **extra):
+    carol = await make_member()
+    bot = await make_bot(start=False, networks=[{**NET, "coordinators": [carol.user_id], **extra}], matrix=PLAIN)
+    await bot.start()
+    rooms = await _rooms(bot)
+    await carol.wait_joined(rooms["control"], carol.user_id)
+    return bot, carol, rooms
+
+
+async def _rooms(bot) -> dict[str, str]:
+    async with bot.kring.db.transaction() as session:
+        return await networks.rooms(session, "north")
+
+
+async def _message(member: NioMember, sender: str, contains: str, room_id: str | None = None,
+                   timeout: float = 30, nth: int = 1) -> Seen:
+    """The nth message from `sender` whose body holds `contains` (waiting for it if needed)."""
+
+    def matches() -> list[Seen]:
+        return [s for s in member.seen if s.sender == sender and contains in s.content.get("body", "")
+                and (room_id is None or s.room_id == room_id)]
+
+    async with member._changed:
+        await asyncio.wait_for(member._changed.wait_for(lambda: len(matches()) >= nth), timeout)
+    return matches()[nth - 1]
+
+
+def _count(member: NioMember, sender: str, contains: str, room_id: str) -> int:
+    return len([s for s in member.seen if s.sender == sender and s.room_id == room_id
+                and contains in s.content.get("body", "")])
+
+
+async def _membership(client: nio.AsyncClient, room_id: str, user_id: str) -> str | None:
+    resp = await client.room_get_state_event(room_id, "m.room.member", user_id)
+    return resp.content.get("membership") if isinstance(resp, nio.RoomGetStateEventResponse) else None
+
+
+async def _wait_membership(client: nio.AsyncClient, room_id: str, user_id: str, wanted: str, timeout: float = 30) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while await _membership(client, room_id, user_id) != wanted:
+        assert asyncio.get_running_loop().time() < deadline, f"{user_id} never reached {wanted} in {room_id}"
+        await asyncio.sleep(0.1)
+
+
+async def _outbox_drained(bot, timeout: float = 30) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        async with bot.kring.db.transaction() as session:
+            if await outbox.count_pending(session) == 0:
+                return
+        assert asyncio.get_running_loop().time() < deadline, "the outbox never drained"
+        bot.kring.outbox.wake()
+        await asyncio.sleep(0.1)
+
+
+async def _join_and_approve(bot, carol, rooms, alice, dm: str | None = None) -> str:
+    dm = dm or await alice.dm(bot.user_id, encrypted=False)
+    await alice.send(dm, "!join north Alice, adviser at a hospital")
+    await _message(alice, bot.user_id, "passed your request", dm)
+    await _message(carol, bot.user_id, alice.user_id, rooms["control"])
+    await carol.send(rooms["control"], f"!approve {alice.user_id}")
+    await _message(carol, bot.user_id, f"{alice.user_id} is now a member", rooms["control"])
+    return dm
+
+
+# ---- provisioning ----------------------------------------------------------------------------
+
+async def test_provisioning_twice_yields_the_same_rooms_with_the_stated_rules(make_bot, make_member):
+    bot, carol, rooms = await _bot_with_coordinator(make_bot, make_member)
+    gw = bot.kring.gateway
+    assert set(rooms) == {"space", "lobby", "announcements", "control"}
+    joined_before = await gw.joined_rooms()
+
+    space_create = await gw.get_state(rooms["space"], "m.room.create")
+    lobby_create = await gw.get_state(rooms["lobby"], "m.room.create")
+    assert space_create.get("type") == "m.space"
+    assert lobby_create["room_version"] == "12"
+    for kind in ("lobby", "announcements"):
+        assert await gw.get_state(rooms[kind], "m.room.join_rules") == {
+            "join_rule": "restricted", "allow": [{"type": "m.room_membership", "room_id": rooms["space"]}]}
+        assert await gw.get_state(rooms["space"], "m.space.child", rooms[kind]) is not None
+    assert (await gw.get_state(rooms["control"], "m.room.join_rules"))["join_rule"] == "invite"
+    assert (await gw.get_state(rooms["space"], "m.room.join_rules"))["join_rule"] == "invite"
+    for kind, room_id in rooms.items():
+        levels = await gw.get_state(room_id, "m.room.power_levels")
+        assert bot.user_id not in levels["users"], "room version 12: the creator is never listed"
+        assert levels["users"] == {carol.user_id: 50}
+        assert levels["events_default"] == (50 if kind in ("announcements", "space") else 0)
+
+    await bot.restart()
+    assert await _rooms(bot) == rooms
+    assert await bot.kring.gateway.joined_rooms() == joined_before
+    assert {f.outcome for f in bot.kring.provisioned} == {"ok"}
+
+
+async def test_rooms_are_encrypted_by_default_except_the_space(make_bot):
+    bot = await make_bot(networks=[NET])
+    rooms = await _rooms(bot)
+    gw = bot.kring.gateway
+    assert await gw.get_state(rooms["space"], "m.room.encryption") is None
+    for kind in ("lobby", "announcements", "control"):
+        assert (await gw.get_state(rooms[kind], "m.room.encryption"))["algorithm"] == "m.megolm.v1.aes-sha2"
+
+
+async def test_a_lost_room_is_reported_and_replaced_once(make_bot, make_member):
+    bot, carol, rooms = await _bot_with_coordinator(make_bot, make_member)
+    await bot.kring.gateway.leave(rooms["lobby"])        # restricted: the bot can come back
+    await bot.kring.gateway.leave(rooms["control"])      # invite-only: it cannot
+    await bot.restart()
+    after = await _rooms(bot)
+    outcomes = {f.kind: f.outcome for f in bot.kring.provisioned}
+    assert outcomes["lobby"] == "rejoined" and after["lobby"] == rooms["lobby"]
+    assert outcomes["control"] == "replaced" and after["control"] != rooms["control"]
+    await carol.wait_joined(after["control"], carol.user_id)
+    await _message(carol, bot.user_id, "I had left the lobby of North Network", after["control"])
+    await _message(carol, bot.user_id, "coordinators' room of North Network was lost", after["control"])
+
+    await bot.restart()
+    assert await _rooms(bot) == after
+    assert {f.outcome for f in bot.kring.provisioned} == {"ok"}
+
+
+# ---- membership ------------------------------------------------------------------------------
+
+async def test_join_approve_invites_rules_then_member_commands(make_bot, make_member):
+    bot, carol, rooms = await _bot_with_coordinator(make_bot, make_member)
+    alice = await make_member()
+    dm = await alice.dm(bot.user_id, encrypted=False)
+    await alice.send(dm, "!accept-rules")
+    refused = await _message(alice, bot.user_id, "Only a member may use accept-rules", dm)
+    assert refused.content["msgtype"] == "m.notice"
+
+    await _join_and_approve(bot, carol, rooms, alice, dm)
+    request = await _message(carol, bot.user_id, "Request to join North Network", rooms["control"])
+    assert "Alice, adviser at a hospital" in request.content["body"]
+    welcome = await _message(alice, bot.user_id, "Welcome to North Network", dm)
+    assert welcome.content["msgtype"] == "m.text" and alice.user_id in welcome.content["m.mentions"]["user_ids"]
+    assert "feedback rules" in welcome.content["body"]
+    for kind in ("space", "lobby", "announcements"):
+        await alice.wait_joined(rooms[kind], alice.user_id)
+    assert await _membership(alice.client, rooms["control"], alice.user_id) is None
+    async with bot.kring.db.transaction() as session:
+        assert not await members.rules_accepted(session, "north", alice.user_id)
+
+    await alice.send(dm, "!accept-rules")
+    await _message(alice, bot.user_id, "Thank you for accepting the house rules of North Network", dm)
+    async with bot.kring.db.transaction() as session:
+        assert await members.rules_accepted(session, "north", alice.user_id)
+        assert await members.active_networks(session, alice.user_id) == ["north"]
+    await alice.send(dm, "!profile")
+    profile = await _message(alice, bot.user_id, "Your profile", dm)
+    assert "North Network: member; house rules accepted" in profile.content["body"]
+    await alice.send(dm, "!tz europe/amsterdm")
+    await _message(alice, bot.user_id, "Did you mean Europe/Amsterdam?", dm)
+
+
+async def test_a_rules_change_asks_members_to_accept_again(make_bot, make_member):
+    bot, carol, rooms = await _bot_with_coordinator(make_bot, make_member, house_rules="Be kind.")
+    alice = await make_member()
+    dm = await _join_and_approve(bot, carol, rooms, alice)
+    assert "Be kind." in (await _message(alice, bot.user_id, "Welcome to North Network", dm)).content["body"]
+    await alice.send(dm, "!accept-rules")
+    await _message(alice, bot.user_id, "Thank you for accepting", dm)
+
+    bot.config.networks[0].house_rules = "Be kind. Cancel in time if you cannot come."
+    await bot.restart()
+    changed = await _message(alice, bot.user_id, "have changed", dm)
+    assert "Cancel in time" in changed.content["body"] and changed.content["msgtype"] == "m.text"
+    async with bot.kring.db.transaction() as session:
+        assert not await members.rules_accepted(session, "north", alice.user_id)
+    await alice.send(dm, "!accept-rules")
+    await _message(alice, bot.user_id, "Thank you for accepting", dm, nth=2)
+    async with bot.kring.db.transaction() as session:
+        assert await members.rules_accepted(session, "north", alice.user_id)
+
+
+async def test_a_declined_applicant_is_told_with_the_reason(make_bot, make_member):
+    bot, carol, rooms = await _bot_with_coordinator(make_bot, make_member)
+    bob = await make_member()
+    dm = await bob.dm(bot.user_id, encrypted=False)
+    await bob.send(dm, "!join north")
+    await _message(carol, bot.user_id, bob.user_id, rooms["control"])
+    await carol.send(rooms["control"], f"!decline {bob.user_id} not a confidential adviser")
+    told = await _message(bob, bot.user_id, "declined your request", dm)
+    assert "not a confidential adviser" in told.content["body"]
+    async with bot.kring.db.transaction() as session:
+        assert (await members.membership(session, "north", bob.user_id)).state == "declined"
+
+
+async def test_auto_approval_by_homeserver_domain(make_bot, make_member, synapse):
+    carol = await make_member()
+    domain = carol.user_id.split(":", 1)[1]
+    bot = await make_bot(start=False, matrix=PLAIN, networks=[
+        {**NET, "coordinators": [carol.user_id], "auto_approve": {"domains": [domain]}}])
+    await bot.start()
+    rooms = await _rooms(bot)
+    dave = await make_member()
+    dm = await dave.dm(bot.user_id, encrypted=False)
+    await dave.send(dm, "!join")
+    await _message(dave, bot.user_id, "You are now a member of North Network", dm)
+    await dave.wait_joined(rooms["lobby"], dave.user_id)
+    await carol.wait_joined(rooms["control"], carol.user_id)
+    await _message(carol, bot.user_id, "approved automatically", rooms["control"])
+
+
+async def test_a_non_member_who_joins_the_lobby_is_removed_and_told_why(make_bot, make_member):
+    bot, carol, rooms = await _bot_with_coordinator(make_bot, make_member)
+    eve = await make_member()
+    # Someone with invite power lets a non-member in (here: the bot's account itself, directly).
+    await bot.kring.gateway.client.room_invite(rooms["lobby"], eve.user_id)
+    told = await _message(eve, bot.user_id, "for its members only")
+    assert "!join north" in told.content["body"]
+    await _wait_membership(carol.client, rooms["lobby"], eve.user_id, "leave")
+
+
+async def test_coordinator_only_commands_are_refused_to_members_and_facilitators(make_bot, make_member):
+    bot, carol, rooms = await _bot_with_coordinator(make_bot, make_member)
+    alice, fred = await make_member(), await make_member()
+    await _join_and_approve(bot, carol, rooms, alice)
+    await _join_and_approve(bot, carol, rooms, fred)
+    await carol.send(rooms["control"], f"!role {fred.user_id} facilitator")
+    await _message(carol, bot.user_id, "is now a facilitator", rooms["control"])
+    await _outbox_drained(bot)
+    coordinator_only = sorted(s.name for s in bot.kring.registry.specs if s.role is Role.COORDINATOR)
+    assert {"approve", "decline", "remove", "members", "role"} <= set(coordinator_only)
+    before = await _snapshot(bot)
+    for person in (alice, fred):
+        dm = await person.dm(bot.user_id, encrypted=False)
+        for name in coordinator_only:
+            await person.send(dm, f"!{name} {carol.user_id} coordinator")
+        replies = await person.messages_from(bot.user_id, dm, len(coordinator_only))
+        for name, reply in zip(coordinator_only, replies[-len(coordinator_only):], strict=True):
+            assert f"Only a coordinator may use {name}" in reply.content["body"], reply.content["body"]
+    await _outbox_drained(bot)
+    assert await _snapshot(bot) == before
+
+
+async def _snapshot(bot) -> dict[str, list]:
+    """Every table but the bookkeeping ones (handled events, outgoing messages)."""
+    out = {}
+    async with bot.kring.db.transaction() as session:
+        for table in Base.metadata.sorted_tables:
+            if table.name in ("processed_events", "outbox", "key_values", "direct_rooms"):
+                continue
+            out[table.name] = sorted(map(repr, (await session.execute(select(table))).all()))
+    return out
+
+
+async def test_roles_members_remove_and_the_last_coordinator(make_bot, make_member):
+    bot, carol, rooms = await _bot_with_coordinator(make_bot, make_member)
+    alice = await make_member()
+    await _join_and_approve(bot, carol, rooms, alice)
+    control = rooms["control"]
+    await carol.send(control, f"!role {carol.user_id} member")
+    await _message(carol, bot.user_id, "needs at least one coordinator", control)
+    await carol.send(control, "!members")
+    listing = await _message(carol, bot.user_id, "Members of North Network", control)
+    assert alice.user_id in listing.content["body"] and "coordinators: 1" in listing.content["body"]
+
+    await carol.send(control, f"!role {alice.user_id} coordinator")
+    await _message(carol, bot.user_id, "is now a coordinator in North Network", control)
+    await alice.wait_joined(control, alice.user_id)
+    await _outbox_drained(bot)
+    assert (await bot.kring.gateway.get_state(rooms["lobby"], "m.room.power_levels"))["users"][alice.user_id] == 50
+
+    await alice.send(control, f"!remove {carol.user_id} stepping down")
+    await _message(alice, bot.user_id, "has been removed from North Network", control)
+    await _wait_membership(alice.client, rooms["lobby"], carol.user_id, "leave")
+    seen = _count(alice, bot.user_id, "needs at least one coordinator", control)
+    await alice.send(control, f"!remove {alice.user_id}")
+    await _message(alice, bot.user_id, "needs at least one coordinator", control, nth=seen + 1)
+
+
+# ---- privacy ---------------------------------------------------------------------------------
+
+async def test_mydata_matches_the_store_and_forgetme_leaves_no_trace(make_bot, make_member):
+    bot, carol, rooms = await _bot_with_coordinator(make_bot, make_member)
+    alice = await make_member()
+    await alice.client.set_displayname("Alice Zwanenburg")
+    dm = await _join_and_approve(bot, carol, rooms, alice)
+    await alice.wait_joined(rooms["lobby"], alice.user_id)
+    await alice.send(dm, "!org Hospital Noord")
+    await _message(alice, bot.user_id, "Your organisation is now", dm)
+    await alice.send(dm, "!accept-rules")
+    await _message(alice, bot.user_id, "Thank you for accepting", dm)
+    async with bot.kring.db.transaction() as session:
+        member = await members.get(session, alice.user_id)
+        assert member.display_name == "Alice Zwanenburg", "the guard notes members' display names"
+
+    await alice.send(dm, "!mydata")
+    file_msg = await _message(alice, bot.user_id, "kring-mydata.json", dm)
+    resp = await alice.client.download(mxc=file_msg.content["url"])
+    data = json.loads(resp.body)
+    async with bot.kring.db.transaction() as session:
+        member = await members.get(session, alice.user_id)
+        row = await members.membership(session, "north", alice.user_id)
+    assert data["profile"] == {"user_id": alice.user_id, "display_name": "Alice Zwanenburg", "language": None,
+                               "timezone": None, "organisation": "Hospital Noord",
+                               "created_at": member.created_at.isoformat()}
+    [ms] = data["memberships"]
+    assert (ms["network"], ms["role"], ms["state"], ms["note"]) == ("north", row.role, row.state, row.note)
+    assert ms["rules_version_accepted"] == row.rules_version == 1
+    assert data["direct_rooms"] == [{"room_id": dm, "created_at": data["direct_rooms"][0]["created_at"]}]
+
+    await alice.send(dm, "!forgetme")
+    await _message(alice, bot.user_id, "cannot be undone", dm)
+    await alice.send(dm, "!confirm")
+    await _message(alice, bot.user_id, "erased everything", dm)
+    for kind in ("space", "lobby", "announcements"):
+        await _wait_membership(carol.client, rooms[kind], alice.user_id, "leave")
+    await _wait_membership(alice.client, dm, bot.user_id, "leave")
+    await _outbox_drained(bot)
+    dump = await _dump(bot)
+    assert alice.user_id not in dump
+    assert "Alice Zwanenburg" not in dump and "Zwanenburg" not in dump
+
+
+async def _dump(bot) -> str:
+    rows = []
+    async with bot.kring.db.transaction() as session:
+        for table in Base.metadata.sorted_tables:
+            rows += [repr(r) for r in (await session.execute(select(table))).all()]
+    return "\n".join(rows)

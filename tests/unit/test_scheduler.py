@@ -1,0 +1,193 @@
+"""The schedule: what fell due runs once, writes its messages in the same transaction as its
+done mark, survives restarts, skips what is too old, and a failing job stops nothing else."""
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from bot.api import JobContext
+from bot.render import as_text
+from bot.schedule import DbSchedule
+from bot.scheduler import ScheduleRunner
+from storage import schedule as schedule_rows
+from storage.database import Database
+from storage.models import ScheduledAction
+from tests.unit.helpers import T0, FakeClock, outbox_rows
+
+ROOM = "!reminders:example.org"
+
+
+class Jobs:
+    """Job functions by kind that record each run; `remind` writes a message to the outbox."""
+
+    def __init__(self) -> None:
+        self.runs: list[tuple[str, dict[str, Any]]] = []
+
+    async def remind(self, ctx: JobContext, payload: dict[str, Any]) -> None:
+        self.runs.append(("remind", payload))
+        await ctx.chat.send(ROOM, as_text(f"Reminder: {payload['what']}"), mentions=("@alice:example.org",))
+
+    async def explode(self, ctx: JobContext, payload: dict[str, Any]) -> None:
+        self.runs.append(("explode", payload))
+        await ctx.chat.send(ROOM, as_text("half-done work that must not be sent"))
+        raise RuntimeError("a bug in a job")
+
+    def table(self) -> dict[str, Any]:
+        return {"remind": self.remind, "explode": self.explode}
+
+
+@pytest.fixture
+def jobs() -> Jobs:
+    return Jobs()
+
+
+def runner_for(db: Database, jobs: Jobs, clock: FakeClock, catch_up: timedelta = timedelta(hours=24)) -> ScheduleRunner:
+    return ScheduleRunner(db, jobs.table(), clock, catch_up=catch_up, language="en")
+
+
+async def put(db: Database, key: str, kind: str, due_at: datetime, **payload: Any) -> None:
+    async with db.transaction() as session:
+        await DbSchedule(session, T0 - timedelta(days=3)).at(key, kind, due_at, payload)
+
+
+async def row(db: Database, key: str) -> ScheduledAction:
+    async with db.transaction() as session:
+        return (await session.execute(select(ScheduledAction).where(ScheduledAction.key == key))).scalar_one()
+
+
+async def test_a_due_row_runs_once_and_its_message_is_queued(db: Database, jobs: Jobs, clock: FakeClock) -> None:
+    await put(db, "remind:1", "remind", clock.now - timedelta(minutes=5), what="bring your case")
+    runner = runner_for(db, jobs, clock)
+    assert await runner.run_due() == 1
+    assert jobs.runs == [("remind", {"what": "bring your case"})]
+    done = await row(db, "remind:1")
+    assert (done.done_at, done.outcome) == (clock.now, "done")
+    [sent] = await outbox_rows(db)
+    assert sent.room_id == ROOM and sent.payload["content"]["body"] == "Reminder: bring your case"
+    assert sent.payload["content"]["msgtype"] == "m.text"
+    assert sent.payload["content"]["m.mentions"] == {"user_ids": ["@alice:example.org"]}
+
+    assert await runner.run_due() == 0
+    assert len(jobs.runs) == 1 and len(await outbox_rows(db)) == 1
+
+
+async def test_a_row_not_yet_due_waits(db: Database, jobs: Jobs, clock: FakeClock) -> None:
+    await put(db, "remind:later", "remind", clock.now + timedelta(minutes=1), what="x")
+    runner = runner_for(db, jobs, clock)
+    assert await runner.run_due() == 0 and jobs.runs == []
+    clock.advance(minutes=1)
+    assert await runner.run_due() == 1 and len(jobs.runs) == 1
+
+
+async def test_the_message_and_the_done_mark_commit_together(db: Database, jobs: Jobs, clock: FakeClock,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """If marking the row done fails, its message is not queued either, so a retry sends it once."""
+    await put(db, "remind:1", "remind", clock.now, what="once")
+    runner = runner_for(db, jobs, clock)
+
+    def broken_finish(*args: Any) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(schedule_rows, "finish", broken_finish)
+    with pytest.raises(OSError):
+        await runner.run_due()
+    assert await outbox_rows(db) == [] and (await row(db, "remind:1")).done_at is None
+    monkeypatch.undo()
+    assert await runner.run_due() == 1
+    assert [r.payload["content"]["body"] for r in await outbox_rows(db)] == ["Reminder: once"]
+
+
+async def test_a_row_older_than_the_catch_up_window_is_missed_not_run(db: Database, jobs: Jobs,
+                                                                       clock: FakeClock) -> None:
+    await put(db, "remind:ancient", "remind", clock.now - timedelta(hours=3, seconds=1), what="too late")
+    await put(db, "remind:recent", "remind", clock.now - timedelta(hours=2, minutes=59), what="still useful")
+    assert await runner_for(db, jobs, clock, catch_up=timedelta(hours=3)).run_due() == 1
+    assert jobs.runs == [("remind", {"what": "still useful"})]
+    missed = await row(db, "remind:ancient")
+    assert (missed.outcome, missed.done_at) == ("missed", clock.now)
+    assert [r.payload["content"]["body"] for r in await outbox_rows(db)] == ["Reminder: still useful"]
+
+
+async def test_a_failing_job_is_marked_and_the_others_still_run(db: Database, jobs: Jobs, clock: FakeClock) -> None:
+    await put(db, "a-explode", "explode", clock.now - timedelta(minutes=2))
+    await put(db, "b-remind", "remind", clock.now - timedelta(minutes=1), what="after the failure")
+    assert await runner_for(db, jobs, clock).run_due() == 2
+    assert [kind for kind, _ in jobs.runs] == ["explode", "remind"]
+    assert (await row(db, "a-explode")).outcome == "failed"
+    assert (await row(db, "b-remind")).outcome == "done"
+    assert [r.payload["content"]["body"] for r in await outbox_rows(db)] == ["Reminder: after the failure"]
+
+
+async def test_an_unknown_kind_is_marked_and_does_not_block(db: Database, jobs: Jobs, clock: FakeClock) -> None:
+    await put(db, "a-gone", "feature-removed", clock.now - timedelta(minutes=2))
+    await put(db, "b-remind", "remind", clock.now - timedelta(minutes=1), what="x")
+    assert await runner_for(db, jobs, clock).run_due() == 2
+    assert (await row(db, "a-gone")).outcome == "unknown-kind"
+    assert len(jobs.runs) == 1
+
+
+async def test_a_restart_never_runs_a_done_row_again(db: Database, jobs: Jobs, clock: FakeClock) -> None:
+    await put(db, "remind:1", "remind", clock.now - timedelta(minutes=1), what="x")
+    await put(db, "remind:2", "remind", clock.now + timedelta(hours=1), what="y")
+    assert await runner_for(db, jobs, clock).run_due() == 1
+    clock.advance(hours=1)
+    restarted = Jobs()
+    assert await runner_for(db, restarted, clock).run_due() == 1
+    assert restarted.runs == [("remind", {"what": "y"})]
+    assert len(await outbox_rows(db)) == 2
+
+
+async def test_two_runners_racing_run_each_row_once(db: Database, jobs: Jobs, clock: FakeClock) -> None:
+    for n in range(5):
+        await put(db, f"remind:{n}", "remind", clock.now - timedelta(minutes=n), what=str(n))
+    ran = await asyncio.gather(runner_for(db, jobs, clock).run_due(), runner_for(db, jobs, clock).run_due())
+    assert sum(ran) == 5
+    assert sorted(p["what"] for _, p in jobs.runs) == ["0", "1", "2", "3", "4"]
+    assert len(await outbox_rows(db)) == 5
+
+
+async def test_rescheduling_before_it_is_due_moves_it(db: Database, jobs: Jobs, clock: FakeClock) -> None:
+    await put(db, "remind:1", "remind", clock.now + timedelta(minutes=10), what="old")
+    await put(db, "remind:1", "remind", clock.now + timedelta(hours=2), what="new")
+    runner = runner_for(db, jobs, clock)
+    clock.advance(minutes=30)
+    assert await runner.run_due() == 0
+    clock.advance(hours=2)
+    assert await runner.run_due() == 1
+    assert jobs.runs == [("remind", {"what": "new"})]
+
+
+async def test_a_cancelled_row_never_runs(db: Database, jobs: Jobs, clock: FakeClock) -> None:
+    await put(db, "remind:1", "remind", clock.now + timedelta(minutes=10), what="x")
+    async with db.transaction() as session:
+        await DbSchedule(session, clock.now).cancel("remind:1")
+    clock.advance(hours=1)
+    assert await runner_for(db, jobs, clock).run_due() == 0
+    assert (await row(db, "remind:1")).outcome == "cancelled"
+
+
+async def test_the_timer_wakes_the_bot_when_a_row_falls_due(db: Database) -> None:
+    """Real time: the row is due a moment from now and runs without anyone calling run_due."""
+    committed = asyncio.Event()
+
+    async def remind(ctx: JobContext, payload: dict[str, Any]) -> None:
+        await ctx.chat.send(ROOM, as_text("on time"))
+
+    def now() -> datetime:
+        return datetime.now(timezone.utc)
+
+    runner = ScheduleRunner(db, {"remind": remind}, now, catch_up=timedelta(hours=1), language="en",
+                            on_commit=committed.set)
+    await runner.start()
+    try:
+        await put(db, "soon", "remind", now() + timedelta(milliseconds=300))
+        runner.wake()
+        await asyncio.wait_for(committed.wait(), timeout=10)
+    finally:
+        await runner.stop()
+    assert (await row(db, "soon")).outcome == "done"
+    assert [r.payload["content"]["body"] for r in await outbox_rows(db)] == ["on time"]
