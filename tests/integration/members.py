@@ -75,6 +75,8 @@ class NioMember:
                                              preset=nio.RoomPreset.trusted_private_chat)
         assert isinstance(resp, nio.RoomCreateResponse), resp
         await self.wait_joined(resp.room_id, other)
+        while resp.room_id not in self.client.rooms:  # nio encrypts only for rooms its sync knows
+            await self.next_sync()
         return resp.room_id
 
     async def group_with(self, other: str, *, encrypted: bool) -> str:
@@ -139,6 +141,16 @@ class NioMember:
         async with self._changed:
             await asyncio.wait_for(self._changed.wait_for(lambda: len(found()) >= count), timeout)
         return found()
+
+    async def first(self, predicate: Any, timeout: float = 30) -> Seen:
+        """The first message seen (now or later) for which predicate(seen) is true."""
+
+        def match() -> Seen | None:
+            return next((s for s in self.seen if predicate(s)), None)
+
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(lambda: match() is not None), timeout)
+        return match()
 
     async def reply_to(self, sender: str, room_id: str, event_id: str, timeout: float = 30) -> Seen:
         """The message from `sender` that answers `event_id` (by m.in_reply_to), or the next one in a DM."""

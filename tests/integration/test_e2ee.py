@@ -53,3 +53,26 @@ async def test_message_with_late_key_gets_notice_then_is_handled_once(make_bot, 
     await alice.send(room, "!help")
     replies = await alice.messages_from(bot.user_id, room, 4)
     assert "!ping" in replies[3].content["body"]
+
+
+async def test_files_in_an_encrypted_dm_are_encrypted_attachments(make_bot, make_member):
+    """What the bot uploads into an encrypted room (here the !mydata export) is an encrypted
+    attachment: the homeserver only ever holds ciphertext, and the member can decrypt it."""
+    import json
+
+    from nio.crypto.attachments import decrypt_attachment
+
+    bot = await make_bot()
+    alice = await make_member(encrypted=True)
+    room = await alice.dm(bot.user_id, encrypted=True)
+    await alice.send(room, "!mydata")
+    file = await alice.first(lambda s: s.sender == bot.user_id and s.content.get("msgtype") == "m.file")
+    content = file.content
+    assert file.encrypted
+    assert "url" not in content, "an encrypted room must not get a plain upload"
+    secret = content["file"]
+    ciphertext = (await alice.client.download(mxc=secret["url"])).body
+    assert alice.user_id.encode() not in ciphertext
+    plain = decrypt_attachment(ciphertext, secret["key"]["k"], secret["hashes"]["sha256"], secret["iv"])
+    export = json.loads(plain)
+    assert alice.user_id in json.dumps(export), "the decrypted file is the member's own export"
