@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -19,6 +20,20 @@ from storage import conversations, direct_rooms, members, processed
 from storage.database import Database
 
 log = logging.getLogger("kring.dispatch")
+
+
+@asynccontextmanager
+async def undoable(ctx: Context) -> AsyncIterator[None]:
+    """The handler's savepoint. When the handler fails, its database changes are rolled back and
+    the messages it queued are forgotten too, so none of them is handed to the sender."""
+    mark = len(ctx.chat.items)
+    try:
+        async with ctx.db.begin_nested():
+            yield
+    except BaseException:
+        del ctx.chat.items[mark:]
+        ctx.schedule.changed = False
+        raise
 
 
 @dataclass(frozen=True)
@@ -111,7 +126,7 @@ class Dispatcher:
                 return "ignored" if step is None else "duplicate"
             ctx = await self._context(session, msg, now)
             try:
-                async with session.begin_nested():
+                async with undoable(ctx):
                     reply = await step(ctx, msg.body.strip())
                 outcome = "ok"
             except UserError as err:
@@ -159,7 +174,7 @@ class Dispatcher:
         try:
             check_access(spec, ctx.role, ctx.is_dm)
             kwargs = parse_args(spec, rest)
-            async with ctx.db.begin_nested():
+            async with undoable(ctx):
                 reply = await spec.handler(ctx, **kwargs)
             return spec.name, "ok", reply
         except UserError as err:

@@ -224,8 +224,15 @@ async def test_a_crashing_handler_gets_a_reference_and_the_bot_goes_on(
 async def test_a_failing_handler_changes_nothing_but_is_recorded_and_answered(
         db: Database, make_dispatcher, how: str, outcome: str, starts: str) -> None:
     msg = message(f"!mutate {how}")
-    assert await make_dispatcher(custom_registry()).handle(msg) == outcome
+    dispatcher = make_dispatcher(custom_registry())
+    handed: list = []
+    dispatcher.on_commit = lambda changed, items: handed.append((changed, list(items)))
+    assert await dispatcher.handle(msg) == outcome
     assert (await only_reply(db))["body"].startswith(starts)
+    # the sender is handed the error reply only: never the rolled-back message to elsewhere
+    [(schedule_changed, items)] = handed
+    assert [i.room_id for i in items] == [ROOM] and not schedule_changed
+    assert items[0].payload["content"]["body"].startswith(starts)
     assert await count(db, Member) == 0
     assert await count(db, ScheduledAction) == 0
     assert await is_processed(db, msg.event_id)
