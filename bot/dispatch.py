@@ -154,8 +154,11 @@ class Dispatcher:
             commands=self.registry.specs,
         )
 
+    def forget_dm(self, room_id: str) -> None:
+        self._dm_partners.pop(room_id, None)
+
     async def _partner(self, session, room_id: str) -> str | None:  # noqa: ANN001
-        """Who the room is a DM with. A DM's partner never changes, so a found one is remembered."""
+        """Who the room is a DM with; remembered until bot.direct says it is no longer one."""
         partner = self._dm_partners.get(room_id)
         if partner is None:
             partner = await direct_rooms.partner(session, room_id)

@@ -90,7 +90,12 @@ class MatrixGateway(RoomAdmin):
     def __init__(self, cfg: MatrixConfig) -> None:
         self.cfg = cfg
         self.store_path = Path(cfg.store_path)
-        self.store_path.mkdir(parents=True, exist_ok=True)
+        # The crypto store holds the device's keys (pickled with "DEFAULT_KEY" when no
+        # matrix.key_passphrase is set): only the bot's own user may read it.
+        self.store_path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if self.store_path.stat().st_mode & 0o077:
+            log.warning("the matrix store directory is open to other users; chmod 700 it",
+                        extra={"store_path": str(self.store_path)})
         client_cfg = nio.AsyncClientConfig(
             encryption_enabled=True,
             store_sync_tokens=False,
@@ -349,7 +354,21 @@ class MatrixGateway(RoomAdmin):
         if isinstance(resp, nio.RoomCreateError):
             raise ConnectionError(f"could not open a DM: {resp.status_code}")
         await self.wait_for_room(resp.room_id)
+        if encrypted:
+            await self._know_devices_of(resp.room_id, user_id)
         return resp.room_id
+
+    async def _know_devices_of(self, room_id: str, user_id: str) -> None:
+        """The person is only invited when the bot writes first: fetch their devices now, or the
+        room key would be shared with nobody and the first message stay unreadable to them."""
+        room = self.client.rooms.get(room_id)
+        if room is None or self.client.olm is None:
+            return
+        if user_id not in room.users:
+            room.add_member(user_id, None, None, invited=True)
+        self.client.olm.update_tracked_users(room)
+        if self.client.should_query_keys:
+            await self.client.keys_query()
 
     async def join(self, room_id: str) -> bool:
         resp = await self.client.join(room_id)

@@ -10,6 +10,7 @@ from datetime import datetime
 from bot.dispatch import Dispatcher, Incoming
 from bot.i18n import Translator
 from bot.chat import OutboxChat
+from bot.direct import DirectRooms
 from bot.matrix import MatrixGateway, SyncBatch, Undecryptable
 from storage import decryption, direct_rooms, processed, runtime_state
 from storage.database import Database
@@ -34,8 +35,10 @@ class SyncLoop:
         self._stopping = False
         self._poll: asyncio.Task | None = None
         self._saving: asyncio.Future | None = None
+        self.direct = DirectRooms(gateway, db, clock, language=language, on_forget=dispatcher.forget_dm,
+                                  on_commit=on_commit)
         # Called with every batch after its commands (e.g. bot.guard: who joined which room).
-        self.watchers: list[Callable[[SyncBatch], Awaitable[None]]] = []
+        self.watchers: list[Callable[[SyncBatch], Awaitable[None]]] = [self.direct]
 
     def stop(self) -> None:
         """Cut the long poll short; a batch being handled is finished first (see run)."""
@@ -98,14 +101,17 @@ class SyncLoop:
             await self._saving  # saves land in order
 
         async def save() -> None:
-            async with self.db.transaction() as session:
-                await runtime_state.put(session, runtime_state.SYNC_TOKEN, token)
+            try:
+                async with self.db.transaction() as session:
+                    await runtime_state.put(session, runtime_state.SYNC_TOKEN, token)
+            except Exception:  # noqa: BLE001 - an older token only means replays, which are skipped
+                log.exception("could not store the sync token")
 
         self._saving = asyncio.ensure_future(save())
 
     async def _handle(self, batch: SyncBatch, *, first_ever: bool) -> None:
         for invite in batch.invites:
-            await self._accept(invite.room_id, invite.inviter, invite.is_direct)
+            await self.direct.accept(invite)
         if first_ever:
             # Nothing from before the bot's first sync is ever run as a command.
             now = self.clock()
@@ -132,15 +138,6 @@ class SyncLoop:
             for msg in messages:
                 await self.dispatcher.handle(msg)
 
-    async def _accept(self, room_id: str, inviter: str | None, is_direct: bool) -> None:
-        if not await self.gateway.join(room_id):
-            log.warning("could not join after invite", extra={"room_id": room_id})
-            return
-        if is_direct and inviter:
-            async with self.db.transaction() as session:
-                await direct_rooms.record(session, room_id, inviter, self.clock())
-        log.info("joined after invite", extra={"room_id": room_id, "direct": is_direct})
-
     async def _unreadable(self, event: Undecryptable) -> None:
         """Tell the sender once, ask for the key, and keep the event to handle when it arrives."""
         if event.sender == self.gateway.user_id:
@@ -154,7 +151,8 @@ class SyncLoop:
                 return
             first = await decryption.remember(session, event.event_id, event.room_id, event.sender,
                                               event.session_id, self.clock())
-            if first:
+            # Only in the sender's DM: in a shared room most unreadable messages are chatter.
+            if first and await direct_rooms.partner(session, event.room_id) == event.sender:
                 t = Translator(self.language)
                 await OutboxChat(session, self.clock()).send(
                     event.room_id, t("decrypt.failed"), notice=True, reply_to=event.event_id)
@@ -166,7 +164,12 @@ class SyncLoop:
     async def retry_pending(self) -> None:
         async with self.db.transaction() as session:
             waiting = await decryption.all_waiting(session)
+        max_age = self.dispatcher.settings.max_age
         for row in waiting:
+            if self.clock() - row.received_at > max_age:
+                async with self.db.transaction() as session:
+                    await decryption.resolved(session, row.event_id)  # too old to run now anyway
+                continue
             result = await self.gateway.try_decrypt(row.room_id, row.event_id)
             if result is False:
                 continue

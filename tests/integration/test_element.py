@@ -2,6 +2,8 @@
 mode) talks to the bot in an encrypted DM. The bot's cross-signed device is what makes it work."""
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from tests.element_member import ElementMember, ensure_node_modules
@@ -50,5 +52,35 @@ async def test_without_cross_signing_element_refuses_the_bot(make_bot, synapse):
         reply = await member.wait_message(room, bot.user_id, after=sent, timeout_ms=30000)
         assert not reply.decrypted
         assert reply.error in ("UNSIGNED_SENDER_DEVICE", "MEGOLM_KEY_WITHHELD_FOR_UNVERIFIED_DEVICE")
+    finally:
+        await member.close()
+
+
+async def test_element_member_reads_a_dm_the_bot_opens(make_bot, synapse):
+    """What the bot sends on its own (an approval, a seat offer) to someone it has no DM with yet:
+    it opens an encrypted DM and writes before the person has joined; Element must read it."""
+    from bot.chat import OutboxChat
+    from bot.render import as_text
+    from storage import direct_rooms
+
+    bot = await make_bot()
+    member = await element_member(synapse, "olga")
+    try:
+        async with bot.kring.db.transaction() as session:
+            await OutboxChat(session, bot.kring.clock()).dm(member.user_id, as_text("A seat is free for you"))
+        bot.kring.outbox.wake()
+        gateway = bot.kring.gateway
+        while True:  # until the bot has opened the DM (each turn waits for the bot's next sync)
+            async with bot.kring.db.read() as session:
+                room = await direct_rooms.room_for(session, member.user_id)
+            if room:
+                break
+            async with gateway.synced:
+                await asyncio.wait_for(gateway.synced.wait(), 40)
+        await member.join(room)
+        message = await member.wait_message(room, bot.user_id, timeout_ms=30000)
+        assert message.decrypted, f"Element could not decrypt the bot's first message: {message.error}"
+        assert message.body == "A seat is free for you"
+        assert message.content["msgtype"] == "m.text" and member.user_id in message.content["m.mentions"]["user_ids"]
     finally:
         await member.close()

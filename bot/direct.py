@@ -1,0 +1,74 @@
+"""The bot's record of its DMs, kept true. Confidential answers go only to DMs, so a room counts
+as one only while it holds the bot and one person: an invite marked "direct" into a room with
+others is a group room, and a DM that gains a third member, or that its person left, is forgotten
+(the next message to that person opens a new DM)."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from bot.chat import OutboxChat
+from bot.i18n import Translator
+from bot.matrix import Invite, MatrixGateway, SyncBatch
+from storage import direct_rooms
+from storage.database import Database
+
+log = logging.getLogger("kring.direct")
+PRESENT = ("join", "invite")
+
+
+class DirectRooms:
+    def __init__(self, gateway: MatrixGateway, db: Database, clock: Callable[[], datetime], *, language: str,
+                 on_forget: Callable[[str], None], on_commit: Callable[[], None]) -> None:
+        self.gateway = gateway
+        self.db = db
+        self.clock = clock
+        self.language = language
+        self.on_forget = on_forget
+        self.on_commit = on_commit
+
+    async def accept(self, invite: Invite) -> None:
+        """Join any room the bot is invited to; record it as a DM only if it is one-to-one."""
+        if not await self.gateway.join(invite.room_id):
+            log.warning("could not join after invite", extra={"room_id": invite.room_id})
+            return
+        direct = invite.is_direct and invite.inviter is not None
+        if direct:
+            present = {user for user, state in (await self.gateway.memberships(invite.room_id)).items()
+                       if state in PRESENT and user != self.gateway.user_id}
+            direct = present == {invite.inviter}
+            if not direct:
+                log.info("invited as a DM, but others are in the room: a group room", extra={"room_id": invite.room_id})
+        if direct:
+            async with self.db.transaction() as session:
+                await direct_rooms.record(session, invite.room_id, invite.inviter, self.clock())
+        log.info("joined after invite", extra={"room_id": invite.room_id, "direct": direct})
+
+    async def __call__(self, batch: SyncBatch) -> None:
+        """A sync watcher: forget DMs that stopped being one-to-one."""
+        for change in batch.memberships:
+            async with self.db.read() as session:
+                partner = await direct_rooms.partner(session, change.room_id)
+            if partner is None:
+                continue
+            if change.user_id not in (partner, self.gateway.user_id) and change.membership in PRESENT:
+                await self._forget(change.room_id, tell_room=True)
+            elif change.user_id == partner and change.membership not in PRESENT:
+                await self._forget(change.room_id, tell_room=False)
+        for room_id in batch.left_rooms:
+            async with self.db.read() as session:
+                partner = await direct_rooms.partner(session, room_id)
+            if partner is not None:
+                await self._forget(room_id, tell_room=False)
+
+    async def _forget(self, room_id: str, *, tell_room: bool) -> None:
+        async with self.db.transaction() as session:
+            await direct_rooms.forget(session, room_id)
+            if tell_room:
+                chat = OutboxChat(session, self.clock())
+                await chat.send(room_id, Translator(self.language)("dm.no_longer_private"), notice=True)
+        self.on_forget(room_id)
+        if tell_room:
+            self.on_commit()
+        log.info("no longer a DM", extra={"room_id": room_id, "third_person": tell_room})
