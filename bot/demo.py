@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import secrets
 import socket
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import yaml
@@ -16,7 +16,8 @@ from bot import logs
 from bot.app import Kring
 from bot.config import load_config
 from bot.devserver import LocalSynapse
-from storage import members
+from bot.chat import OutboxChat
+from storage import events, members, networks
 
 NETWORK = "demo"
 ACCOUNTS = {  # localpart: (display name, role in the demo network)
@@ -61,13 +62,36 @@ def _write_config(folder: Path, server: LocalSynapse, bot_user: str, passwords: 
     return path
 
 
-async def _seed_roles(kring: Kring, server_name: str) -> None:
+DEMO_EVENT = "demo-meeting"
+
+
+async def _seed(kring: Kring, server_name: str) -> None:
+    """Demo accounts as members of the demo network (invited to its rooms), and a demo event."""
     now = datetime.now(timezone.utc)
     async with kring.db.transaction() as session:
+        chat = OutboxChat(session, now)
+        rooms = await networks.rooms(session, NETWORK)
         for localpart, (_name, role) in ACCOUNTS.items():
             user_id = f"@{localpart}:{server_name}"
-            if NETWORK not in await members.roles(session, user_id):
-                await members.set_role(session, NETWORK, user_id, role, now)
+            if NETWORK in await members.roles(session, user_id):
+                continue
+            await members.set_role(session, NETWORK, user_id, role, now)
+            for kind in ("space", "lobby", "announcements") + (("control",) if role == "coordinator" else ()):
+                if kind in rooms:
+                    await chat.invite(rooms[kind], user_id)
+        if await events.by_slug(session, DEMO_EVENT) is None:
+            starts = (now + timedelta(days=14)).replace(hour=17, minute=30, second=0, microsecond=0)
+            event = await events.create(session, {
+                "slug": DEMO_EVENT, "network": NETWORK, "title": "Demo theme meeting",
+                "purpose": "Collect members' experiences with a hard conversation at work: not a lecture.",
+                "expectations": "Bring one example you can share without names.",
+                "programme": "17:30 welcome\n17:45 groups\n18:30 plenary",
+                "timezone": "Europe/Amsterdam", "starts_at": starts, "ends_at": starts + timedelta(hours=2),
+                "place": "Online", "capacity": 2, "closes_at": starts - timedelta(days=1),
+                "waitlist_mode": "offer", "offer_hours": 2, "created_by": f"@coco:{server_name}",
+            }, [], now)
+            event.state, event.published_at = events.PUBLISHED, now
+    kring.outbox.wake()
 
 
 async def run_demo(folder: Path) -> None:
@@ -85,7 +109,7 @@ async def run_demo(folder: Path) -> None:
         logs.setup("WARNING")
         kring = Kring(config)
         await kring.start()
-        await _seed_roles(kring, server.server_name)
+        await _seed(kring, server.server_name)
         _print_welcome(server, bot_user, passwords, folder)
         try:
             await kring.run_tasks()
@@ -110,8 +134,10 @@ Bot:        {bot_user}
 Demo logins (kept in {folder / 'accounts.json'}):
 {logins}
 
-Log in as one of them, start a direct message with {bot_user} and type:  !help
-Then try !ping; as Coco also !status.
+Log in as one of them (Ann, say), start a direct message with {bot_user} and type:  !help
+Then:  !accept-rules   (the house rules)   !events   !register {DEMO_EVENT}
+The demo event has 2 seats: register as Ann and Ben, then Cas is put on the waiting list;
+when Ann types !cancel {DEMO_EVENT}, Cas is offered the seat. As Coco, try !status and !members.
 
 Ctrl-C stops the bot and the homeserver; the next `make demo` reuses everything.
 """, flush=True)

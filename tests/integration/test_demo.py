@@ -43,6 +43,12 @@ async def test_demo_starts_answers_and_restarts(tmp_path):
         await ann.send(room, "!ping")
         [reply] = await ann.messages_from(bot_user, room, 1)
         assert reply.content["body"].startswith("Pong!")
+        # what the welcome text tells a newcomer to type works as it says
+        await ann.send(room, "!accept-rules")
+        await ann.messages_from(bot_user, room, 2)
+        await ann.send(room, "!register demo-meeting")
+        registered = await ann.first(lambda s: s.sender == bot_user and "Demo theme meeting" in s.content.get("body", ""))
+        assert "waiting list" not in registered.content["body"]
         await ann.close()
     finally:
         await stop_demo(proc)
