@@ -32,6 +32,11 @@ class Where(enum.Enum):
     ANY = "any"
     DM = "dm"
     ROOM = "room"
+    # The caller's DM with the bot, or a network's coordinators' control room: for commands that
+    # name people or show personal data. The router only knows is_dm, so it lets these through
+    # everywhere; the handler must call commands.common.places.require_private (which knows the
+    # control rooms) before it reads anything personal.
+    PRIVATE = "private"
 
 
 class UserError(Exception):
@@ -168,6 +173,7 @@ class CommandSpec:
 
 COMMAND_ATTR = "__kring_command__"
 JOB_ATTR = "__kring_job__"
+JOB_ALWAYS_ATTR = "__kring_job_always__"
 FLOW_ATTR = "__kring_flow__"
 
 
@@ -194,11 +200,16 @@ def command(
     return decorate
 
 
-def job(kind: str) -> Callable[[Callable[..., Awaitable[None]]], Callable[..., Awaitable[None]]]:
-    """Declare the function the schedule runs for rows of this kind: fn(ctx: JobContext, payload)."""
+def job(kind: str, *, always: bool = False) -> Callable[[Callable[..., Awaitable[None]]], Callable[..., Awaitable[None]]]:
+    """Declare the function the schedule runs for rows of this kind: fn(ctx: JobContext, payload).
+
+    always=True for jobs that repair state (an offer that lapsed still holds a seat): they run
+    however late they are, instead of being marked missed after the catch-up window."""
 
     def decorate(fn):  # noqa: ANN001, ANN202
         setattr(fn, JOB_ATTR, kind)
+        if always:
+            setattr(fn, JOB_ALWAYS_ATTR, True)
         return fn
 
     return decorate

@@ -24,6 +24,7 @@ from storage import members, outbox
 from storage.database import Database
 
 log = logging.getLogger("kring")
+HEALTH_INTERVAL = 30.0  # seconds between two checks of the homeserver and cross-signing for !status
 
 
 def utcnow() -> datetime:
@@ -68,6 +69,8 @@ class Kring:
             prefix=config.bot.command_prefix, on_commit=self.outbox.wake))
         self.provisioned: list[Finding] = []
         self._tasks: list[asyncio.Task] = []
+        self._stopping = asyncio.Event()
+        self._network_health = {"homeserver": False, "cross_signed": False}
 
     def _committed(self, schedule_changed: bool, items: list) -> None:
         self.outbox.submit(items)
@@ -82,9 +85,11 @@ class Kring:
         await self._cross_sign()
         await self._provision()
         await self.schedule.start()
+        await self._check_network()
         self._tasks = [
             asyncio.create_task(self.outbox.run(), name="outbox"),
             asyncio.create_task(self.sync.run(), name="sync"),
+            asyncio.create_task(self._watch_network(), name="health"),
         ]
         log.info("started", extra={"version": self.version, "device_id": self.gateway.device_id,
                                    "cross_signed": bool(self.cross_signing and self.cross_signing.device_signed)})
@@ -93,7 +98,8 @@ class Kring:
         cfg = self.config.matrix
         if not cfg.key_passphrase:
             log.warning("matrix.key_passphrase is not set: the bot's device is not cross-signed, "
-                        "so Element users will not exchange encrypted messages with it")
+                        "so Element users will not exchange encrypted messages with it; and the crypto "
+                        "store (the bot's encryption keys) is not encrypted at rest")
             return
         self.cross_signing = await crosssign.ensure_cross_signed(
             self.gateway.client, keys_file=cfg.store_path / "cross_signing.keys",
@@ -146,6 +152,7 @@ class Kring:
         # Sync first (no new commands), then the outbox; both finish the database work in hand.
         self.sync.stop()
         self.outbox.stop()
+        self._stopping.set()
         done, late = await asyncio.wait(self._tasks, timeout=30) if self._tasks else (set(), set())
         for task in late:
             log.error("a part of the bot did not stop in time", extra={"task": task.get_name()})
@@ -158,15 +165,43 @@ class Kring:
 
     # ---- Runtime facts for !status --------------------------------------------------------
     async def health(self, session: AsyncSession) -> dict[str, Any]:
-        """Checked inside the caller's transaction (a second one would wait for its lock)."""
+        """Called inside the caller's transaction (a second one would wait for its lock), so it
+        makes no network call: the homeserver and cross-signing facts come from the last check."""
         try:
             queue, database = await outbox.count_pending(session), True
         except Exception:  # noqa: BLE001 - reported, not raised
             queue, database = None, False
         return {
             "database": database,
-            "homeserver": await self.gateway.reachable(),
+            "homeserver": self._network_health["homeserver"],
             "queue": queue,
             "device_id": self.gateway.device_id,
-            "cross_signed": await crosssign.device_is_cross_signed(self.gateway.client),
+            "cross_signed": self._network_health["cross_signed"],
         }
+
+    async def _check_network(self) -> None:
+        try:
+            homeserver = await self.gateway.reachable()
+        except Exception:  # noqa: BLE001 - reported as not reachable
+            homeserver = False
+        try:
+            signed = await crosssign.device_is_cross_signed(self.gateway.client)
+        except Exception:  # noqa: BLE001 - reported as not cross-signed
+            signed = False
+        self._network_health = {"homeserver": homeserver, "cross_signed": signed}
+
+    async def _watch_network(self) -> None:
+        """Refresh the network facts every HEALTH_INTERVAL seconds until stop(). No database work
+        here, so a check in flight is simply abandoned when the bot stops."""
+        while True:
+            try:
+                await asyncio.wait_for(self._stopping.wait(), timeout=HEALTH_INTERVAL)
+                return
+            except TimeoutError:
+                pass
+            check = asyncio.create_task(self._check_network())
+            stopping = asyncio.create_task(self._stopping.wait())
+            await asyncio.wait({check, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            for task in (check, stopping):
+                task.cancel()
+            await asyncio.gather(check, stopping, return_exceptions=True)

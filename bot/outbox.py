@@ -1,11 +1,16 @@
 """The sender: drains the outbox in order per room (rooms in parallel), with the transaction id
-fixed at enqueue time, honouring M_LIMIT_EXCEEDED and retrying network errors with backoff."""
+fixed at enqueue time, honouring M_LIMIT_EXCEEDED and retrying network errors with backoff.
+
+An unexpected error (a bug, a library exception, the database failing) never ends a room's lane:
+it is logged with a reference, retried with the same backoff, and after MAX_UNEXPECTED_FAILURES
+the item is dropped so that it cannot block the messages queued behind it."""
 from __future__ import annotations
 
 import asyncio
 from collections import deque
 import base64
 import logging
+import secrets
 from collections.abc import Callable
 from datetime import datetime
 
@@ -19,6 +24,7 @@ log = logging.getLogger("kring.outbox")
 
 MAX_BACKOFF = 30.0
 MAX_UNKNOWN_ROOM_ATTEMPTS = 60
+MAX_UNEXPECTED_FAILURES = 8
 Lane = tuple[str | None, str | None]
 
 
@@ -33,11 +39,15 @@ def lane_of(item: OutboxItem) -> Lane:
 
 class OutboxSender:
     def __init__(self, db: Database, gateway: MatrixGateway, clock: Callable[[], datetime], *,
-                 encrypt_dms: bool, parallel_rooms: int = 8) -> None:
+                 encrypt_dms: bool, parallel_rooms: int = 8, backoff_base: float = 0.5,
+                 max_unexpected: int = MAX_UNEXPECTED_FAILURES) -> None:
         self.db = db
         self.gateway = gateway
         self.clock = clock
         self.encrypt_dms = encrypt_dms
+        self.backoff_base = backoff_base
+        self.max_unexpected = max_unexpected
+        self._unexpected: dict[int, int] = {}  # item id -> unexpected failures so far (kept across lane restarts)
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._lanes: dict[Lane, asyncio.Task] = {}
@@ -58,7 +68,10 @@ class OutboxSender:
     async def run(self) -> None:
         while not self._stopping.is_set():
             self._wake.clear()
-            await self._start_lanes()
+            try:
+                await self._start_lanes()
+            except Exception:  # noqa: BLE001 - e.g. the database is busy: the next sweep tries again
+                log.exception("outbox sweep failed", extra={"ref": secrets.token_hex(3)})
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=5)
             except TimeoutError:
@@ -111,7 +124,12 @@ class OutboxSender:
             while not self._stopping.is_set():
                 if lane in self._dirty:
                     self._dirty.discard(lane)
-                    await self._read_lane(lane, queue)
+                    try:
+                        await self._read_lane(lane, queue)
+                    except Exception:  # noqa: BLE001 - the next sweep (a few seconds) tries again
+                        self._dirty.add(lane)
+                        log.exception("could not read an outbox lane", extra={"ref": secrets.token_hex(3)})
+                        return
                 if not queue:
                     return
                 item = queue.popleft()
@@ -134,28 +152,61 @@ class OutboxSender:
             queue.extend(merged)
 
     async def _deliver(self, item: OutboxItem) -> None:
+        """Send one item until it is done or dropped; raises only Stopping."""
         attempt = 0
         while True:
             try:
-                outcome = await self._attempt(item)
-            except (ConnectionError, OSError, TimeoutError) as exc:
-                outcome = SendOutcome("retry", error=type(exc).__name__)
-            if outcome.status == "ok":
-                await self._finish(item, None)
-                self.sent += 1
-                return
-            if outcome.status == "failed" or (
-                outcome.error == "room not known from sync yet" and attempt >= MAX_UNKNOWN_ROOM_ATTEMPTS
-            ):
-                log.error("outbox item dropped", extra={"item": item.id, "error": outcome.error})
-                await self._finish(item, outcome.error or "failed")
-                return
+                outcome = await self._send_once(item, attempt)
+                if outcome is None:
+                    return
+                wait = outcome.retry_after or self._backoff(attempt + 1)
+                log.warning("send retry", extra={"item": item.id, "error": outcome.error, "wait_s": wait})
+            except Stopping:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a bug or a library/database error: never end the lane
+                ref = secrets.token_hex(3)
+                failures = self._unexpected[item.id] = self._unexpected.get(item.id, 0) + 1
+                log.exception("outbox item failed unexpectedly",
+                              extra={"item": item.id, "ref": ref, "failures": failures})
+                if failures >= self.max_unexpected:
+                    await self._drop(item, f"unexpected {type(exc).__name__} (ref {ref})")
+                    return
+                wait = self._backoff(attempt + 1)
             attempt += 1
-            wait = outcome.retry_after or min(MAX_BACKOFF, 0.5 * 2 ** min(attempt, 8))
-            log.warning("send retry", extra={"item": item.id, "error": outcome.error, "wait_s": wait})
-            async with self.db.transaction() as session:
-                await outbox.note_attempt(session, item.id)
+            try:
+                async with self.db.transaction() as session:
+                    await outbox.note_attempt(session, item.id)
+            except Exception:  # noqa: BLE001 - only bookkeeping; the retry goes on
+                log.exception("could not count an outbox attempt", extra={"item": item.id, "ref": secrets.token_hex(3)})
             await self._unless_stopping(asyncio.sleep(wait))
+
+    async def _send_once(self, item: OutboxItem, attempt: int) -> SendOutcome | None:
+        """One attempt: None once the item is done (sent or dropped), else the retry outcome."""
+        try:
+            outcome = await self._attempt(item)
+        except (ConnectionError, OSError, TimeoutError) as exc:
+            outcome = SendOutcome("retry", error=type(exc).__name__)
+        if outcome.status == "ok":
+            await self._finish(item, None)
+            self.sent += 1
+            return None
+        if outcome.status == "failed" or (
+            outcome.error == "room not known from sync yet" and attempt >= MAX_UNKNOWN_ROOM_ATTEMPTS
+        ):
+            log.error("outbox item dropped", extra={"item": item.id, "error": outcome.error})
+            await self._finish(item, outcome.error or "failed")
+            return None
+        return outcome
+
+    def _backoff(self, attempt: int) -> float:
+        return min(MAX_BACKOFF, self.backoff_base * 2 ** min(attempt, 8))
+
+    async def _drop(self, item: OutboxItem, error: str) -> None:
+        log.error("outbox item dropped after repeated unexpected failures", extra={"item": item.id, "error": error})
+        try:
+            await self._finish(item, error)
+        except Exception:  # noqa: BLE001 - still pending: the next sweep brings it back
+            log.exception("could not mark a dropped outbox item", extra={"item": item.id, "ref": secrets.token_hex(3)})
 
     async def _attempt(self, item: OutboxItem) -> SendOutcome:
         room_id = item.room_id or await self._dm_room(item.user_id)
@@ -198,3 +249,4 @@ class OutboxSender:
     async def _finish(self, item: OutboxItem, error: str | None) -> None:
         async with self.db.transaction() as session:
             await outbox.mark_done(session, item.id, self.clock(), error)
+        self._unexpected.pop(item.id, None)

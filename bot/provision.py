@@ -72,8 +72,10 @@ class Provisioner:
         changed = any(f.outcome != "ok" for f in findings)
         rooms = {f.kind: f.room_id for f in findings}
         await self._wire(net, rooms, changed)
-        await self._roster(net, rooms, roster, {f.kind for f in findings if f.outcome in ("created", "replaced")})
-        await self._report(net, rooms, [f for f in findings if f.outcome in ("rejoined", "replaced")])
+        fresh = {f.kind for f in findings if f.outcome in ("created", "replaced")}
+        await self._roster(net, rooms, roster, fresh)
+        await self._report(net, rooms, [f for f in findings if f.outcome in ("rejoined", "replaced")],
+                           control_is_new="control" in fresh)
         for f in findings:
             log.info("network room", extra={"network": f.network, "kind": f.kind, "outcome": f.outcome,
                                             "room_id": f.room_id})
@@ -116,7 +118,9 @@ class Provisioner:
     async def _create(self, net: NetworkConfig, kind: str, coordinators: list[str], space_id: str | None) -> str:
         t = Translator(net.language or self.config.bot.language)
         state: list[dict[str, Any]] = [{"type": MARKER, "state_key": "", "content": {"network": net.id, "kind": kind}}]
-        state.append({"type": "m.room.history_visibility", "state_key": "", "content": {"history_visibility": "shared"}})
+        # The coordinators' room is closed: who joins later does not read what was said before.
+        visibility = "joined" if kind == "control" else "shared"
+        state.append({"type": "m.room.history_visibility", "state_key": "", "content": {"history_visibility": visibility}})
         if kind in CHILDREN and space_id:
             state.append({"type": "m.space.parent", "state_key": space_id,
                           "content": {"via": [self.server], "canonical": True}})
@@ -183,12 +187,20 @@ class Provisioner:
             await chat.dm(user_id, t("membership.rules_changed", network=net.name, rules=rules,
                                      prefix=self.config.bot.command_prefix))
 
-    async def _report(self, net: NetworkConfig, rooms: dict[str, str], problems: list[Finding]) -> None:
+    async def _report(self, net: NetworkConfig, rooms: dict[str, str], problems: list[Finding], *,
+                      control_is_new: bool) -> None:
+        """Tell the coordinators, in their room; but a control room made just now has no one in it
+        yet and shows newcomers nothing said before they joined (history_visibility "joined"), so
+        then each coordinator hears it in their DM with the bot."""
         if not problems:
             return
         t = Translator(net.language or self.config.bot.language)
         async with self.db.transaction() as session:
             chat = OutboxChat(session, self.clock())
+            coordinators = await members.with_role(session, net.id, "coordinator") if control_is_new else []
             for f in problems:
-                await chat.send(rooms["control"], t(f"provision.{f.outcome}", network=net.name,
-                                                     kind=t(f"rooms.{f.kind}.label")))
+                text = t(f"provision.{f.outcome}", network=net.name, kind=t(f"rooms.{f.kind}.label"))
+                if not control_is_new:
+                    await chat.send(rooms["control"], text)
+                for user_id in coordinators:
+                    await chat.dm(user_id, text)

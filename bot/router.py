@@ -113,7 +113,9 @@ def _with_feature(spec: CommandSpec, feature: str) -> CommandSpec:
 
 
 def place_ok(where: Where, is_dm: bool) -> bool:
-    return where is Where.ANY or (where is Where.DM) == is_dm
+    """Whether the command may run here, as far as is_dm tells. Where.PRIVATE passes: a DM is
+    private, and whether another room is a coordinators' room only the handler can look up."""
+    return where in (Where.ANY, Where.PRIVATE) or (where is Where.DM) == is_dm
 
 
 def extract(body: str, prefix: str, user_id: str, display_name: str | None) -> str | None:

@@ -1,20 +1,24 @@
 """APScheduler as a wake-up timer over the schedule table, which stays the record.
 
 On start every row that fell due while the bot was down runs (within the catch-up window; older
-rows are marked missed and reported in the log). A row is done in the same transaction as the
-outbox rows its job writes, so it never runs twice."""
+rows are marked missed and reported in the log, except for kinds that repair state, which always
+run). A row is done in the same transaction as the outbox rows its job writes, so it never runs
+twice.
+
+The timer is only a wake-up: a run that fails (database busy, an error at commit) is logged and
+retried shortly, and a periodic safety wake-up runs whatever is due even if a timer was lost."""
 from __future__ import annotations
 
 import asyncio
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot.api import JobContext
+from bot.api import JOB_ALWAYS_ATTR, JobContext
 from bot.chat import OutboxChat
 from bot.i18n import Translator
 from bot.schedule import DbSchedule
@@ -23,29 +27,46 @@ from storage.database import Database
 
 log = logging.getLogger("kring.schedule")
 WAKE_JOB = "kring-wake"
+SAFETY_JOB = "kring-safety-wake"
+# Set to True on a job function whose kind repairs state (e.g. expiring an offer): it runs however
+# late it is, instead of being marked missed after the catch-up window.
 
 
 class ScheduleRunner:
     def __init__(self, db: Database, jobs: dict[str, Callable[..., Awaitable[None]]], clock: Callable[[], datetime],
-                 *, catch_up: timedelta, language: str, on_commit: Callable[[], None] = lambda: None) -> None:
+                 *, catch_up: timedelta, language: str, on_commit: Callable[[], None] = lambda: None,
+                 always: Iterable[str] = (), retry_after: timedelta = timedelta(seconds=30),
+                 safety_interval: timedelta = timedelta(seconds=60)) -> None:
         self.db = db
         self.jobs = jobs
         self.clock = clock
         self.catch_up = catch_up
         self.language = language
         self.on_commit = on_commit
+        self.always = set(always) | {kind for kind, fn in jobs.items() if getattr(fn, JOB_ALWAYS_ATTR, False)}
+        self.retry_after = retry_after
+        self.safety_interval = safety_interval
         self._scheduler = AsyncIOScheduler(timezone=timezone.utc)
         self._lock = asyncio.Lock()
         self._runs: set[asyncio.Task] = set()
+        self._next_wake: datetime | None = None
+        self._stopped = False
 
     async def start(self) -> None:
+        self._stopped = False
         self._scheduler.start()
+        self._scheduler.add_job(self.run_due, "interval", seconds=self.safety_interval.total_seconds(),
+                                id=SAFETY_JOB, replace_existing=True, coalesce=True, max_instances=1,
+                                misfire_grace_time=None)
         await self.run_due()
 
     async def stop(self) -> None:
+        self._stopped = True
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
         await asyncio.gather(*self._runs, return_exceptions=True)  # each run is short: let it finish
+        async with self._lock:  # and so is a run the timer started: it ends before the database closes
+            pass
 
     def wake(self) -> None:
         """Something changed in the table: run what is due and re-arm for the next row."""
@@ -53,27 +74,61 @@ class ScheduleRunner:
         self._runs.add(task)
         task.add_done_callback(self._runs.discard)
 
+    def next_wake(self) -> datetime | None:
+        """When the timer was last armed to run the schedule (None when nothing is pending)."""
+        return self._next_wake
+
     async def run_due(self) -> int:
+        """Run every due row; never raises an ordinary error and always leaves the timer armed.
+
+        A row whose run fails is left pending (its messages were rolled back with it) and skipped
+        for the rest of this run, so it does not hold up the others; the run is then tried again
+        after retry_after."""
         async with self._lock:
-            ran = 0
-            while True:
-                async with self.db.transaction() as session:
-                    rows = await schedule.due(session, self.clock())
-                if not rows:
-                    break
-                for row in rows:
-                    ran += await self._run_one(row.id)
-            await self._rearm()
+            if self._stopped:
+                return 0
+            ran, failed, skip = 0, False, set[int]()
+            try:
+                while True:
+                    async with self.db.transaction() as session:
+                        rows = [row.id for row in await schedule.due(session, self.clock()) if row.id not in skip]
+                    if not rows:
+                        break
+                    for action_id in rows:
+                        try:
+                            ran += await self._run_one(action_id)
+                        except Exception:  # noqa: BLE001 - logged; the row is retried later
+                            skip.add(action_id)
+                            failed = True
+                            log.exception("scheduled action could not be run; retrying later",
+                                          extra={"action_id": action_id, "ref": secrets.token_hex(3)})
+            except Exception:  # noqa: BLE001 - logged; the whole run is retried later
+                failed = True
+                log.exception("running the schedule failed; retrying later", extra={"ref": secrets.token_hex(3)})
+            await self._rearm(failed)
             return ran
 
-    async def _rearm(self) -> None:
-        async with self.db.transaction() as session:
-            next_at = await schedule.next_due_at(session)
+    async def _rearm(self, failed: bool) -> None:
+        """Arm the timer for the next row. After a failure the rows still due are the ones that
+        failed: try them again after retry_after (sooner if another row falls due before that)."""
+        next_at: datetime | None = None
+        try:
+            async with self.db.transaction() as session:
+                next_at = await schedule.next_due_at(session)
+        except Exception:  # noqa: BLE001 - logged; armed for a retry
+            failed = True
+            log.exception("could not read the next due time; retrying later", extra={"ref": secrets.token_hex(3)})
+        now = self.clock()
+        if failed:
+            retry_at = now + self.retry_after
+            next_at = next_at if next_at is not None and now < next_at < retry_at else retry_at
         if next_at is None:
+            self._next_wake = None
             if self._scheduler.get_job(WAKE_JOB):
                 self._scheduler.remove_job(WAKE_JOB)
             return
-        self._scheduler.add_job(self.run_due, "date", run_date=max(next_at, self.clock()), id=WAKE_JOB,
+        self._next_wake = max(next_at, now)
+        self._scheduler.add_job(self.run_due, "date", run_date=self._next_wake, id=WAKE_JOB,
                                 replace_existing=True, misfire_grace_time=None, coalesce=True)
 
     async def _run_one(self, action_id: int) -> int:
@@ -82,7 +137,7 @@ class ScheduleRunner:
             row = await schedule.lock_pending(session, action_id)
             if row is None:
                 return 0
-            if now - row.due_at > self.catch_up:
+            if now - row.due_at > self.catch_up and row.kind not in self.always:
                 log.warning("scheduled action missed: due before the catch-up window",
                             extra={"key": row.key, "kind": row.kind, "due_at": row.due_at.isoformat()})
                 schedule.finish(row, now, "missed")

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from bot.api import Context, Role, UserError
 from bot.render import Text, bullets, code
+from commands.common.places import is_private
 from commands.events.form import FIELDS, Problem, slugify
 from storage import events, members, networks
 from storage.models import Event, EventWorkshop
@@ -19,21 +20,54 @@ def role_in(ctx: Context, network: str) -> Role:
     return ctx.roles.get(network, Role.ANYONE)
 
 
+async def can_see(ctx: Context, event: Event) -> bool:
+    """Members of the event's network see it once published; drafts only its coordinators;
+    an invitation-only event only those invited and the network's facilitators and coordinators.
+    Anyone else is answered as if the event did not exist."""
+    role = role_in(ctx, event.network)
+    if role < Role.MEMBER or (event.state == events.DRAFT and role < Role.COORDINATOR):
+        return False
+    if event.invite_only and role < Role.FACILITATOR:
+        return await events.is_invited(ctx.db, event.id, ctx.sender)
+    return True
+
+
 async def find_event(ctx: Context, slug: str, *, lock: bool = False, manage: bool = False,
                      least: Role = Role.MEMBER) -> Event:
-    """The event with this id in one of the caller's networks. Drafts are seen by coordinators
-    only; `manage` needs a coordinator of the event's network; `lock` takes the row lock."""
+    """The event with this id, if the caller may see it (can_see); `manage` needs a coordinator
+    of the event's network; `lock` takes the row lock."""
     event = await events.by_slug(ctx.db, slug.strip().lower(), lock=lock)
-    role = role_in(ctx, event.network) if event else Role.ANYONE
-    if event is None or role < Role.MEMBER or (event.state == events.DRAFT and role < Role.COORDINATOR):
-        visible = await events.all_slugs(ctx.db, [n for n, r in ctx.roles.items() if r >= Role.MEMBER])
-        close = difflib.get_close_matches(slug.lower(), visible, n=3, cutoff=0.5)
+    if event is None or not await can_see(ctx, event):
+        close = await _suggestions(ctx, slug)
         raise UserError("events.unknown_suggest" if close else "events.unknown", slug=slug[:60],
                         suggestions=", ".join(close), events=code(f"{ctx.prefix}events"))
+    role = role_in(ctx, event.network)
     wanted = Role.COORDINATOR if manage else least
     if role < wanted:
         raise UserError("events.not_allowed", slug=event.slug, role=wanted.name.lower())
     return event
+
+
+async def _suggestions(ctx: Context, slug: str) -> list[str]:
+    """Up to three ids close to the mistyped one, among the events the caller may see and that
+    may be shown in this room."""
+    known = await events.all_slugs(ctx.db, [n for n, r in ctx.roles.items() if r >= Role.MEMBER])
+    out: list[str] = []
+    for candidate in difflib.get_close_matches(slug.lower()[:60], known, n=20, cutoff=0.5):
+        event = await events.by_slug(ctx.db, candidate)
+        if event is not None and await can_see(ctx, event) and await shown_here(ctx, event):
+            out.append(candidate)
+            if len(out) == 3:
+                break
+    return out
+
+
+async def shown_here(ctx: Context, event: Event) -> bool:
+    """Whether the event may be shown in this room: an open, published one anywhere; a draft or
+    an invitation-only one only in a DM or its network's coordinators' room."""
+    if event.state != events.DRAFT and not event.invite_only:
+        return True
+    return await is_private(ctx, event.network)
 
 
 async def find_workshop(ctx: Context, event: Event, raw: str) -> EventWorkshop:

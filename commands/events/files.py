@@ -1,4 +1,5 @@
-"""Files the events feature hands out: the .ics calendar entry and the CSV of registrations."""
+"""Files the events feature hands out: the .ics calendar entry, the CSV of registrations and
+the CSV of questions sent ahead."""
 from __future__ import annotations
 
 import csv
@@ -60,6 +61,17 @@ def csv_export(event: Event, rows: Iterable[Registration], workshops: dict[int, 
             r.offer_expires_at.astimezone(timezone.utc).isoformat(timespec="seconds") if r.offer_expires_at else "",
         ])
     return Attachment(f"{event.slug}-registrations.csv", "text/csv", out.getvalue().encode("utf-8"))
+
+
+def questions_csv(event: Event, rows: Iterable[tuple[str, str, str]]) -> Attachment:
+    """The questions sent ahead, whole: (asked, by, text) per line, as the chat list shows them
+    (an anonymous one with its day only)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["event", "asked", "by", "question"])
+    for asked, by, text in rows:
+        writer.writerow([event.slug, asked, by, _cell(text)])
+    return Attachment(f"{event.slug}-questions.csv", "text/csv", out.getvalue().encode("utf-8"))
 
 
 def _cell(value: str) -> str:

@@ -7,12 +7,13 @@ and the step-by-step conversation, so a value is judged the same way in all thre
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timezone
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo, available_timezones
 
 from commands.events.rules import Mode
 
@@ -217,16 +218,18 @@ def _network(raw: str, known: Known) -> str:
     return raw.lower()
 
 
+@functools.cache
+def _zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
 def _timezone(raw: str, known: Known) -> str:
+    """Only a listed name: ZoneInfo opens any path it is given ("Europe" is a directory)."""
     if raw in ("", "-"):
         return known.default_tz
-    try:
-        ZoneInfo(raw)
-        if "/" not in raw and raw.upper() != "UTC":
-            raise ValueError
-    except (ZoneInfoNotFoundError, ValueError):
-        close = difflib.get_close_matches(raw, sorted(available_timezones()), n=3, cutoff=0.6)
-        raise FieldProblem("events.form.bad_timezone", value=raw[:40], hint=", ".join(close) or "Europe/Amsterdam") from None
+    if raw not in _zones() or ("/" not in raw and raw.upper() != "UTC"):
+        close = difflib.get_close_matches(raw[:64], sorted(_zones()), n=3, cutoff=0.6)
+        raise FieldProblem("events.form.bad_timezone", value=raw[:40], hint=", ".join(close) or "Europe/Amsterdam")
     return raw
 
 
@@ -243,7 +246,10 @@ def _local_datetime(raw: str, tz: str, *, formats: tuple[str, ...]) -> datetime 
 def _localize(naive: datetime, tz: str) -> datetime:
     zone = ZoneInfo(tz)
     aware = naive.replace(tzinfo=zone)
-    back = aware.astimezone(timezone.utc).astimezone(zone).replace(tzinfo=None)
+    try:
+        back = aware.astimezone(timezone.utc).astimezone(zone).replace(tzinfo=None)
+    except OverflowError:  # year 1 or 9999: in UTC it falls outside what a datetime can hold
+        raise FieldProblem("events.form.bad_year", value=naive.isoformat(sep=" ", timespec="minutes")) from None
     if back != naive:
         raise FieldProblem("events.form.no_such_time", value=naive.strftime("%Y-%m-%d %H:%M"), tz=tz)
     return aware.astimezone(timezone.utc)

@@ -3,39 +3,67 @@
 The coordinators' commands live in manage.py and are discovered through the import below."""
 from __future__ import annotations
 
+from datetime import datetime, time, timezone
+from zoneinfo import ZoneInfo
+
 from bot.api import Attachment, Context, Reply, Rest, Role, UserError, command
 from bot.render import Text, bold, bullets, code, lines
-from commands.events import files, notify, seats
-from commands.events.common import coordinator_networks, find_event, find_workshop, local, role_in, when
+from commands.common.lists import LIMIT, fit
+from commands.common.places import privately
+from commands.events import files, forget, notify, seats  # noqa: F401 - forget registers its hook
+from commands.events.common import (coordinator_networks, find_event, find_workshop, local, role_in, shown_here,
+                                    when)
 from commands.events.manage import (attendees, event_cancel, event_create, event_edit, event_publish,  # noqa: F401
                                     export, invite, questions)
 from commands.events.rules import EventState, Mode, State, offer_lapsed, registration_problem
 from commands.events.views import details, expectations, list_line
-from storage import events, members, registrations as regs
+from storage import events, members, networks, registrations as regs
 from storage.models import Event, Registration
 
 
 @command("events", help="cmd.events", role=Role.MEMBER)
 async def list_events(ctx: Context) -> Reply:
+    """In a DM: everything the caller may see. In a network's room: that network's events only,
+    and drafts and invitation-only events only in its coordinators' room (for its coordinators);
+    never in a shared room, where everyone reads along."""
     nets = [n for n, r in ctx.roles.items() if r >= Role.MEMBER]
-    coordinated = coordinator_networks(ctx)
-    found = await events.upcoming(ctx.db, nets, ctx.now, drafts=coordinated)
+    room = await networks.network_of_room(ctx.db, ctx.room_id)
+    if room is not None:
+        nets = [n for n in nets if n == room[0]]
+    control = room[0] if room is not None and room[1] == "control" and role_in(ctx, room[0]) >= Role.COORDINATOR \
+        else None
+
+    def private(network: str) -> bool:
+        return ctx.is_dm or network == control
+
+    found = await events.upcoming(ctx.db, nets, ctx.now,
+                                  drafts=[n for n in coordinator_networks(ctx) if private(n)])
     shown: list[Event] = []
     for e in found:
-        if not e.invite_only or e.network in coordinated or await events.is_invited(ctx.db, e.id, ctx.sender):
+        if not e.invite_only:
             shown.append(e)
+        elif private(e.network) and (role_in(ctx, e.network) >= Role.FACILITATOR
+                                     or await events.is_invited(ctx.db, e.id, ctx.sender)):
+            shown.append(e)
+    hint = [] if ctx.is_dm or control else [ctx.t("events.list.private_hint")]
     if not shown:
-        return ctx.reply("events.list.none")
+        return Reply(lines([ctx.t("events.list.none"), *hint]))
     taken = await regs.holding_by_event(ctx.db, [e.id for e in shown])
-    items = [list_line(ctx.t, e, taken.get((e.id, 0), 0), draft=e.state == events.DRAFT) for e in shown]
-    return Reply(lines([bold(ctx.t("events.list.title")), bullets(items),
-                        ctx.t("events.list.more", show=code(f"{ctx.prefix}event <id>"))]))
+    items, hidden = fit((list_line(ctx.t, e, taken.get((e.id, 0), 0), draft=e.state == events.DRAFT) for e in shown),
+                        len(shown))
+    more = [ctx.t("events.list.capped", count=hidden)] if hidden else []
+    return Reply(lines([bold(ctx.t("events.list.title")), bullets(items), *more,
+                        ctx.t("events.list.more", show=code(f"{ctx.prefix}event <id>")), *hint]))
 
 
 @command("event", help="cmd.event", role=Role.MEMBER, usage="<event>")
 async def show_event(ctx: Context, event: str) -> Reply:
-    e = await find_event(ctx, event)
-    return Reply(await _details(ctx, e))
+    e = await find_event(ctx, event, lock=True)
+    await notify.settle(ctx, e, prefix=ctx.prefix)
+    text = await _details(ctx, e)
+    if await shown_here(ctx, e):
+        return Reply(text)
+    return await privately(ctx, text)
 
 
 async def _details(ctx: Context, e: Event) -> Text:
@@ -62,6 +90,7 @@ async def register(ctx: Context, event: str, workshop: Rest | None = None) -> Re
     if problem:
         raise UserError(problem, title=e.title, closes=local(e, e.closes_at), rules=code(f"{ctx.prefix}rules"),
                         accept=code(f"{ctx.prefix}accept-rules"))
+    await notify.settle(ctx, e, prefix=ctx.prefix)  # after the checks: a UserError would undo it
     outcome = await seats.register(ctx.db, e, ctx.sender, chosen, (ctx.event_time, ctx.event_id), ctx.now)
     await notify.tell(ctx, e, outcome.changes, prefix=ctx.prefix)
     parts: list[Text] = [_main_text(ctx, e, outcome)]
@@ -100,16 +129,14 @@ def _workshop_text(ctx: Context, e: Event, chosen, outcome: seats.Outcome) -> Te
 
 async def _privately(ctx: Context, text: Text, attach: tuple[Attachment, ...]) -> Reply:
     """In a DM the reply says it all; in a shared room the details (and the file) go to the DM."""
-    if ctx.is_dm:
-        return Reply(text, files=attach)
-    await ctx.chat.dm(ctx.sender, text, files=attach)
-    return ctx.reply("events.sent_privately")
+    return await privately(ctx, text, attach, notice=False, sent_key="events.sent_privately")
 
 
 @command("cancel", help="cmd.cancel", role=Role.MEMBER, usage="<event> [workshop]")
 async def cancel(ctx: Context, event: str, workshop: Rest | None = None) -> Reply:
     e = await find_event(ctx, event, lock=True)
     chosen = await find_workshop(ctx, e, workshop) if workshop else None
+    await notify.settle(ctx, e, prefix=ctx.prefix)
     row = await regs.get(ctx.db, e.id, ctx.sender, chosen.id if chosen else 0)
     what = ctx.t("events.workshop_of", workshop=chosen.name, title=e.title) if chosen else e.title
     if row is None or State(row.state) not in (State.CONFIRMED, State.OFFERED, State.WAITLISTED, State.PENDING):
@@ -141,6 +168,7 @@ async def _lapse(ctx: Context, e: Event, row: Registration) -> Reply:
     """The offer ran out before the expiry job did: treat it as the job would have."""
     changes = await seats.give_up(ctx.db, e, row, regs.EXPIRED, ctx.now)
     await notify.tell(ctx, e, changes, prefix=ctx.prefix, skip=ctx.sender)
+    await notify.settle(ctx, e, prefix=ctx.prefix)
     return ctx.reply("events.offer.lapsed_already", title=e.title, register=code(f"{ctx.prefix}register {e.slug}"))
 
 
@@ -150,6 +178,7 @@ async def accept(ctx: Context, event: str, workshop: Rest | None = None) -> Repl
     row = await _offer(ctx, e, workshop)
     if offer_lapsed(State(row.state), row.offer_expires_at, ctx.now):
         return await _lapse(ctx, e, row)
+    await notify.settle(ctx, e, prefix=ctx.prefix)  # other people's offers that ran out
     changes = await seats.accept(ctx.db, e, row, ctx.now)
     await notify.tell(ctx, e, changes, prefix=ctx.prefix, skip=ctx.sender)
     workshop_row = await events.workshops(ctx.db, e.id) if row.slot else []
@@ -168,6 +197,7 @@ async def decline(ctx: Context, event: str, workshop: Rest | None = None) -> Rep
     row = await _offer(ctx, e, workshop)
     if offer_lapsed(State(row.state), row.offer_expires_at, ctx.now):
         return await _lapse(ctx, e, row)
+    await notify.settle(ctx, e, prefix=ctx.prefix)
     changes = await seats.give_up(ctx.db, e, row, regs.DECLINED, ctx.now)
     await notify.tell(ctx, e, changes, prefix=ctx.prefix, skip=ctx.sender)
     return ctx.reply("events.offer.declined", title=e.title)
@@ -175,9 +205,22 @@ async def decline(ctx: Context, event: str, workshop: Rest | None = None) -> Rep
 
 @command("my", help="cmd.my", role=Role.MEMBER)
 async def my(ctx: Context) -> Reply:
+    """The caller's own registrations: answered only in the DM (a shared room hears that it was sent)."""
+    lapsed = {e.id for r, e in await regs.of_user(ctx.db, ctx.sender, [regs.OFFERED])
+              if offer_lapsed(State(r.state), r.offer_expires_at, ctx.now)}
+    for event_id in sorted(lapsed):
+        locked = await events.lock(ctx.db, event_id)
+        if locked is not None:
+            await notify.settle(ctx, locked, prefix=ctx.prefix)
     rows = [(r, e) for r, e in await regs.of_user(ctx.db, ctx.sender) if e.ends_at > ctx.now]
     if not rows:
-        return ctx.reply("events.my.none", events=code(f"{ctx.prefix}events"))
+        return await privately(ctx, ctx.t("events.my.none", events=code(f"{ctx.prefix}events")))
+    items, hidden = fit(await _my_lines(ctx, rows[:LIMIT]), len(rows))
+    more = [ctx.t("events.my.capped", count=hidden)] if hidden else []
+    return await privately(ctx, lines([bold(ctx.t("events.my.title")), bullets(items), *more]))
+
+
+async def _my_lines(ctx: Context, rows: list[tuple[Registration, Event]]) -> list[Text]:
     workshops: dict[int, tuple[str, str]] = {}
     items: list[Text] = []
     for r, e in rows:
@@ -190,20 +233,35 @@ async def my(ctx: Context) -> Reply:
                        until=local(e, r.offer_expires_at) if r.offer_expires_at else "",
                        accept=code(f"{ctx.prefix}accept {e.slug} {key}".strip()))
         items.append(ctx.t("events.my.line", slug=code(e.slug), what=what, when=when(e), status=status))
-    return Reply(lines([bold(ctx.t("events.my.title")), bullets(items)]))
+    return items
 
 
 @command("ask", help="cmd.ask", role=Role.MEMBER, usage="<event> [anonymous] <question...>")
 async def ask(ctx: Context, event: str, question: Rest) -> Reply:
+    first, _, rest = question.strip().partition(" ")
+    anonymous = first.lower().rstrip(":") in ("anonymous", "anon", "anoniem", "anonym") and bool(rest.strip())
+    if anonymous and not ctx.is_dm:
+        # everyone in a shared room sees who sent it: "anonymous" would be a false promise
+        raise UserError("events.ask.anonymous_dm", ask=code(f"{ctx.prefix}ask {event[:60]} anonymous ..."))
     e = await find_event(ctx, event)
     if e.state != events.PUBLISHED or e.ends_at <= ctx.now:
         raise UserError("events.ask.closed", title=e.title)
-    first, _, rest = question.strip().partition(" ")
-    anonymous = first.lower().rstrip(":") in ("anonymous", "anon", "anoniem", "anonym") and bool(rest.strip())
     text = rest.strip() if anonymous else question.strip()
     if len(text) < 5:
         raise UserError("events.ask.too_short")
     if len(text) > 2000:
         raise UserError("events.ask.too_long", length=len(text))
-    await events.add_question(ctx.db, e.id, None if anonymous else ctx.sender, text, ctx.now)
+    # An anonymous question keeps no sender and only the day it was asked. The processed-events
+    # record of this command (DM room, "ask", exact time) stays, as it does for every command, and
+    # with an exact time on the question the two would match, tying it to the DM and so to its
+    # sender. Coarsened to the date, they can be matched no finer than "someone who sent !ask that
+    # day" (on a day with a single ask, still that person: the record itself would have to go).
+    asked_at = _day_only(e, ctx.now) if anonymous else ctx.now
+    await events.add_question(ctx.db, e.id, None if anonymous else ctx.sender, text, asked_at)
     return ctx.reply("events.ask.thanks_anonymous" if anonymous else "events.ask.thanks", title=e.title)
+
+
+def _day_only(e: Event, now: datetime) -> datetime:
+    """Midnight (in the event's timezone) of the day `now` falls on, in UTC."""
+    zone = ZoneInfo(e.timezone)
+    return datetime.combine(now.astimezone(zone).date(), time(0), tzinfo=zone).astimezone(timezone.utc)

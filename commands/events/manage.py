@@ -4,13 +4,16 @@
 from __future__ import annotations
 
 import re
+from zoneinfo import ZoneInfo
 
-from bot.api import Context, Reply, Rest, Role, UserError, command
+from bot.api import Context, Reply, Rest, Role, UserError, Where, command
 from bot.render import Text, bold, bullets, code, lines, pill
+from commands.common.lists import clip, fit
+from commands.common.places import privately, require_private
 from commands.confirm.flows import ask, confirmable
 from commands.events import files, flows, notify, seats
 from commands.events.common import (coordinator_networks, default_timezone, find_event, local, raise_problems,
-                                    when)
+                                    shown_here, when)
 from commands.events.form import Draft, Known, Workshop, build, split_fields
 from commands.events.store import create_draft, creation_network, draft_of
 from commands.events.views import details
@@ -18,6 +21,7 @@ from storage import events, members, networks, registrations as regs
 
 USER_ID = re.compile(r"^@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(:\d+)?$")
 LIST_LIMIT = 20
+QUESTION_CLIP = 400  # characters of a question in the chat list; the file has them whole
 
 
 @command("event create", help="cmd.event_create", role=Role.COORDINATOR, usage="[field: value lines...]")
@@ -53,6 +57,7 @@ async def event_edit(ctx: Context, event: str, changes: Rest) -> Reply:
     e = await find_event(ctx, event, manage=True, lock=True)
     if e.state == events.CANCELLED:
         raise UserError("events.edit.cancelled", title=e.title)
+    await notify.settle(ctx, e, prefix=ctx.prefix)
     raw, problems = split_fields(changes)
     if "network" in raw:
         problems.append(("events.edit.no_network", {}))
@@ -147,9 +152,11 @@ async def _send_invitation(ctx: Context, e, user_id: str) -> None:  # noqa: ANN0
                                      show=code(f"{ctx.prefix}event {e.slug}")))
 
 
-@command("event cancel", help="cmd.event_cancel", role=Role.COORDINATOR, usage="<event>")
+@command("event cancel", help="cmd.event_cancel", role=Role.COORDINATOR, where=Where.PRIVATE, usage="<event>")
 async def event_cancel(ctx: Context, event: str) -> Reply:
+    await require_private(ctx, "event cancel")
     e = await find_event(ctx, event, manage=True)
+    await require_private(ctx, "event cancel", e.network)  # the summary names who will be told
     if e.state == events.CANCELLED:
         raise UserError("events.cancel_event.already", title=e.title)
     rows = await regs.of_event(ctx.db, e.id, regs.ACTIVE)
@@ -186,9 +193,11 @@ async def event_cancel_confirmed(ctx: Context, args: dict) -> Reply:
     return ctx.reply("events.cancel_event.done", title=e.title, count=len(people))
 
 
-@command("invite", help="cmd.invite", role=Role.COORDINATOR, usage="<event> <user...>")
+@command("invite", help="cmd.invite", role=Role.COORDINATOR, where=Where.PRIVATE, usage="<event> <user...>")
 async def invite(ctx: Context, event: str, users: Rest) -> Reply:
+    await require_private(ctx, "invite")
     e = await find_event(ctx, event, manage=True, lock=True)
+    await require_private(ctx, "invite", e.network)
     if not e.invite_only:
         raise UserError("events.invite.open", title=e.title, edit=code(f"{ctx.prefix}event edit {e.slug} invite-only: yes"))
     if e.state == events.CANCELLED:
@@ -221,7 +230,10 @@ async def invite(ctx: Context, event: str, users: Rest) -> Reply:
 
 @command("attendees", help="cmd.attendees", role=Role.COORDINATOR, usage="<event>")
 async def attendees(ctx: Context, event: str) -> Reply:
-    e = await find_event(ctx, event, manage=True)
+    """Counts only, no names (those are in !export), so it may be used anywhere, except that a
+    draft or invitation-only event is only shown in a private place."""
+    e = await find_event(ctx, event, manage=True, lock=True)
+    await notify.settle(ctx, e, prefix=ctx.prefix)
     counts = await regs.counts(ctx.db, e.id)
     workshops = await events.workshops(ctx.db, e.id)
 
@@ -230,15 +242,20 @@ async def attendees(ctx: Context, event: str) -> Reply:
                                                     "declined", "expired")}
         return ctx.t("events.attendees.line", name=name, capacity=capacity, **n)
 
-    items = [line(ctx.t("events.attendees.event").plain, 0, e.capacity)]
-    items += [line(w.name, w.id, w.capacity) for w in workshops]
-    return Reply(lines([bold(ctx.t("events.attendees.title", title=e.title, slug=e.slug)), bullets(items),
-                        ctx.t("events.attendees.export", export=code(f"{ctx.prefix}export {e.slug}"))]))
+    queues = [(ctx.t("events.attendees.event").plain, 0, e.capacity)] + [(w.name, w.id, w.capacity) for w in workshops]
+    items, hidden = fit((line(*q) for q in queues), len(queues))
+    more = [ctx.t("events.attendees.capped", count=hidden)] if hidden else []
+    text = lines([bold(ctx.t("events.attendees.title", title=e.title, slug=e.slug)), bullets(items), *more,
+                  ctx.t("events.attendees.export", export=code(f"{ctx.prefix}export {e.slug}"))])
+    return Reply(text) if await shown_here(ctx, e) else await privately(ctx, text)
 
 
-@command("export", help="cmd.export", role=Role.COORDINATOR, usage="<event>")
+@command("export", help="cmd.export", role=Role.COORDINATOR, where=Where.PRIVATE, usage="<event>")
 async def export(ctx: Context, event: str) -> Reply:
-    e = await find_event(ctx, event, manage=True)
+    await require_private(ctx, "export")
+    e = await find_event(ctx, event, manage=True, lock=True)
+    await require_private(ctx, "export", e.network)
+    await notify.settle(ctx, e, prefix=ctx.prefix)
     rows = await regs.of_event(ctx.db, e.id)
     positions: dict[int, int] = {}
     for slot in {r.slot for r in rows}:
@@ -247,21 +264,35 @@ async def export(ctx: Context, event: str) -> Reply:
     workshops = {w.id: w for w in await events.workshops(ctx.db, e.id)}
     attachment = files.csv_export(e, rows, workshops, positions)
     control = await networks.room_id(ctx.db, e.network, "control")
-    if control and control != ctx.room_id:
+    if ctx.is_dm and control:  # the file is for the coordinators together: it goes to their room
         await ctx.chat.send(control, ctx.t("events.export.posted", title=e.title, count=len(rows), by=pill(ctx.sender)),
                             notice=True, files=(attachment,))
         return ctx.reply("events.export.sent", title=e.title)
-    if control == ctx.room_id or ctx.is_dm:
-        return Reply(ctx.t("events.export.here", title=e.title, count=len(rows)), files=(attachment,))
-    raise UserError("events.export.where")
+    return Reply(ctx.t("events.export.here", title=e.title, count=len(rows)), files=(attachment,))
 
 
-@command("questions", help="cmd.questions", role=Role.FACILITATOR, usage="<event>")
+@command("questions", help="cmd.questions", role=Role.FACILITATOR, where=Where.PRIVATE, usage="<event>")
 async def questions(ctx: Context, event: str) -> Reply:
+    """Facilitators read these in their DM; coordinators also in the coordinators' room. An
+    anonymous question shows only the day it was asked (that is all that is stored of it)."""
+    await require_private(ctx, "questions")
     e = await find_event(ctx, event, least=Role.FACILITATOR)
+    await require_private(ctx, "questions", e.network)
     found = await events.questions(ctx.db, e.id)
     if not found:
         return ctx.reply("events.questions.none", title=e.title)
-    items = [ctx.t("events.questions.line", text=q.text, asked=local(e, q.created_at),
-                   by=pill(q.user_id) if q.user_id else ctx.t("events.questions.anonymous")) for q in found]
-    return Reply(lines([bold(ctx.t("events.questions.title", title=e.title, count=len(found))), bullets(items)]))
+    zone = ZoneInfo(e.timezone)
+
+    def asked(q) -> str:  # noqa: ANN001
+        return local(e, q.created_at) if q.user_id else q.created_at.astimezone(zone).strftime("%a %d %b %Y")
+
+    items, hidden = fit((ctx.t("events.questions.line", text=clip(q.text, QUESTION_CLIP), asked=asked(q),
+                               by=pill(q.user_id) if q.user_id else ctx.t("events.questions.anonymous"))
+                         for q in found), len(found))
+    parts = [bold(ctx.t("events.questions.title", title=e.title, count=len(found))), bullets(items)]
+    clipped = any(len(q.text) > QUESTION_CLIP for q in found[:len(items)])
+    if not hidden and not clipped:
+        return Reply(lines(parts))
+    parts.append(ctx.t("events.questions.capped", count=hidden) if hidden else ctx.t("events.questions.clipped"))
+    table = [(asked(q), q.user_id or ctx.t("events.questions.anonymous").plain, q.text) for q in found]
+    return Reply(lines(parts), files=(files.questions_csv(e, table),))

@@ -1,10 +1,10 @@
 """Telling people what a seat decision did to them: offers (with their scheduled expiry),
-promotions, and withdrawn offers. Works for a command's Context and a job's JobContext alike."""
+promotions, withdrawn and lapsed offers. Works for a command's Context and a job's JobContext alike."""
 from __future__ import annotations
 
 from bot.api import Context, JobContext
 from bot.render import code
-from commands.events import files
+from commands.events import files, seats
 from commands.events.common import local, when
 from commands.events.seats import Change
 from storage.models import Event, Registration
@@ -48,6 +48,17 @@ async def tell(ctx: Context | JobContext, event: Event, changes: list[Change], *
             await ctx.chat.dm(row.user_id, text, files=attach)
         elif change.kind in ("seated", "queued"):
             await ctx.chat.dm(row.user_id, workshop_line(ctx.t, change, event))
+        elif change.kind == "lapsed":
+            await ctx.chat.dm(row.user_id, ctx.t("events.offer.lapsed", what=what, when=when(event),
+                                                 register=code(f"{prefix}register {event.slug}")))
+
+
+async def settle(ctx: Context | JobContext, event: Event, *, prefix: str = "!", skip: str | None = None) -> list[Change]:
+    """Expire the event's offers whose deadline passed (see seats.expire_lapsed) and tell everyone
+    concerned. The caller has locked the event row."""
+    changes = await seats.expire_lapsed(ctx.db, event, ctx.now)
+    await tell(ctx, event, changes, prefix=prefix, skip=skip)
+    return changes
 
 
 def workshop_line(t, change: Change, event: Event) -> object:  # noqa: ANN001

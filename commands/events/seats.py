@@ -10,15 +10,17 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from commands.events.rules import (ACTIVE, HOLDING, Arrival, Mode, State, Waiter, promotions, seat_state,
-                                   workshop_allowed)
+from commands.events.rules import (ACTIVE, HOLDING, Arrival, Mode, State, Waiter, offer_lapsed, promotions,
+                                   seat_state, workshop_allowed)
 from storage import events, registrations as regs
 from storage.models import Event, EventWorkshop, Registration
 
 
 @dataclass(frozen=True)
 class Change:
-    kind: str  # "offered" | "promoted" | "withdrawn" | "seated" / "queued" (a workshop chosen while waiting)
+    # "offered" | "promoted" | "withdrawn" | "lapsed" (an offer ran out) | "seated" / "queued" (a
+    # workshop chosen while waiting)
+    kind: str
     registration: Registration
     workshop: EventWorkshop | None = None
 
@@ -179,4 +181,24 @@ async def fill_all(session: AsyncSession, event: Event, now: datetime) -> list[C
     changes = await fill(session, event, None, now)
     for workshop in await events.workshops(session, event.id):
         changes += await fill(session, event, workshop, now)
+    return changes
+
+
+async def expire_lapsed(session: AsyncSession, event: Event, now: datetime) -> list[Change]:
+    """Every open offer of the event whose deadline has passed ends now and its seat goes on.
+
+    An offer normally ends by its scheduled job; but when the bot was down for longer than the
+    schedule's catch-up window, that job is marked missed and never runs, and the offer would hold
+    its seat forever. So the job and every command that decides seats (or shows them) call this
+    first. The caller has locked the event row."""
+    changes: list[Change] = []
+    by_id: dict[int, EventWorkshop] | None = None
+    for row in await regs.of_event(session, event.id, [regs.OFFERED]):
+        # an earlier give_up in this loop may have ended the row already (the event place ends its workshops)
+        if row.state != regs.OFFERED or not offer_lapsed(State(row.state), row.offer_expires_at, now):
+            continue
+        if by_id is None:
+            by_id = {w.id: w for w in await events.workshops(session, event.id)}
+        changes.append(Change("lapsed", row, by_id.get(row.slot)))
+        changes += await give_up(session, event, row, regs.EXPIRED, now)
     return changes

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import enum
 
-from bot.api import Context, Reply, Rest, Role, UserError, UserId, command
+from bot.api import Context, Reply, Rest, Role, UserError, UserId, Where, command
 from bot.render import Text, as_text, bold, bullets, lines, pill
+from commands.common.lists import BUDGET, LIMIT, fit
+from commands.common.places import require_private
 from commands.membership import service
 from commands.membership.rules import matches_filter
 from storage import members, networks
 from storage.models import Member, Membership
-
-LIST_LIMIT = 50
 
 
 class NetworkRole(enum.Enum):
@@ -19,8 +19,9 @@ class NetworkRole(enum.Enum):
     COORDINATOR = "coordinator"
 
 
-@command("remove", help="cmd.remove", role=Role.COORDINATOR, usage="<user> [reason...]")
+@command("remove", help="cmd.remove", role=Role.COORDINATOR, where=Where.PRIVATE, usage="<user> [reason...]")
 async def remove(ctx: Context, user: UserId, reason: Rest | None = None) -> Reply:
+    await require_private(ctx, "remove")
     net = await service.coordinator_scope(ctx, "remove", user, states=(members.ACTIVE, members.PENDING))
     row = await members.membership(ctx.db, net.id, user, lock=True)
     if row is None or row.state not in (members.ACTIVE, members.PENDING):
@@ -36,8 +37,9 @@ async def remove(ctx: Context, user: UserId, reason: Rest | None = None) -> Repl
     return ctx.reply("membership.removed", user=pill(user), network=net.name)
 
 
-@command("members", help="cmd.members", role=Role.COORDINATOR, usage="[filter]")
+@command("members", help="cmd.members", role=Role.COORDINATOR, where=Where.PRIVATE, usage="[filter]")
 async def members_command(ctx: Context, filter: Rest | None = None) -> Reply:  # noqa: A002
+    await require_private(ctx, "members")
     here = await service.room_network(ctx)
     if here is not None:
         service.require_coordinator(ctx, here, "members")
@@ -54,11 +56,12 @@ async def members_command(ctx: Context, filter: Rest | None = None) -> Reply:  #
         summary = ", ".join(f"{ctx.t('members.count.' + k).plain}: {v}" for k, v in sorted(counts.items())) or "-"
         shown = [(m, ms) for m, ms in rows
                  if matches_filter(filter, m.user_id, m.display_name, m.organisation, ms.role, ms.state)]
-        items = [_line(ctx, m, ms, net.rules_version) for m, ms in shown[:LIST_LIMIT]]
+        items, hidden = fit((_line(ctx, m, ms, net.rules_version) for m, ms in shown), len(shown),
+                            limit=LIMIT, budget=BUDGET // len(nets))
         block = [bold(ctx.t("members.title", network=net.name)), ctx.t("members.counts", counts=summary)]
         block.append(bullets(items) if items else ctx.t("members.none"))
-        if len(shown) > LIST_LIMIT:
-            block.append(ctx.t("members.more", count=len(shown) - LIST_LIMIT))
+        if hidden:
+            block.append(ctx.t("members.more", count=hidden))
         out.append(lines(block))
     return Reply(lines(out))
 
@@ -76,8 +79,10 @@ def _line(ctx: Context, m: Member, ms: Membership, version: int) -> Text:
     return out
 
 
-@command("role", help="cmd.role", role=Role.COORDINATOR, usage="<user> member|facilitator|coordinator")
+@command("role", help="cmd.role", role=Role.COORDINATOR, where=Where.PRIVATE,
+         usage="<user> member|facilitator|coordinator")
 async def role(ctx: Context, user: UserId, new_role: NetworkRole) -> Reply:
+    await require_private(ctx, "role")
     net = await service.coordinator_scope(ctx, "role", user)
     row = await members.membership(ctx.db, net.id, user, lock=True)
     if row is None or row.state != members.ACTIVE:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from bot.api import Context, Reply, Rest, Role, UserError, UserId, Where, command
 from bot.render import bold, code, lines, pill
+from commands.common.places import require_private
 from commands.membership import service
 from commands.membership.admin import members_command, remove, role  # noqa: F401 - registered commands
 from commands.membership.rules import auto_approved
@@ -57,8 +58,9 @@ async def _approve(ctx: Context, net: Network, user_id: str, by: str | None) -> 
                                  accept=code(f"{ctx.prefix}accept-rules")))
 
 
-@command("approve", help="cmd.approve", role=Role.COORDINATOR)
+@command("approve", help="cmd.approve", role=Role.COORDINATOR, where=Where.PRIVATE)
 async def approve(ctx: Context, user: UserId) -> Reply:
+    await require_private(ctx, "approve")
     net = await service.coordinator_scope(ctx, "approve", user, states=(members.PENDING,))
     row = await members.membership(ctx.db, net.id, user)
     if row is None or row.state != members.PENDING:
@@ -67,8 +69,9 @@ async def approve(ctx: Context, user: UserId) -> Reply:
     return ctx.reply("membership.approved", user=pill(user), network=net.name)
 
 
-@command("decline", help="cmd.decline", role=Role.COORDINATOR, usage="<user> [reason...]")
+@command("decline", help="cmd.decline", role=Role.COORDINATOR, where=Where.PRIVATE, usage="<user> [reason...]")
 async def decline(ctx: Context, user: UserId, reason: Rest | None = None) -> Reply:
+    await require_private(ctx, "decline")
     net = await service.coordinator_scope(ctx, "decline", user, states=(members.PENDING,))
     row = await members.membership(ctx.db, net.id, user, lock=True)
     if row is None or row.state != members.PENDING:

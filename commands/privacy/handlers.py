@@ -5,6 +5,7 @@ import json
 
 from bot.api import Attachment, Context, Reply, Role, UserError, Where, command
 from commands.confirm.flows import ask, confirmable
+from commands.privacy.hooks import before_erase
 from storage import members, networks, privacy
 
 FORGET = "privacy.forget"
@@ -44,7 +45,10 @@ async def forget_confirmed(ctx: Context, args: dict) -> Reply | None:
         if await members.membership(ctx.db, net.id, ctx.sender):
             kinds = await networks.rooms(ctx.db, net.id)
             rooms += [kinds[k] for k in OPEN_AND_CONTROL if k in kinds]
+    afters = await before_erase(ctx)
     await privacy.erase(ctx.db, ctx.sender, ctx.now)
+    for after in afters:  # e.g. the seats the person held go to the waiting list
+        await after()
     reason = ctx.t("privacy.kick_reason").plain
     for room_id in rooms:
         await ctx.chat.kick(room_id, ctx.sender, reason, private=True)

@@ -7,6 +7,7 @@ from zoneinfo import available_timezones
 from bot.api import Context, Reply, Rest, Role, UserError, command
 from bot.i18n import Translator
 from bot.render import bold, code, lines
+from commands.common.places import privately
 from commands.membership.rules import match_zone
 from storage import members, networks
 
@@ -47,6 +48,7 @@ async def org(ctx: Context, organisation: Rest | None = None) -> Reply:
 
 @command("profile", help="cmd.profile", role=Role.ANYONE, aliases=("me",))
 async def profile(ctx: Context) -> Reply:
+    """Answered only in the DM: organisation, networks and roles are nobody else's business."""
     member = await members.get(ctx.db, ctx.sender)
     unset = ctx.t("profile.unset")
     language = member.language if member and member.language else None
@@ -71,4 +73,4 @@ async def profile(ctx: Context) -> Reply:
             standing.append(ctx.t("profile.network_other", network=net.name, state=ctx.t(f"members.state.{row.state}")))
     rows.append(lines(standing) if standing else ctx.t("profile.no_networks", join=code(f"{ctx.prefix}join")))
     rows.append(ctx.t("profile.hint", prefix=ctx.prefix))
-    return Reply(lines(rows))
+    return await privately(ctx, lines(rows))

@@ -87,7 +87,7 @@ async def test_auto_approval_by_domain_invites_and_welcomes(db, run):
 async def test_approve_is_per_network(db, run):
     await run("!join north")
     [refused] = await run(f"!approve {ALICE}", sender=SAM, room=ROOMS["north"]["control"])
-    assert "Only a coordinator of North Network" in body(refused)
+    assert "coordinators' room of its network" in body(refused), "not his network's coordinators' room"
     [refused] = await run(f"!approve {ALICE}", sender=SAM)
     assert "not on the roster of any network you coordinate" in body(refused)
     assert (await state(db, "north", ALICE)).state == "pending"

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from bot.api import JobContext
 from bot.render import as_text
@@ -93,8 +94,7 @@ async def test_the_message_and_the_done_mark_commit_together(db: Database, jobs:
         raise OSError("disk full")
 
     monkeypatch.setattr(schedule_rows, "finish", broken_finish)
-    with pytest.raises(OSError):
-        await runner.run_due()
+    assert await runner.run_due() == 0  # logged, not raised: the timer must stay armed
     assert await outbox_rows(db) == [] and (await row(db, "remind:1")).done_at is None
     monkeypatch.undo()
     assert await runner.run_due() == 1
@@ -191,3 +191,115 @@ async def test_the_timer_wakes_the_bot_when_a_row_falls_due(db: Database) -> Non
         await runner.stop()
     assert (await row(db, "soon")).outcome == "done"
     assert [r.payload["content"]["body"] for r in await outbox_rows(db)] == ["on time"]
+
+
+# ---- robustness: a failed run never leaves the timer un-armed --------------------------------
+
+def real_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def database_locked() -> OperationalError:
+    import sqlite3
+
+    return OperationalError("SELECT ... FROM scheduled_actions", {}, sqlite3.OperationalError("database is locked"))
+
+
+async def test_a_row_that_fails_at_commit_is_retried_later_and_does_not_hold_up_the_others(
+        db: Database, jobs: Jobs, clock: FakeClock, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    await put(db, "a-remind", "remind", clock.now - timedelta(minutes=2), what="first")
+    await put(db, "b-remind", "remind", clock.now - timedelta(minutes=1), what="second")
+    await put(db, "c-remind", "remind", clock.now + timedelta(hours=1), what="later")
+    real_finish = schedule_rows.finish
+
+    def finish_fails_for_a(row: ScheduledAction, now: datetime, outcome: str) -> None:
+        if row.key == "a-remind":
+            raise OSError("disk I/O error")
+        real_finish(row, now, outcome)
+
+    monkeypatch.setattr(schedule_rows, "finish", finish_fails_for_a)
+    runner = runner_for(db, jobs, clock)
+    assert await runner.run_due() == 1
+    assert [r.payload["content"]["body"] for r in await outbox_rows(db)] == ["Reminder: second"]
+    assert (await row(db, "a-remind")).done_at is None
+    [failure] = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert len(failure.ref) == 6 and failure.exc_info is not None
+    assert runner.next_wake() == clock.now + timedelta(seconds=30), "retried in 30 s, not never"
+
+    monkeypatch.undo()
+    clock.advance(seconds=30)
+    assert await runner.run_due() == 1
+    assert [r.payload["content"]["body"] for r in await outbox_rows(db)] == ["Reminder: second", "Reminder: first"]
+    assert runner.next_wake() == clock.now + timedelta(minutes=59, seconds=30), "then armed for the next row"
+
+
+async def test_the_timer_retries_after_the_database_failed(db: Database, monkeypatch: pytest.MonkeyPatch,
+                                                           caplog: pytest.LogCaptureFixture) -> None:
+    """Real time: the first run finds the database locked; nobody wakes the runner, the retry
+    timer runs the reminder anyway."""
+    committed = asyncio.Event()
+    real_due = schedule_rows.due
+    failures: list[int] = []
+
+    async def due_once_locked(session: Any, now: datetime, limit: int = 100) -> list[ScheduledAction]:
+        if not failures:
+            failures.append(1)
+            raise database_locked()
+        return await real_due(session, now, limit)
+
+    async def remind(ctx: JobContext, payload: dict[str, Any]) -> None:
+        await ctx.chat.send(ROOM, as_text("despite the hiccup"))
+
+    await put(db, "due-now", "remind", real_now() - timedelta(seconds=1))
+    monkeypatch.setattr(schedule_rows, "due", due_once_locked)
+    runner = ScheduleRunner(db, {"remind": remind}, real_now, catch_up=timedelta(hours=1), language="en",
+                            on_commit=committed.set, retry_after=timedelta(milliseconds=200),
+                            safety_interval=timedelta(hours=1))
+    await runner.start()  # runs what is due: fails, logged, not raised
+    try:
+        assert failures == [1] and not committed.is_set()
+        assert any(r.levelname == "ERROR" and getattr(r, "ref", None) for r in caplog.records)
+        await asyncio.wait_for(committed.wait(), timeout=10)
+    finally:
+        await runner.stop()
+    assert (await row(db, "due-now")).outcome == "done"
+    assert [r.payload["content"]["body"] for r in await outbox_rows(db)] == ["despite the hiccup"]
+
+
+async def test_the_safety_wake_up_runs_a_row_nobody_announced(db: Database) -> None:
+    """Real time: a row written without wake() (say, by another process) still runs."""
+    committed = asyncio.Event()
+
+    async def remind(ctx: JobContext, payload: dict[str, Any]) -> None:
+        await ctx.chat.send(ROOM, as_text("found by the safety wake-up"))
+
+    runner = ScheduleRunner(db, {"remind": remind}, real_now, catch_up=timedelta(hours=1), language="en",
+                            on_commit=committed.set, safety_interval=timedelta(milliseconds=300))
+    await runner.start()
+    try:
+        assert runner.next_wake() is None
+        await put(db, "unannounced", "remind", real_now())
+        await asyncio.wait_for(committed.wait(), timeout=10)
+    finally:
+        await runner.stop()
+    assert (await row(db, "unannounced")).outcome == "done"
+
+
+async def test_a_state_repair_kind_runs_however_late(db: Database, jobs: Jobs, clock: FakeClock) -> None:
+    """A job marked __kring_job_always__ (e.g. expiring a seat offer) is never skipped as missed."""
+    repaired: list[dict[str, Any]] = []
+
+    async def expire_offer(ctx: JobContext, payload: dict[str, Any]) -> None:
+        repaired.append(payload)
+
+    expire_offer.__kring_job_always__ = True  # type: ignore[attr-defined]
+    table = {**jobs.table(), "offer-expiry": expire_offer}
+    await put(db, "offer:1", "offer-expiry", clock.now - timedelta(days=3), offer=1)
+    await put(db, "remind:old", "remind", clock.now - timedelta(days=3), what="stale")
+    runner = ScheduleRunner(db, table, clock, catch_up=timedelta(hours=3), language="en")
+    assert runner.always == {"offer-expiry"}
+    assert await runner.run_due() == 1
+    assert repaired == [{"offer": 1}] and jobs.runs == []
+    assert (await row(db, "offer:1")).outcome == "done"
+    assert (await row(db, "remind:old")).outcome == "missed"

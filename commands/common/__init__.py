@@ -1,0 +1,1 @@
+"""Helpers several feature packages share (no commands of their own)."""

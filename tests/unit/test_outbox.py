@@ -1,0 +1,265 @@
+"""The sender over a real SQLite outbox, with a recording fake at the Matrix boundary: messages go
+out in order per room, a rate limit is retried with the same transaction id, a permanent failure
+or a poison item is dropped without blocking the messages behind it, and stop() does not wait out
+a long retry."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import aiohttp
+import nio
+import pytest
+from sqlalchemy.exc import OperationalError
+
+from bot.chat import OutboxChat
+from bot.matrix import SendOutcome
+from bot.outbox import OutboxSender
+from bot.render import as_text
+from storage import outbox as outbox_rows_module
+from storage.database import Database
+from storage.models import OutboxItem
+from tests.unit.helpers import T0, FakeClock, open_dm, outbox_rows
+
+LOBBY = "!lobby:example.org"
+CONTROL = "!control:example.org"
+OK = SendOutcome("ok", event_id="$sent")
+
+
+class RecordingGateway:
+    """What OutboxSender calls on MatrixGateway. Records each call; `script` maps a message body
+    to what its successive sends return (an outcome, or an exception to raise); then "ok"."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[Any, ...]] = []
+        self.script: dict[str, list[SendOutcome | Exception]] = {}
+        self.changed = asyncio.Event()
+
+    def _record(self, *call: Any) -> None:
+        self.calls.append(call)
+        self.changed.set()
+
+    def sends(self, room_id: str | None = None) -> list[tuple[str, str, str]]:
+        """(room, body, txn id) of each send, in order."""
+        return [c[1:] for c in self.calls if c[0] == "send" and (room_id is None or c[1] == room_id)]
+
+    def bodies(self, room_id: str | None = None) -> list[str]:
+        return [body for _, body, _ in self.sends(room_id)]
+
+    async def send(self, room_id: str, content: dict[str, Any], txn_id: str,
+                   event_type: str = "m.room.message") -> SendOutcome:
+        body = content.get("body", "")
+        self._record("send", room_id, body, txn_id)
+        planned = self.script.get(body)
+        outcome = planned.pop(0) if planned else OK
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    async def upload(self, room_id: str, data: bytes, mimetype: str, filename: str) -> dict[str, Any]:
+        self._record("upload", room_id, filename)
+        return {"url": "mxc://example.org/file"}
+
+    async def create_dm(self, user_id: str, *, encrypted: bool) -> str:
+        self._record("create_dm", user_id)
+        return f"!dm-{user_id.strip('@').split(':')[0]}:example.org"
+
+    async def invite(self, room_id: str, user_id: str) -> SendOutcome:
+        self._record("invite", room_id, user_id)
+        return OK
+
+    async def kick(self, room_id: str, user_id: str, reason: str | None = None) -> SendOutcome:
+        self._record("kick", room_id, user_id)
+        return OK
+
+    async def set_power(self, room_id: str, user_id: str, level: int) -> SendOutcome:
+        self._record("set_power", room_id, user_id, level)
+        return OK
+
+    async def put_state(self, room_id: str, event_type: str, content: dict[str, Any], state_key: str = "") -> SendOutcome:
+        self._record("put_state", room_id, event_type, state_key)
+        return OK
+
+    async def leave_room(self, room_id: str) -> SendOutcome:
+        self._record("leave_room", room_id)
+        return OK
+
+
+@pytest.fixture
+def gateway() -> RecordingGateway:
+    return RecordingGateway()
+
+
+async def until(gateway: RecordingGateway, predicate: Callable[[], bool], timeout: float = 5) -> None:
+    """Wait (on the gateway's calls, not on a timer) until the predicate holds."""
+
+    async def watch() -> None:
+        while True:
+            gateway.changed.clear()
+            if predicate():
+                return
+            await gateway.changed.wait()
+
+    await asyncio.wait_for(watch(), timeout)
+
+
+@asynccontextmanager
+async def sending(db: Database, gateway: RecordingGateway, **options: Any) -> AsyncIterator[OutboxSender]:
+    """A running sender with a tiny backoff base (retries in milliseconds, not seconds); stopped
+    on the way out, and it must stop promptly."""
+    sender = OutboxSender(db, gateway, FakeClock(), encrypt_dms=False, backoff_base=0.001, **options)  # type: ignore[arg-type]
+    task = asyncio.create_task(sender.run())
+    try:
+        yield sender
+    finally:
+        sender.stop()
+        await asyncio.wait_for(task, timeout=2)
+
+
+async def queue(db: Database, room_id: str, *bodies: str) -> None:
+    async with db.transaction() as session:
+        chat = OutboxChat(session, T0)
+        for body in bodies:
+            await chat.send(room_id, as_text(body))
+
+
+async def rows_by_body(db: Database) -> dict[str, OutboxItem]:
+    return {row.payload["content"]["body"]: row for row in await outbox_rows(db)}
+
+
+async def test_messages_go_out_once_each_in_order_per_room(db: Database, gateway: RecordingGateway) -> None:
+    await queue(db, LOBBY, "lobby 1", "lobby 2")
+    await queue(db, CONTROL, "control 1")
+    await queue(db, LOBBY, "lobby 3")
+    await queue(db, CONTROL, "control 2", "control 3")
+    async with sending(db, gateway):
+        await until(gateway, lambda: len(gateway.sends()) == 6)
+    assert gateway.bodies(LOBBY) == ["lobby 1", "lobby 2", "lobby 3"]
+    assert gateway.bodies(CONTROL) == ["control 1", "control 2", "control 3"]
+    rows = await outbox_rows(db)
+    assert all(row.done_at is not None and row.error is None for row in rows)
+    assert [txn for _, _, txn in gateway.sends(LOBBY)] == [r.txn_id for r in rows if r.room_id == LOBBY]
+
+
+async def test_messages_committed_while_running_are_handed_over_and_sent(db: Database,
+                                                                       gateway: RecordingGateway) -> None:
+    """The fast path: a committed transaction's rows go straight to the sender."""
+    async with sending(db, gateway) as sender:
+        async with db.transaction() as session:
+            chat = OutboxChat(session, T0)
+            await chat.send(LOBBY, as_text("just decided"))
+            await chat.invite(LOBBY, "@alice:example.org")
+        sender.submit(chat.items)
+        await until(gateway, lambda: len(gateway.calls) == 2)
+    assert gateway.calls[0][:3] == ("send", LOBBY, "just decided")
+    assert gateway.calls[1] == ("invite", LOBBY, "@alice:example.org")
+
+
+async def test_a_rate_limited_message_is_retried_with_the_same_transaction_id(db: Database,
+                                                                            gateway: RecordingGateway) -> None:
+    gateway.script["hello"] = [SendOutcome("retry", retry_after=0.01, error="M_LIMIT_EXCEEDED")]
+    await queue(db, LOBBY, "hello", "after hello")
+    async with sending(db, gateway):
+        await until(gateway, lambda: "after hello" in gateway.bodies())
+    assert gateway.bodies(LOBBY) == ["hello", "hello", "after hello"]
+    first, retry, _ = gateway.sends(LOBBY)
+    rows = await rows_by_body(db)
+    assert first[2] == retry[2] == rows["hello"].txn_id, "Matrix deduplicates the retry"
+    assert rows["hello"].done_at is not None and rows["hello"].error is None
+    assert rows["hello"].attempts == 1
+
+
+async def test_a_permanent_failure_is_dropped_and_the_next_message_still_goes(db: Database,
+                                                                             gateway: RecordingGateway) -> None:
+    gateway.script["refused"] = [SendOutcome("failed", error="M_FORBIDDEN: not in the room")]
+    await queue(db, LOBBY, "refused", "next one")
+    async with sending(db, gateway):
+        await until(gateway, lambda: "next one" in gateway.bodies())
+    assert gateway.bodies(LOBBY) == ["refused", "next one"]
+    rows = await rows_by_body(db)
+    assert rows["refused"].done_at is not None and rows["refused"].error == "M_FORBIDDEN: not in the room"
+    assert rows["next one"].done_at is not None and rows["next one"].error is None
+
+
+async def test_a_poison_item_is_dropped_after_repeated_unexpected_errors_and_the_lane_goes_on(
+        db: Database, gateway: RecordingGateway, caplog: pytest.LogCaptureFixture) -> None:
+    poison = "confidential case text"
+    gateway.script[poison] = [nio.LocalProtocolError("olm session broken"), aiohttp.ClientPayloadError("cut")] * 10
+    await queue(db, LOBBY, poison, "behind the poison")
+    async with sending(db, gateway, max_unexpected=8):
+        await until(gateway, lambda: "behind the poison" in gateway.bodies())
+    assert gateway.bodies(LOBBY) == [poison] * 8 + ["behind the poison"]
+    rows = await rows_by_body(db)
+    dropped = rows[poison]
+    assert dropped.done_at is not None and dropped.error.startswith("unexpected ClientPayloadError (ref ")
+    assert dropped.attempts == 7, "every retry is counted"
+    assert rows["behind the poison"].done_at is not None and rows["behind the poison"].error is None
+    failures = [r for r in caplog.records if r.getMessage() == "outbox item failed unexpectedly"]
+    assert len(failures) == 8 and all(r.item == dropped.id and len(r.ref) == 6 for r in failures)
+    assert poison not in caplog.text, "the payload is never logged"
+
+
+async def test_a_database_error_while_marking_done_does_not_end_the_lane(
+        db: Database, gateway: RecordingGateway, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sqlite3
+
+    real_mark_done = outbox_rows_module.mark_done
+    broken: list[int] = []
+
+    async def mark_done_fails_once(session: Any, item_id: int, *args: Any, **kwargs: Any) -> None:
+        if not broken:
+            broken.append(item_id)
+            raise OperationalError("UPDATE outbox ...", {}, sqlite3.OperationalError("database is locked"))
+        await real_mark_done(session, item_id, *args, **kwargs)
+
+    monkeypatch.setattr(outbox_rows_module, "mark_done", mark_done_fails_once)
+    await queue(db, LOBBY, "first", "second")
+    async with sending(db, gateway):
+        await until(gateway, lambda: "second" in gateway.bodies())
+    sends = gateway.sends(LOBBY)
+    assert [body for _, body, _ in sends] == ["first", "first", "second"]
+    assert sends[0][2] == sends[1][2], "sent again with the same transaction id: Matrix shows it once"
+    assert all(row.done_at is not None and row.error is None for row in await outbox_rows(db))
+
+
+async def test_a_dm_not_opened_yet_is_opened_once_then_used(db: Database, gateway: RecordingGateway) -> None:
+    async with db.transaction() as session:
+        chat = OutboxChat(session, T0)
+        await chat.dm("@alice:example.org", as_text("one"))
+        await chat.dm("@alice:example.org", as_text("two"))
+    async with sending(db, gateway):
+        await until(gateway, lambda: len(gateway.sends()) == 2)
+    assert [c for c in gateway.calls if c[0] == "create_dm"] == [("create_dm", "@alice:example.org")]
+    assert gateway.bodies("!dm-alice:example.org") == ["one", "two"]
+
+
+async def test_stop_returns_promptly_during_a_long_retry_wait(db: Database, gateway: RecordingGateway,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    gateway.script["throttled"] = [SendOutcome("retry", retry_after=3600, error="M_LIMIT_EXCEEDED")]
+    await queue(db, LOBBY, "throttled")
+    sender = OutboxSender(db, gateway, FakeClock(), encrypt_dms=False, backoff_base=0.001)  # type: ignore[arg-type]
+    task = asyncio.create_task(sender.run())
+    await until(gateway, lambda: gateway.bodies() == ["throttled"])
+    [pending] = await outbox_rows(db)  # this transaction queues behind the lane counting its attempt,
+    assert pending.attempts == 1       # so the lane is now in its hour-long wait
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    sender.stop()
+    await asyncio.wait_for(task, timeout=2)
+    assert loop.time() - started < 1
+    [row] = await outbox_rows(db)
+    assert row.done_at is None, "still pending: sent at the next start"
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_an_already_opened_dm_is_reused(db: Database, gateway: RecordingGateway) -> None:
+    await open_dm(db, "!known-dm:example.org", "@bob:example.org")
+    async with db.transaction() as session:
+        await OutboxChat(session, T0).dm("@bob:example.org", as_text("hi Bob"))
+    async with sending(db, gateway):
+        await until(gateway, lambda: len(gateway.sends()) == 1)
+    assert gateway.sends() == [("!known-dm:example.org", "hi Bob", gateway.sends()[0][2])]
+    assert not [c for c in gateway.calls if c[0] == "create_dm"]
