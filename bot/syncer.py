@@ -162,7 +162,7 @@ class SyncLoop:
             await self.gateway.request_key(event.room_id, event.event_id)
 
     async def retry_pending(self) -> None:
-        async with self.db.transaction() as session:
+        async with self.db.read() as session:
             waiting = await decryption.all_waiting(session)
         max_age = self.dispatcher.settings.max_age
         for row in waiting:
