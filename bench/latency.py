@@ -4,8 +4,11 @@
 
 Three scenarios on the same Synapse (rate limits raised), all set up before measuring, one request
 in flight at a time, warm-up rounds discarded. By default the rounds are interleaved (round i of
-each scenario, then round i+1), so a change in the machine's load touches all three alike and
-every responder is idle when its request comes; --blocks runs each scenario's rounds back to back:
+each scenario, then round i+1), so a change in the machine's load touches all three alike; --blocks
+runs each scenario's rounds back to back. Either way a round ends only when its responder is idle
+again: its own answer has come back to it through its sync and it has started its next long poll
+(SyncWatch). Without that, what a responder does after answering would fall into the next round,
+i.e. onto another scenario:
 
   echo             a member sends "ping N" to a plain nio client that answers at once with an
                    m.notice from its sync callback: the floor any bot on this server can reach;
@@ -153,6 +156,40 @@ class Echo(Client):
 class Round:
     rtt_ms: float
     turnaround_ms: int | None
+    answer_id: str = ""
+
+
+class SyncWatch:
+    """Knows when a responder has seen its own answer come back in its sync and gone back to its
+    long poll, i.e. is idle again. Wraps the nio client's sync method, which both nio's
+    sync_forever (echo) and Kring's gateway call."""
+
+    def __init__(self, client: nio.AsyncClient) -> None:
+        self._seen: set[str] = set()  # in a sync response, next poll not started yet
+        self._done: set[str] = set()  # seen, and a new poll started after it
+        self._waiters: dict[str, asyncio.Future] = {}
+        inner = client.sync
+
+        async def sync(*args: Any, **kwargs: Any) -> Any:
+            self._poll_started()
+            resp = await inner(*args, **kwargs)
+            if isinstance(resp, nio.SyncResponse):
+                self._seen.update(e.event_id for room in resp.rooms.join.values() for e in room.timeline.events)
+            return resp
+
+        client.sync = sync
+
+    def _poll_started(self) -> None:
+        self._done |= self._seen
+        self._seen.clear()
+        for event_id in [e for e in self._waiters if e in self._done]:
+            self._waiters.pop(event_id).set_result(None)
+
+    async def idle_after(self, event_id: str) -> None:
+        if event_id not in self._done:
+            waiter = self._waiters.setdefault(event_id, asyncio.get_running_loop().create_future())
+            await asyncio.wait_for(waiter, REPLY_TIMEOUT)
+        self._done.discard(event_id)
 
 
 class Member(Client):
@@ -192,7 +229,7 @@ class Member(Client):
             self._waiting = None
         sent_ts = self._own_ts.pop(resp.event_id, None)  # our own event came in the same or an earlier sync
         turnaround = answer.server_timestamp - sent_ts if sent_ts is not None else None
-        return Round((seen_at - started) * 1000, turnaround)
+        return Round((seen_at - started) * 1000, turnaround, answer.event_id)
 
 
 # ---- scenarios ---------------------------------------------------------------------------------
@@ -218,7 +255,15 @@ class Scenario:
     name: str
     one: Callable[[int], Awaitable[Round]]
     member: Member
+    responder: SyncWatch
     results: list[Round] = field(default_factory=list)
+
+    async def round(self, i: int) -> Round:
+        """One round, then wait until the responder is idle again, so that what it does after
+        answering (taking its own answer in from sync) does not fall into the next round."""
+        r = await self.one(i)
+        await self.responder.idle_after(r.answer_id)
+        return r
 
 
 async def _member(stack: AsyncExitStack, synapse: LocalSynapse, store: Path | None) -> Member:
@@ -239,13 +284,14 @@ async def set_up(stack: AsyncExitStack, synapse: LocalSynapse, home: Path) -> li
     def echo_round(i: int, m: Member = member) -> Awaitable[Round]:
         return m.round(echo_room, echo.user_id, f"ping {i}", lambda body: body == f"pong {i}")
 
-    scenarios = [Scenario("echo", echo_round, member)]
+    scenarios = [Scenario("echo", echo_round, member, SyncWatch(echo.client))]
 
     bot_id = await new_user(synapse, "kring")
     kring = Kring(bot_config(synapse, home / "kring", bot_id))
     stack.push_async_callback(kring.stop)
     await kring.start()
     await asyncio.wait_for(kring.sync.caught_up.wait(), 60)
+    kring_watch = SyncWatch(kring.gateway.client)
     for name, store in (("kring plain", None), ("kring encrypted", home / "member-store")):
         m = await _member(stack, synapse, store)
         room = await m.dm(bot_id, encrypted=store is not None)
@@ -253,7 +299,7 @@ async def set_up(stack: AsyncExitStack, synapse: LocalSynapse, home: Path) -> li
         def kring_round(i: int, m: Member = m, room: str = room) -> Awaitable[Round]:
             return m.round(room, bot_id, "!ping", lambda body: body.startswith("Pong!"))
 
-        scenarios.append(Scenario(name, kring_round, m))
+        scenarios.append(Scenario(name, kring_round, m, kring_watch))
     return scenarios
 
 
@@ -263,13 +309,13 @@ async def measure(scenarios: list[Scenario], rounds: int, warmup: int, interleav
     if interleave:
         for i in range(-warmup, rounds):
             for sc in scenarios:
-                r = await sc.one(i)
+                r = await sc.round(i)
                 if i >= 0:
                     sc.results.append(r)
     else:
         for sc in scenarios:
             for i in range(-warmup, rounds):
-                r = await sc.one(i)
+                r = await sc.round(i)
                 if i >= 0:
                     sc.results.append(r)
     for sc in scenarios:

@@ -315,16 +315,19 @@ async def seat_check(kring: Kring, result: Burst, seats: int) -> dict[str, Any]:
 def report(n: int, seats: int, bursts: list[Burst], checks: dict[str, Any], elapsed: float) -> None:
     kring = next(b for b in bursts if b.name == "kring")
     echoes = [b for b in bursts if b.name.startswith("echo")]
+    alone = next(b for b in bursts if b.name == "homeserver alone")
     echo_last = statistics.fmean(b.last_reply_ms() for b in echoes)
     print(f"\nRegistration burst: {n} members, {seats} seats, one Synapse, wall time {elapsed:.0f} s")
-    print(f"{'':<12} {'sent in (client)':>17} {'spread (server)':>16} {'replies':>10} {'last reply':>11}")
+    print(f"{'':<16} {'sent in (client)':>16} {'spread (server)':>16} {'replies':>10} {'last reply':>11}")
     for b in bursts:
-        print(f"{b.name:<12} {b.client_seconds:16.2f}s {b.spread_ms() / 1000:15.2f}s "
-              f"{len(b.reply_at):>5}/{n:<4} {b.last_reply_ms() / 1000:10.2f}s")
+        last = f"{b.last_reply_ms() / 1000:10.2f}s" if b.reply_at else f"{'-':>11}"
+        print(f"{b.name:<16} {b.client_seconds:15.2f}s {b.spread_ms() / 1000:15.2f}s "
+              f"{len(b.reply_at):>5}/{n:<4} {last}")
     ratio = kring.last_reply_ms() / echo_last
     ok = lambda good: "met" if good else "MISSED"  # noqa: E731
     print(f"\nburst spread {kring.spread_ms() / 1000:.2f} s (target <= {TARGET_SPREAD_S:.0f} s: "
-          f"{ok(kring.spread_ms() / 1000 <= TARGET_SPREAD_S)})")
+          f"{ok(kring.spread_ms() / 1000 <= TARGET_SPREAD_S)}); with no bot reading, this homeserver took in "
+          f"the same {n} messages in {alone.client_seconds:.2f} s ({n / alone.client_seconds:.0f}/s)")
     print(f"replies received       {len(kring.reply_at)}/{n} ({ok(len(kring.reply_at) == n)})")
     print(f"confirmed              {checks['confirmed_db']} in the database, {checks['confirmed_told']} told so "
           f"(target exactly {seats}: {ok(checks['confirmed_db'] == seats == checks['confirmed_told'])}); "
@@ -359,6 +362,17 @@ async def run(n: int, seats: int, keep: bool) -> None:
                 bursts.append(await burst(http, people, name, text, lambda p: p.echo_room,
                                           lambda ids, b=before: _true(echo.replies >= b + n)))
         checks = await seat_check(kring, bursts[1], seats)
+        # The homeserver alone: the same burst with no bot reading (the echo bot is stopped), to
+        # show how fast this Synapse takes in messages at all, whoever answers them.
+        print("  burst: homeserver alone ...", file=sys.stderr)
+        await echo.close()
+        echo = None
+        alone = Burst("homeserver alone")
+        t0 = time.perf_counter()
+        ids = await asyncio.gather(*(http.send(p, p.echo_room, text) for p in people))
+        alone.client_seconds = time.perf_counter() - t0
+        await collect(http, people, alone, lambda p: p.echo_room, dict(zip((p.user_id for p in people), ids)))
+        bursts.append(alone)
     finally:
         for closer in (echo and echo.close, kring and kring.stop, http and http.close, synapse.stop):
             if closer:

@@ -25,6 +25,7 @@ from storage.database import Database
 
 log = logging.getLogger("kring")
 HEALTH_INTERVAL = 30.0  # seconds between two checks of the homeserver and cross-signing for !status
+ANSWERS_FIRST_S = 0.5  # how long the sync loop lets a batch's answers go out before it polls again
 
 
 def utcnow() -> datetime:
@@ -63,7 +64,8 @@ class Kring:
             runtime=self, clock=clock, on_commit=self._committed,
         )
         self.sync = SyncLoop(self.gateway, self.db, self.dispatcher, clock,
-                             language=config.bot.language, on_commit=self.outbox.wake)
+                             language=config.bot.language, on_commit=self.outbox.wake,
+                             answers_out=lambda: self.outbox.settled(ANSWERS_FIRST_S))
         self.sync.watchers.append(RoomGuard(
             self.db, config.matrix.user_id, clock, language=config.bot.language,
             prefix=config.bot.command_prefix, on_commit=self.outbox.wake))

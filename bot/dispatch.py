@@ -143,9 +143,9 @@ class Dispatcher:
 
     async def _context(self, session, msg: Incoming, now: datetime) -> Context:  # noqa: ANN001
         partner = await self._partner(session, msg.room_id)
-        member, role_names = await members.with_roles(session, msg.sender)
+        language, role_names = await members.language_and_roles(session, msg.sender)
         roles = {net: Role.parse(r) for net, r in role_names.items()}
-        language = (member.language if member and member.language else None) or self.settings.language
+        language = language or self.settings.language
         return Context(
             sender=msg.sender, room_id=msg.room_id, is_dm=partner == msg.sender, event_id=msg.event_id,
             event_time=msg.origin_time, now=now, role=max(roles.values(), default=Role.ANYONE), roles=roles,

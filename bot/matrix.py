@@ -107,6 +107,8 @@ class MatrixGateway(RoomAdmin):
         self.client = nio.AsyncClient(cfg.homeserver, cfg.user_id, store_path=str(self.store_path), config=client_cfg)
         self.synced = asyncio.Condition()
         self.display_name: str | None = None
+        self._key_work: asyncio.Task | None = None  # the last sync's key housekeeping
+        self._clear_rooms: set[str] = set()  # rooms the homeserver said are not encrypted
 
     # ---- login -------------------------------------------------------------------------
     @property
@@ -194,6 +196,7 @@ class MatrixGateway(RoomAdmin):
         return resp.filter_id
 
     async def sync(self, since: str | None, filter_id: str, *, full_state: bool, timeout_ms: int) -> SyncBatch:
+        await self._key_work_done(raise_errors=True)
         resp = await self.client.sync(timeout=timeout_ms, sync_filter=filter_id, since=since, full_state=full_state)
         if isinstance(resp, nio.SyncError):
             raise ConnectionError(f"sync failed: {resp.status_code} {resp.message}")
@@ -209,7 +212,9 @@ class MatrixGateway(RoomAdmin):
             if info.timeline.limited and since and info.timeline.prev_batch:
                 events = await self._fill_gap(room_id, info.timeline.prev_batch, since) + events
             self._collect(batch, room_id, events)
-        await self._housekeeping()
+        # Key uploads, queries and claims run while the batch is handled (they are only needed
+        # to encrypt: encrypted sends wait for them) and are done before the next sync.
+        self._key_work = asyncio.create_task(self._housekeeping(), name="key housekeeping")
         async with self.synced:
             self.synced.notify_all()
         return batch
@@ -269,6 +274,23 @@ class MatrixGateway(RoomAdmin):
             encrypted=bool(getattr(event, "decrypted", False)),
         )
 
+    async def _key_work_done(self, *, raise_errors: bool) -> None:
+        task = self._key_work
+        if task is None:
+            return
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if not task.cancelled():
+                raise  # we were cancelled, not the key work
+        except Exception:
+            if raise_errors:
+                self._key_work = None
+                raise
+        else:
+            if self._key_work is task:
+                self._key_work = None
+
     async def _housekeeping(self) -> None:
         """What nio's sync_forever does between syncs: keys and to-device messages."""
         c = self.client
@@ -280,10 +302,17 @@ class MatrixGateway(RoomAdmin):
             await c.keys_claim(c.get_users_for_key_claiming())
         await c.send_to_device_messages()
 
-    async def wait_for_room(self, room_id: str, timeout: float = 30) -> bool:
+    async def wait_for_room(self, room_id: str, timeout: float = 30, *, encrypted: bool = False) -> bool:
+        """Until a sync has brought the room (and, with encrypted, its m.room.encryption event:
+        a sync can return a new room half-made, before that event, and nio would then send in
+        the clear)."""
+        def ready() -> bool:
+            room = self.client.rooms.get(room_id)
+            return room is not None and (room.encrypted or not encrypted)
+
         async def known() -> None:
             async with self.synced:
-                await self.synced.wait_for(lambda: room_id in self.client.rooms)
+                await self.synced.wait_for(ready)
         try:
             await asyncio.wait_for(known(), timeout)
             return True
@@ -323,8 +352,17 @@ class MatrixGateway(RoomAdmin):
     async def send(self, room_id: str, content: dict[str, Any], txn_id: str,
                    event_type: str = "m.room.message") -> SendOutcome:
         """Send once; Matrix deduplicates a retry with the same transaction id."""
-        if room_id not in self.client.rooms:
+        room = self.client.rooms.get(room_id)
+        if room is None:
             return SendOutcome("retry", retry_after=1.0, error="room not known from sync yet")
+        if room.encrypted:
+            await self._key_work_done(raise_errors=False)  # the room key goes to every current device
+        elif room_id not in self._clear_rooms:
+            # Never in the clear into a room that is encrypted but whose m.room.encryption event
+            # has not come through sync yet (a sync can bring a room half-made): ask once per room.
+            if await self.get_state(room_id, "m.room.encryption") is not None:
+                return SendOutcome("retry", retry_after=0.5, error="room encryption not synced yet")
+            self._clear_rooms.add(room_id)
         try:
             resp = await self.client.room_send(room_id, event_type, content, tx_id=txn_id,
                                                ignore_unverified_devices=True)
@@ -353,7 +391,8 @@ class MatrixGateway(RoomAdmin):
         )
         if isinstance(resp, nio.RoomCreateError):
             raise ConnectionError(f"could not open a DM: {resp.status_code}")
-        await self.wait_for_room(resp.room_id)
+        if not await self.wait_for_room(resp.room_id, encrypted=encrypted):
+            raise ConnectionError(f"the new DM {resp.room_id} did not come back from sync in time")
         if encrypted:
             await self._know_devices_of(resp.room_id, user_id)
         return resp.room_id
@@ -400,4 +439,7 @@ class MatrixGateway(RoomAdmin):
             return False
 
     async def close(self) -> None:
+        if self._key_work:
+            self._key_work.cancel()
+            await asyncio.gather(self._key_work, return_exceptions=True)
         await self.client.close()

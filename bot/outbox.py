@@ -54,6 +54,9 @@ class OutboxSender:
         self._dirty: set[Lane] = set()  # lanes that may have rows in the table not yet queued
         self._queues: dict[Lane, deque[OutboxItem]] = {}
         self._queued: set[int] = set()  # ids queued or being delivered
+        self._idle = asyncio.Event()  # set while nothing is queued or being delivered, or a DM is opening
+        self._idle.set()
+        self._opening_dms = 0
         self._slots = asyncio.Semaphore(parallel_rooms)
         self.sent = 0
 
@@ -64,6 +67,34 @@ class OutboxSender:
         """Finish the database work in progress, cut network waits short, then return from run()."""
         self._stopping.set()
         self._wake.set()
+        self._idle.set()
+
+    async def settled(self, timeout: float) -> None:
+        """Wait, at most `timeout` seconds, until everything queued has been delivered.
+
+        The sync loop calls this before its next long poll, as a bare bot does when it answers
+        from its sync callback: the homeserver takes the answers first, and no poll of the bot's
+        stands open to be woken by each answer while it is being stored. Under load (a backlog,
+        retries after a 429) the timeout lets the loop poll on; while a DM is being opened it
+        returns at once, since the new room only comes through the next sync."""
+        if self._idle.is_set():
+            return
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except TimeoutError:
+            pass
+
+    def _track(self, item_ids: list[int]) -> None:
+        self._queued.update(item_ids)
+        if self._queued and not self._opening_dms:
+            self._idle.clear()
+
+    def _untrack(self, item_id: int | None) -> None:
+        self._queued.discard(item_id)
+        if not self._queued or self._opening_dms:
+            self._idle.set()
+        else:
+            self._idle.clear()
 
     async def run(self) -> None:
         while not self._stopping.is_set():
@@ -103,7 +134,7 @@ class OutboxSender:
         """The fast path: rows a transaction just committed, handed over without reading them back."""
         for item in items:
             if item.id not in self._queued:
-                self._queued.add(item.id)
+                self._track([item.id])
                 self._queues.setdefault(lane_of(item), deque()).append(item)
         self._start({lane_of(item) for item in items})
 
@@ -138,7 +169,7 @@ class OutboxSender:
                 except Stopping:
                     return
                 finally:
-                    self._queued.discard(item.id)
+                    self._untrack(item.id)
 
     async def _read_lane(self, lane: Lane, queue: deque[OutboxItem]) -> None:
         """Merge the lane's pending rows from the table into its queue, oldest first."""
@@ -146,7 +177,7 @@ class OutboxSender:
             rows = await outbox.pending_in_lane(session, *lane, limit=500)
         fresh = [row for row in rows if row.id not in self._queued]
         if fresh:
-            self._queued.update(row.id for row in fresh)
+            self._track([row.id for row in fresh])
             merged = sorted([*queue, *fresh], key=lambda row: row.id)
             queue.clear()
             queue.extend(merged)
@@ -240,7 +271,13 @@ class OutboxSender:
         async with self.db.read() as session:
             room_id = await direct_rooms.room_for(session, user_id)
         if room_id is None:
-            room_id = await self._unless_stopping(self.gateway.create_dm(user_id, encrypted=self.encrypt_dms))
+            self._opening_dms += 1  # the new room comes through the next sync: settled() must not hold it
+            self._idle.set()
+            try:
+                room_id = await self._unless_stopping(self.gateway.create_dm(user_id, encrypted=self.encrypt_dms))
+            finally:
+                self._opening_dms -= 1
+                self._untrack(None)
             async with self.db.transaction() as session:
                 await direct_rooms.record(session, room_id, user_id, self.clock())
             log.info("opened a DM", extra={"room_id": room_id})

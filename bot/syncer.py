@@ -20,13 +20,16 @@ log = logging.getLogger("kring.sync")
 
 class SyncLoop:
     def __init__(self, gateway: MatrixGateway, db: Database, dispatcher: Dispatcher,
-                 clock: Callable[[], datetime], *, language: str, on_commit: Callable[[], None]) -> None:
+                 clock: Callable[[], datetime], *, language: str, on_commit: Callable[[], None],
+                 answers_out: Callable[[], Awaitable[None]] | None = None) -> None:
         self.gateway = gateway
         self.db = db
         self.dispatcher = dispatcher
         self.clock = clock
         self.language = language
         self.on_commit = on_commit
+        # Awaited before the next long poll: the batch's answers go out first (bot.outbox.settled).
+        self.answers_out = answers_out
         self.batches = 0
         # Rooms handled at once. More would only queue for the database (one writer on SQLite)
         # ahead of the outbox, so replies would wait until the whole batch is decided.
@@ -91,6 +94,8 @@ class SyncLoop:
                 continue
             failures = 0
             token, full_state = batch.next_batch, False
+            if self.answers_out:
+                await self.answers_out()
             # Stored only now that the batch is handled; the next long poll need not wait for it.
             await self._save_token(token)
             self.batches += 1

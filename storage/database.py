@@ -10,6 +10,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from storage import sqlite_driver
+
 
 class Database:
     """SQLite (aiosqlite, WAL) or PostgreSQL (asyncpg) behind one interface.
@@ -28,7 +30,7 @@ class Database:
         if self.is_sqlite:
             if self.url.database and self.url.database != ":memory:":
                 Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
-            kwargs["connect_args"] = {"timeout": 30}
+            kwargs["async_creator"] = _one_trip_connector(self.url.database or ":memory:")
             kwargs["pool_reset_on_return"] = None  # every session ends in commit or rollback
         else:
             kwargs.update(pool_size=10, max_overflow=20)
@@ -71,6 +73,12 @@ class Database:
         await self.engine.dispose()
         if self._readers is not self._sessions:
             await self._readers.kw["bind"].dispose()
+
+
+def _one_trip_connector(path: str):  # noqa: ANN202
+    async def connect() -> sqlite_driver.OneTripConnection:
+        return await sqlite_driver.connect(path, timeout=30)
+    return connect
 
 
 def _configure_sqlite(engine: AsyncEngine, begin: str = "BEGIN IMMEDIATE") -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Member, Membership
@@ -32,15 +32,19 @@ async def roles(session: AsyncSession, user_id: str) -> dict[str, str]:
     return {network: role for network, role in rows}
 
 
-async def with_roles(session: AsyncSession, user_id: str) -> tuple[Member | None, dict[str, str]]:
-    """The member (if known) and network -> role of their active memberships, in one query."""
-    active = and_(Membership.member_id == Member.id, Membership.state == "active")
-    rows = (await session.execute(
-        select(Member, Membership.network, Membership.role).outerjoin(Membership, active)
-        .where(Member.user_id == user_id)
-    )).all()
-    member = rows[0][0] if rows else None
-    return member, {network: role for _m, network, role in rows if network is not None}
+_LANGUAGE_AND_ROLES = (
+    select(Member.language, Membership.network, Membership.role)
+    .outerjoin(Membership, and_(Membership.member_id == Member.id, Membership.state == "active"))
+    .where(Member.user_id == bindparam("user_id"))
+)
+
+
+async def language_and_roles(session: AsyncSession, user_id: str) -> tuple[str | None, dict[str, str]]:
+    """The person's chosen language (if any) and network -> role of their active memberships, in
+    one query of plain columns, built once (this runs for every command)."""
+    rows = (await session.execute(_LANGUAGE_AND_ROLES, {"user_id": user_id})).all()
+    language = rows[0][0] if rows else None
+    return language, {network: role for _lang, network, role in rows if network is not None}
 
 
 async def set_role(session: AsyncSession, network: str, user_id: str, role: str, now: datetime) -> Membership:

@@ -5,10 +5,12 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import OutboxItem
+
+_INSERT = insert(OutboxItem.__table__).returning(OutboxItem.__table__.c.id)
 
 
 async def enqueue(
@@ -21,13 +23,11 @@ async def enqueue(
     user_id: str | None = None,
 ) -> OutboxItem:
     """Add an item; its transaction id is fixed now so every retry is deduplicated by Matrix."""
-    item = OutboxItem(
-        kind=kind, room_id=room_id, user_id=user_id, payload=payload,
-        txn_id=f"kring-{uuid.uuid4().hex}", created_at=now, attempts=0,
-    )
-    session.add(item)
-    await session.flush()
-    return item
+    values = {"kind": kind, "room_id": room_id, "user_id": user_id, "payload": payload,
+              "txn_id": f"kring-{uuid.uuid4().hex}", "created_at": now, "attempts": 0}
+    # A Core insert (no ORM flush: this is on every command's path); the row's id comes back.
+    item_id = (await session.execute(_INSERT, values)).scalar_one()
+    return OutboxItem(id=item_id, **values)
 
 
 async def pending(session: AsyncSession, limit: int = 200) -> list[OutboxItem]:

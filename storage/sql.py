@@ -1,17 +1,25 @@
 """Small dialect-neutral helpers shared by the query modules."""
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
+from sqlalchemy import Insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
-async def insert_ignore(session: AsyncSession, model: type, values: dict[str, Any]) -> bool:
-    """INSERT ... ON CONFLICT DO NOTHING; True when a row was written."""
-    dialect = session.bind.dialect.name
+@cache
+def _insert_ignore_statement(dialect: str, model: type) -> Insert:
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    result = await session.execute(insert(model).values(**values).on_conflict_do_nothing())
+    return insert(model.__table__).on_conflict_do_nothing()
+
+
+async def insert_ignore(session: AsyncSession, model: type, values: dict[str, Any]) -> bool:
+    """INSERT ... ON CONFLICT DO NOTHING; True when a row was written. The statement is built once
+    per table (a Core insert: no ORM flush), the values travel as parameters."""
+    statement = _insert_ignore_statement(session.bind.dialect.name, model)
+    result = await session.execute(statement, values)
     return result.rowcount == 1
 
 

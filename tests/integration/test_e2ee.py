@@ -76,3 +76,26 @@ async def test_files_in_an_encrypted_dm_are_encrypted_attachments(make_bot, make
     plain = decrypt_attachment(ciphertext, secret["key"]["k"], secret["hashes"]["sha256"], secret["iv"])
     export = json.loads(plain)
     assert alice.user_id in json.dumps(export), "the decrypted file is the member's own export"
+
+
+async def test_nothing_goes_out_in_the_clear_before_the_rooms_encryption_is_synced(make_bot, make_member):
+    """A sync can bring a new room half-made, before its m.room.encryption event; nio would then
+    send in the clear. The bot asks the homeserver first and waits for the event instead."""
+    bot = await make_bot()
+    alice = await make_member(encrypted=True)
+    room = await alice.dm(bot.user_id, encrypted=True)
+    gateway = bot.kring.gateway
+    assert await gateway.wait_for_room(room, encrypted=True)
+    known = gateway.client.rooms[room]
+    known.encrypted = False  # as nio sees a room whose encryption event has not come through yet
+    gateway._clear_rooms.discard(room)
+
+    outcome = await gateway.send(room, {"msgtype": "m.text", "body": "confidential"}, "txn-clear-1")
+    assert outcome.status == "retry" and outcome.error == "room encryption not synced yet"
+
+    known.encrypted = True  # the event arrives
+    outcome = await gateway.send(room, {"msgtype": "m.text", "body": "confidential"}, "txn-clear-1")
+    assert outcome.status == "ok"
+    [seen] = await alice.messages_from(bot.user_id, room, 1)
+    assert seen.encrypted and seen.content["body"] == "confidential"
+    assert seen.event_id == outcome.event_id, "the first attempt sent nothing"

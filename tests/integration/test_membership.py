@@ -72,6 +72,19 @@ async def _outbox_drained(bot, timeout: float = 30) -> None:
         await asyncio.sleep(0.1)
 
 
+async def _bot_saw_lobby_join(bot, person: NioMember, timeout: float = 30) -> None:
+    """Until the bot has taken in the person's join of the lobby (it records their display name
+    then, after the sync that brought it: there is no event of its own to await)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        async with bot.kring.db.read() as session:
+            member = await members.get(session, person.user_id)
+            if member is not None and member.display_name is not None:
+                return
+        assert asyncio.get_running_loop().time() < deadline, f"the bot never saw {person.user_id} join the lobby"
+        await asyncio.sleep(0.1)
+
+
 async def _join_and_approve(bot, carol, rooms, alice, dm: str | None = None) -> str:
     dm = dm or await alice.dm(bot.user_id, encrypted=False)
     await alice.send(dm, "!join north Alice, adviser at a hospital")
@@ -249,6 +262,8 @@ async def test_coordinator_only_commands_are_refused_to_members_and_facilitators
     await _join_and_approve(bot, carol, rooms, fred)
     await carol.send(rooms["control"], f"!role {fred.user_id} facilitator")
     await _message(carol, bot.user_id, "is now a facilitator", rooms["control"])
+    for person in (alice, fred):
+        await _bot_saw_lobby_join(bot, person)  # or that would change the members table below
     await _outbox_drained(bot)
     coordinator_only = sorted(s.name for s in bot.kring.registry.specs if s.role is Role.COORDINATOR)
     assert {"approve", "decline", "remove", "members", "role"} <= set(coordinator_only)

@@ -263,3 +263,53 @@ async def test_an_already_opened_dm_is_reused(db: Database, gateway: RecordingGa
         await until(gateway, lambda: len(gateway.sends()) == 1)
     assert gateway.sends() == [("!known-dm:example.org", "hi Bob", gateway.sends()[0][2])]
     assert not [c for c in gateway.calls if c[0] == "create_dm"]
+
+
+async def test_settled_returns_once_the_handed_over_messages_are_delivered(db: Database,
+                                                                           gateway: RecordingGateway) -> None:
+    """The sync loop polls again only after its batch's answers went out (bounded by a timeout)."""
+    async with sending(db, gateway) as sender:
+        await sender.settled(5)  # nothing queued: at once
+        async with db.transaction() as session:
+            chat = OutboxChat(session, T0)
+            await chat.send(LOBBY, as_text("answer one"))
+            await chat.send(CONTROL, as_text("answer two"))
+        sender.submit(chat.items)
+        await asyncio.wait_for(sender.settled(5), 5)
+        assert sorted(gateway.bodies()) == ["answer one", "answer two"]
+
+
+async def test_settled_gives_up_after_its_timeout_while_a_send_waits_out_a_rate_limit(
+        db: Database, gateway: RecordingGateway) -> None:
+    gateway.script["slow"] = [SendOutcome("retry", retry_after=30, error="M_LIMIT_EXCEEDED")]
+    async with sending(db, gateway) as sender:
+        async with db.transaction() as session:
+            chat = OutboxChat(session, T0)
+            await chat.send(LOBBY, as_text("slow"))
+        sender.submit(chat.items)
+        await until(gateway, lambda: gateway.bodies() == ["slow"])
+        await asyncio.wait_for(sender.settled(0.05), 2)  # returns after its own timeout, not 30 s
+        assert gateway.bodies() == ["slow"], "the retry is still waiting"
+
+
+async def test_settled_does_not_hold_the_sync_while_a_dm_is_being_opened(db: Database,
+                                                                        gateway: RecordingGateway) -> None:
+    """Opening a DM waits for the next sync to bring the new room: holding the sync for it would
+    only delay the message."""
+    room_ready = asyncio.Event()
+    plain_create_dm = gateway.create_dm
+
+    async def create_dm(user_id: str, *, encrypted: bool) -> str:
+        await room_ready.wait()  # as the real gateway waits for the sync
+        return await plain_create_dm(user_id, encrypted=encrypted)
+
+    gateway.create_dm = create_dm  # type: ignore[method-assign]
+    async with sending(db, gateway) as sender:
+        async with db.transaction() as session:
+            chat = OutboxChat(session, T0)
+            await chat.dm("@bob:example.org", as_text("A seat is free for you"))
+        sender.submit(chat.items)
+        await asyncio.wait_for(sender.settled(30), 2)  # at once, not after 30 s
+        room_ready.set()
+        await until(gateway, lambda: gateway.bodies() == ["A seat is free for you"])
+        await asyncio.wait_for(sender.settled(30), 2)
