@@ -108,7 +108,9 @@ class MatrixGateway(RoomAdmin):
         self.synced = asyncio.Condition()
         self.display_name: str | None = None
         self._key_work: asyncio.Task | None = None  # the last sync's key housekeeping
-        self._clear_rooms: set[str] = set()  # rooms the homeserver said are not encrypted
+        # Rooms this bot created with encryption on. A room someone else created reaches the bot
+        # complete (it joins after the invite, which comes after the room's initial state).
+        self.encrypted_by_us: set[str] = set()
 
     # ---- login -------------------------------------------------------------------------
     @property
@@ -357,12 +359,10 @@ class MatrixGateway(RoomAdmin):
             return SendOutcome("retry", retry_after=1.0, error="room not known from sync yet")
         if room.encrypted:
             await self._key_work_done(raise_errors=False)  # the room key goes to every current device
-        elif room_id not in self._clear_rooms:
-            # Never in the clear into a room that is encrypted but whose m.room.encryption event
-            # has not come through sync yet (a sync can bring a room half-made): ask once per room.
-            if await self.get_state(room_id, "m.room.encryption") is not None:
-                return SendOutcome("retry", retry_after=0.5, error="room encryption not synced yet")
-            self._clear_rooms.add(room_id)
+        elif room_id in self.encrypted_by_us:
+            # A room this bot created encrypted, brought by a sync half-made (before its
+            # m.room.encryption event): nio would send in the clear. Wait for the event.
+            return SendOutcome("retry", retry_after=0.5, error="room encryption not synced yet")
         try:
             resp = await self.client.room_send(room_id, event_type, content, tx_id=txn_id,
                                                ignore_unverified_devices=True)
@@ -391,6 +391,8 @@ class MatrixGateway(RoomAdmin):
         )
         if isinstance(resp, nio.RoomCreateError):
             raise ConnectionError(f"could not open a DM: {resp.status_code}")
+        if encrypted:
+            self.encrypted_by_us.add(resp.room_id)
         if not await self.wait_for_room(resp.room_id, encrypted=encrypted):
             raise ConnectionError(f"the new DM {resp.room_id} did not come back from sync in time")
         if encrypted:

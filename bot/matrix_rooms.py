@@ -30,6 +30,7 @@ class RoomAdmin:
     """Mixed into MatrixGateway, which provides `client`, `cfg`, `user_id` and `_outcome`."""
 
     client: nio.AsyncClient
+    encrypted_by_us: set[str]
 
     async def room_versions(self) -> tuple[str, dict[str, str]]:
         """The homeserver's default room version and the versions it offers (id -> stable/unstable)."""
@@ -49,6 +50,8 @@ class RoomAdmin:
                 power_level_override=power_levels,
             )
             if isinstance(resp, nio.RoomCreateResponse):
+                if any(event.get("type") == "m.room.encryption" for event in initial_state):
+                    self.encrypted_by_us.add(resp.room_id)
                 return resp.room_id
             if resp.status_code == "M_LIMIT_EXCEEDED":
                 await asyncio.sleep((resp.retry_after_ms or 1000) / 1000)

@@ -58,6 +58,7 @@ class OutboxSender:
         self._idle.set()
         self._opening_dms = 0
         self._slots = asyncio.Semaphore(parallel_rooms)
+        self._parallel = parallel_rooms
         self.sent = 0
 
     def wake(self) -> None:
@@ -70,15 +71,17 @@ class OutboxSender:
         self._idle.set()
 
     async def settled(self, timeout: float) -> None:
-        """Wait, at most `timeout` seconds, until everything queued has been delivered.
+        """Wait, at most `timeout` seconds, until the answers being sent have been delivered.
 
         The sync loop calls this before its next long poll, as a bare bot does when it answers
         from its sync callback: the homeserver takes the answers first, and no poll of the bot's
-        stands open to be woken by each answer while it is being stored. Under load (a backlog,
-        retries after a 429) the timeout lets the loop poll on; while a DM is being opened it
-        returns at once, since the new room only comes through the next sync."""
-        if self._idle.is_set():
-            return
+        stands open to be woken by each answer while it is being stored. It waits only when all
+        that is queued is already in flight (no more than one item per parallel lane): with a
+        backlog (a burst) the loop polls on at once, so the next commands are decided while the
+        answers drain. The timeout covers a slow send (a retry after a 429); while a DM is being
+        opened it returns at once, since the new room only comes through the next sync."""
+        if self._idle.is_set() or len(self._queued) > self._parallel:
+            return  # a backlog (a burst): polling on keeps the database busy while it drains
         try:
             await asyncio.wait_for(self._idle.wait(), timeout)
         except TimeoutError:
