@@ -51,7 +51,7 @@ if str(ROOT) not in sys.path:
 
 import nio  # noqa: E402
 
-from bot.app import Kring  # noqa: E402
+from bot.app import Kring, freeze_startup_objects  # noqa: E402
 from bot.config import Config  # noqa: E402
 from bot.devserver import LocalSynapse  # noqa: E402
 from bot.matrix import SYNC_FILTER  # noqa: E402
@@ -388,6 +388,7 @@ async def run(rounds: int, warmup: int, interleave: bool, keep: bool) -> None:
             await synapse.start()
             stack.push_async_callback(synapse.stop)
             scenarios = await set_up(stack, synapse, home)
+            freeze_startup_objects()  # as a running bot does (Kring.run_tasks)
             print(f"measuring {warmup} + {rounds} rounds each "
                   f"({'interleaved' if interleave else 'one scenario after another'}) ...", file=sys.stderr)
             started = time.perf_counter()

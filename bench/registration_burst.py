@@ -46,7 +46,7 @@ import aiohttp  # noqa: E402
 import nio  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
-from bot.app import Kring  # noqa: E402
+from bot.app import Kring, freeze_startup_objects  # noqa: E402
 from bot.config import Config  # noqa: E402
 from bot.devserver import LocalSynapse  # noqa: E402
 from bot.matrix import SYNC_FILTER  # noqa: E402
@@ -350,6 +350,7 @@ async def run(n: int, seats: int, keep: bool) -> None:
         await synapse.start()
         http = Http(synapse.url)
         kring, echo, people = await set_up(synapse, http, home, n, seats)
+        freeze_startup_objects()  # as a running bot does (Kring.run_tasks)
         text = f"!register {SLUG}"
         bursts = []
         for name in ("echo before", "kring", "echo after"):
