@@ -16,6 +16,7 @@ import nio
 
 from bot.config import MatrixConfig
 from bot.dispatch import Incoming
+from bot.keywork import KeyWork
 from bot.matrix_rooms import RoomAdmin, SendOutcome
 
 log = logging.getLogger("kring.matrix")
@@ -107,7 +108,7 @@ class MatrixGateway(RoomAdmin):
         self.client = nio.AsyncClient(cfg.homeserver, cfg.user_id, store_path=str(self.store_path), config=client_cfg)
         self.synced = asyncio.Condition()
         self.display_name: str | None = None
-        self._key_work: asyncio.Task | None = None  # the last sync's key housekeeping
+        self.key_work = KeyWork(self.client)
         # Rooms this bot created with encryption on. A room someone else created reaches the bot
         # complete (it joins after the invite, which comes after the room's initial state).
         self.encrypted_by_us: set[str] = set()
@@ -198,7 +199,7 @@ class MatrixGateway(RoomAdmin):
         return resp.filter_id
 
     async def sync(self, since: str | None, filter_id: str, *, full_state: bool, timeout_ms: int) -> SyncBatch:
-        await self._key_work_done(raise_errors=True)
+        await self.key_work.done(raise_errors=True)
         resp = await self.client.sync(timeout=timeout_ms, sync_filter=filter_id, since=since, full_state=full_state)
         if isinstance(resp, nio.SyncError):
             raise ConnectionError(f"sync failed: {resp.status_code} {resp.message}")
@@ -214,9 +215,7 @@ class MatrixGateway(RoomAdmin):
             if info.timeline.limited and since and info.timeline.prev_batch:
                 events = await self._fill_gap(room_id, info.timeline.prev_batch, since) + events
             self._collect(batch, room_id, events)
-        # Key uploads, queries and claims run while the batch is handled (they are only needed
-        # to encrypt: encrypted sends wait for them) and are done before the next sync.
-        self._key_work = asyncio.create_task(self._housekeeping(), name="key housekeeping")
+        self.key_work.start()  # beside the handling of the batch (bot/keywork.py)
         async with self.synced:
             self.synced.notify_all()
         return batch
@@ -276,34 +275,6 @@ class MatrixGateway(RoomAdmin):
             encrypted=bool(getattr(event, "decrypted", False)),
         )
 
-    async def _key_work_done(self, *, raise_errors: bool) -> None:
-        task = self._key_work
-        if task is None:
-            return
-        try:
-            await asyncio.shield(task)
-        except asyncio.CancelledError:
-            if not task.cancelled():
-                raise  # we were cancelled, not the key work
-        except Exception:
-            if raise_errors:
-                self._key_work = None
-                raise
-        else:
-            if self._key_work is task:
-                self._key_work = None
-
-    async def _housekeeping(self) -> None:
-        """What nio's sync_forever does between syncs: keys and to-device messages."""
-        c = self.client
-        if c.should_upload_keys:
-            await c.keys_upload()
-        if c.should_query_keys:
-            await c.keys_query()
-        if c.should_claim_keys:
-            await c.keys_claim(c.get_users_for_key_claiming())
-        await c.send_to_device_messages()
-
     async def wait_for_room(self, room_id: str, timeout: float = 30, *, encrypted: bool = False) -> bool:
         """Until a sync has brought the room (and, with encrypted, its m.room.encryption event:
         a sync can return a new room half-made, before that event, and nio would then send in
@@ -358,7 +329,7 @@ class MatrixGateway(RoomAdmin):
         if room is None:
             return SendOutcome("retry", retry_after=1.0, error="room not known from sync yet")
         if room.encrypted:
-            await self._key_work_done(raise_errors=False)  # the room key goes to every current device
+            await self.key_work.done(raise_errors=False)  # the room key goes to every current device
         elif room_id in self.encrypted_by_us:
             # A room this bot created encrypted, brought by a sync half-made (before its
             # m.room.encryption event): nio would send in the clear. Wait for the event.
@@ -441,7 +412,5 @@ class MatrixGateway(RoomAdmin):
             return False
 
     async def close(self) -> None:
-        if self._key_work:
-            self._key_work.cancel()
-            await asyncio.gather(self._key_work, return_exceptions=True)
+        await self.key_work.close()
         await self.client.close()
