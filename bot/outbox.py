@@ -89,11 +89,13 @@ class OutboxSender:
 
     def _track(self, item_ids: list[int]) -> None:
         self._queued.update(item_ids)
-        if self._queued and not self._opening_dms:
-            self._idle.clear()
+        self._refresh_idle()
 
-    def _untrack(self, item_id: int | None) -> None:
+    def _untrack(self, item_id: int) -> None:
         self._queued.discard(item_id)
+        self._refresh_idle()
+
+    def _refresh_idle(self) -> None:
         if not self._queued or self._opening_dms:
             self._idle.set()
         else:
@@ -275,12 +277,12 @@ class OutboxSender:
             room_id = await direct_rooms.room_for(session, user_id)
         if room_id is None:
             self._opening_dms += 1  # the new room comes through the next sync: settled() must not hold it
-            self._idle.set()
+            self._refresh_idle()
             try:
                 room_id = await self._unless_stopping(self.gateway.create_dm(user_id, encrypted=self.encrypt_dms))
             finally:
                 self._opening_dms -= 1
-                self._untrack(None)
+                self._refresh_idle()
             async with self.db.transaction() as session:
                 await direct_rooms.record(session, room_id, user_id, self.clock())
             log.info("opened a DM", extra={"room_id": room_id})

@@ -6,10 +6,10 @@ results, row counts and new ids come back as before."""
 from __future__ import annotations
 
 import sqlite3
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import OperationalError
 
 from storage.database import Database
 from storage.models import ProcessedEvent
@@ -88,9 +88,7 @@ async def test_rows_counts_and_new_ids_come_back(db: Database) -> None:
             (first.id, "1", first.txn_id), (second.id, "2", second.txn_id)]
 
 
-async def test_a_sql_error_is_reported_and_the_next_transaction_works(db: Database, tmp_path: Path) -> None:
-    from sqlalchemy.exc import OperationalError
-
+async def test_a_sql_error_is_reported_and_the_next_transaction_works(db: Database) -> None:
     with pytest.raises(OperationalError):
         async with db.transaction() as session:
             await session.execute(text("SELECT * FROM no_such_table"))
