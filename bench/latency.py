@@ -1,6 +1,6 @@
 """Round-trip latency of Kring's `!ping` beside a bare nio echo, on one local Synapse.
 
-    .venv/bin/python bench/latency.py [--rounds 200] [--warmup 10]
+    .venv/bin/python bench/latency.py [--rounds 500] [--warmup 10]
 
 Three scenarios on the same Synapse (rate limits raised), all set up before measuring, one request
 in flight at a time, warm-up rounds discarded. By default the rounds are interleaved (round i of
@@ -364,6 +364,9 @@ def report(echo: Summary, plain: Summary, encrypted: Summary, rounds: int, warmu
     print(f"{'ms':<16} {'p50':>7} {'p90':>7} {'p99':>7} {'mean':>7}   turnaround p50/p90 (server ts)")
     for s in (echo, plain, encrypted):
         print(s.row())
+    print("slowest rounds (ms):")
+    for s in (echo, plain, encrypted):
+        print(f"  {s.name:<16} " + "  ".join(f"{v:.0f}" for v in sorted(s.rtt)[-6:][::-1]))
     print(f"\n{'ratio':<28} {'p50':>6} {'p99':>6}   target")
     for label, num, den, t50, t99 in (
         ("kring plain / echo", plain, echo, TARGET_PLAIN, TARGET_PLAIN),
@@ -403,7 +406,7 @@ async def run(rounds: int, warmup: int, interleave: bool, keep: bool) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=200, help="measured rounds per scenario (default 200)")
+    parser.add_argument("--rounds", type=int, default=500, help="measured rounds per scenario (default 500)")
     parser.add_argument("--warmup", type=int, default=10, help="rounds discarded first (default 10)")
     parser.add_argument("--blocks", action="store_true",
                         help="all rounds of one scenario back to back instead of interleaving them")

@@ -281,7 +281,7 @@ async def collect(http: Http, people: list[Person], result: Burst, room_of, sent
 
 def kring_done(kring: Kring):  # noqa: ANN201
     async def check(ids: set[str]) -> bool:
-        async with kring.db.transaction() as session:
+        async with kring.db.read() as session:  # no write lock taken from the bot while it works
             handled = (await session.execute(select(func.count()).select_from(ProcessedEvent)
                                              .where(ProcessedEvent.event_id.in_(ids)))).scalar_one()
             return handled == len(ids) and await outbox.count_pending(session) == 0

@@ -18,6 +18,7 @@ from bot.config import MatrixConfig
 from bot.dispatch import Incoming
 from bot.keywork import KeyWork
 from bot.matrix_rooms import RoomAdmin, SendOutcome
+from bot.uploads import MediaUploads
 
 log = logging.getLogger("kring.matrix")
 
@@ -109,6 +110,7 @@ class MatrixGateway(RoomAdmin):
         self.synced = asyncio.Condition()
         self.display_name: str | None = None
         self.key_work = KeyWork(self.client)
+        self.uploads = MediaUploads(self.client)
         # Rooms this bot created with encryption on. A room someone else created reaches the bot
         # complete (it joins after the invite, which comes after the room's initial state).
         self.encrypted_by_us: set[str] = set()
@@ -390,17 +392,11 @@ class MatrixGateway(RoomAdmin):
         await self.client.room_leave(room_id)
 
     async def upload(self, room_id: str, data: bytes, mimetype: str, filename: str) -> dict[str, Any]:
-        """Upload a file; into an encrypted room as an encrypted attachment. Returns the content keys."""
-        encrypt = bool(self.client.rooms.get(room_id) and self.client.rooms[room_id].encrypted)
-        import io
-
-        resp, keys = await self.client.upload(lambda *_: io.BytesIO(data), content_type=mimetype,
-                                              filename=filename, encrypt=encrypt, filesize=len(data))
-        if isinstance(resp, nio.UploadError):
-            raise ConnectionError(f"upload failed: {resp.message}")
-        if encrypt:
-            return {"file": {**keys, "url": resp.content_uri, "mimetype": mimetype}}
-        return {"url": resp.content_uri}
+        """The content keys of a file for this room: an encrypted attachment into an encrypted room.
+        The same file is uploaded once and reused (bot/uploads.py)."""
+        room = self.client.rooms.get(room_id)
+        encrypt = bool(room and room.encrypted) or room_id in self.encrypted_by_us
+        return await self.uploads.content_keys(data, mimetype, filename, encrypt=encrypt)
 
     async def reachable(self) -> bool:
         try:

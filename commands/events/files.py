@@ -6,7 +6,7 @@ import csv
 import io
 import re
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import timezone
 
 from icalendar import Calendar
 from icalendar import Event as VEvent
@@ -18,8 +18,10 @@ PRODID = "-//Kring//events//EN"
 _URL = re.compile(r"https?://\S+")
 
 
-def ics(event: Event, now: datetime, *, workshop: EventWorkshop | None = None, cancelled: bool = False) -> Attachment:
-    """One VEVENT with its times in UTC; the uid is stable so a later file updates the entry."""
+def ics(event: Event, *, workshop: EventWorkshop | None = None, cancelled: bool = False) -> Attachment:
+    """One VEVENT with its times in UTC; the uid is stable so a later file updates the entry.
+    Stamped with the event's last change, not the moment of sending: everyone told about the
+    same version of the event gets the same bytes, which the bot uploads once (bot/uploads.py)."""
     cal = Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
@@ -27,7 +29,7 @@ def ics(event: Event, now: datetime, *, workshop: EventWorkshop | None = None, c
     vevent = VEvent()
     vevent.add("uid", f"{event.slug}@kring")
     vevent.add("sequence", event.revision)
-    vevent.add("dtstamp", now.astimezone(timezone.utc))
+    vevent.add("dtstamp", event.updated_at.astimezone(timezone.utc))
     vevent.add("dtstart", event.starts_at.astimezone(timezone.utc))
     vevent.add("dtend", event.ends_at.astimezone(timezone.utc))
     summary = f"{event.title} — {workshop.name}" if workshop else event.title

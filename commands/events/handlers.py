@@ -96,7 +96,7 @@ async def register(ctx: Context, event: str, workshop: Rest | None = None) -> Re
     parts: list[Text] = [_main_text(ctx, e, outcome)]
     if chosen is not None:
         parts.append(_workshop_text(ctx, e, chosen, outcome))
-    attach = (files.ics(e, ctx.now),) if outcome.main_new and outcome.main.state == regs.CONFIRMED else ()
+    attach = (files.ics(e),) if outcome.main_new and outcome.main.state == regs.CONFIRMED else ()
     return await _privately(ctx, lines(parts), attach)
 
 
@@ -187,7 +187,7 @@ async def accept(ctx: Context, event: str, workshop: Rest | None = None) -> Repl
     parts = [ctx.t("events.offer.accepted", what=what, when=when(e), purpose=e.purpose, expect=expectations(ctx.t, e),
                    cancel=code(f"{ctx.prefix}cancel {e.slug}"))]
     parts += [notify.workshop_line(ctx.t, c, e) for c in changes if c.kind in ("seated", "queued")]
-    attach = (files.ics(e, ctx.now),) if row.slot == 0 else ()
+    attach = (files.ics(e),) if row.slot == 0 else ()
     return await _privately(ctx, lines(parts), attach)
 
 

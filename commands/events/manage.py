@@ -76,7 +76,7 @@ async def event_edit(ctx: Context, event: str, changes: Rest) -> Reply:
     told = 0
     if moved and e.state == events.PUBLISHED:
         e.revision += 1
-        told = await _tell_registrants(ctx, e, "events.changed.dm", files.ics(e, ctx.now))
+        told = await _tell_registrants(ctx, e, "events.changed.dm", files.ics(e))
     taken = await regs.holding(ctx.db, e.id, 0)
     parts = [ctx.t("events.edit.done", slug=code(e.slug), fields=", ".join(raw), told=told)]
     if removed:
@@ -183,7 +183,7 @@ async def event_cancel_confirmed(ctx: Context, args: dict) -> Reply:
         regs.set_state(r, regs.CANCELLED, ctx.now)
     e.state, e.cancelled_at, e.updated_at, e.revision = events.CANCELLED, ctx.now, ctx.now, e.revision + 1
     people = sorted({r.user_id for r in rows})
-    attachment = files.ics(e, ctx.now, cancelled=True)
+    attachment = files.ics(e, cancelled=True)
     for user in people:
         await ctx.chat.dm(user, ctx.t("events.cancel_event.dm", title=e.title, when=when(e)), files=(attachment,))
     if was_published and not e.invite_only:

@@ -42,7 +42,7 @@ async def tell(ctx: Context | JobContext, event: Event, changes: list[Change], *
                          decline=code(f"{prefix}decline {event.slug}{workshop_arg}"))
             await ctx.chat.dm(row.user_id, text)
         elif change.kind == "promoted":
-            attach = (files.ics(event, ctx.now),) if change.workshop is None else ()
+            attach = (files.ics(event),) if change.workshop is None else ()
             text = ctx.t("events.promoted.dm", what=what, when=when(event),
                          cancel=code(f"{prefix}cancel {event.slug}{workshop_arg}"))
             await ctx.chat.dm(row.user_id, text, files=attach)

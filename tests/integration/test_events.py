@@ -49,8 +49,9 @@ async def _in_room(member: NioMember, room_id: str) -> None:
         await member.next_sync()
 
 
-async def _calendar_file(member: NioMember, sender: str, room_id: str, after: Seen) -> Calendar:
-    """The .ics file the bot sent after `after`, downloaded (and decrypted) like a client does."""
+async def _calendar_file(member: NioMember, sender: str, room_id: str, after: Seen) -> tuple[Calendar, str]:
+    """The .ics file the bot sent after `after`, downloaded (and decrypted) like a client does,
+    and the media it points at."""
     def match() -> Seen | None:
         seen = [s for s in member.seen if s.sender == sender and s.room_id == room_id]
         later = seen[seen.index(after) + 1:] if after in seen else []
@@ -62,13 +63,21 @@ async def _calendar_file(member: NioMember, sender: str, room_id: str, after: Se
     assert content["body"].endswith(".ics") and content["info"]["mimetype"] == "text/calendar"
     if "file" in content:  # an encrypted attachment in an encrypted room
         f = content["file"]
-        resp = await member.client.download(mxc=f["url"])
+        url = f["url"]
+        resp = await member.client.download(mxc=url)
         data = decrypt_attachment(resp.body, f["key"]["k"], f["hashes"]["sha256"], f["iv"])
     else:
-        resp = await member.client.download(mxc=content["url"])
+        assert "url" in content and not encrypted_room(member, room_id), "a plain file in an encrypted room"
+        url = content["url"]
+        resp = await member.client.download(mxc=url)
         data = resp.body
     assert isinstance(resp, nio.DownloadResponse), resp
-    return Calendar.from_ical(data)
+    return Calendar.from_ical(data), url
+
+
+def encrypted_room(member: NioMember, room_id: str) -> bool:
+    room = member.client.rooms.get(room_id)
+    return bool(room and room.encrypted)
 
 
 async def test_create_publish_register_waitlist_cancel_offer_accept(make_bot, make_member, encrypted):
@@ -107,7 +116,8 @@ async def test_create_publish_register_waitlist_cancel_offer_accept(make_bot, ma
     assert "Why we meet: Collect members' experiences" in confirmed.content["body"]
     assert "What we expect of you: Bring one situation" in confirmed.content["body"]
     assert confirmed.encrypted == encrypted
-    [vevent] = (await _calendar_file(alice, bot.user_id, dms[alice.user_id], confirmed)).walk("VEVENT")
+    calendar, alice_media = await _calendar_file(alice, bot.user_id, dms[alice.user_id], confirmed)
+    [vevent] = calendar.walk("VEVENT")
     assert vevent.decoded("dtstart") == STARTS_UTC
     assert str(vevent["summary"]) == "Theme meeting on alcohol at work"
 
@@ -125,8 +135,11 @@ async def test_create_publish_register_waitlist_cancel_offer_accept(make_bot, ma
 
     await bob.send(dms[bob.user_id], f"!accept {slug}")
     accepted = await _message(bob, bot.user_id, "The seat is yours", dms[bob.user_id])
-    [vevent] = (await _calendar_file(bob, bot.user_id, dms[bob.user_id], accepted)).walk("VEVENT")
+    calendar, bob_media = await _calendar_file(bob, bot.user_id, dms[bob.user_id], accepted)
+    [vevent] = calendar.walk("VEVENT")
     assert vevent.decoded("dtstart") == STARTS_UTC
+    # The same version of the event is the same file: uploaded once, not once per member.
+    assert bob_media == alice_media
 
     await carol.send(control, f"!attendees {slug}")
     counts = await _message(carol, bot.user_id, "The event:", control)
