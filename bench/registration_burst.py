@@ -13,7 +13,9 @@ Each burst: every member sends one message into its DM, all at once (at most 100
 flight). Kring gets `!register <event>`; the echo bot gets the same text and answers each message
 with an m.notice, from a task per message and with 8 sends in flight (Kring's outbox drains 8
 rooms in parallel too), i.e. the best a bare bot does. The echo burst runs before and after Kring's;
-the ratio uses their mean.
+the ratio uses their mean. Before each burst the script waits until the homeserver's CPU has been
+idle for two seconds, so that its background work after the set-up (2,000 new rooms) or after the
+previous burst falls into none of them.
 
 Measured from the server's own timestamps (origin_server_ts), read back with /messages after the
 burst: the spread of the burst's messages, and the time from the first message to the last reply.
@@ -27,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import shutil
 import statistics
 import sys
@@ -74,6 +77,7 @@ class Burst:
     sent_at: dict[str, tuple[int, str]] = field(default_factory=dict)  # user -> (server ts, event id)
     reply_at: dict[str, int] = field(default_factory=dict)  # user -> server ts of the first answer
     reply_body: dict[str, str] = field(default_factory=dict)
+    file_at: dict[str, int] = field(default_factory=dict)  # user -> server ts of a file sent after the answer
     client_seconds: float = 0.0
 
     @property
@@ -121,6 +125,30 @@ class Http:
 
     async def close(self) -> None:
         await self.session.close()
+
+
+async def until_quiet(synapse: LocalSynapse, *, below: float = 0.05, for_s: float = 2.0, timeout: float = 300) -> float:
+    """Wait until the homeserver has used less than `below` of a core for `for_s` seconds: its
+    background work from the set-up or from the previous burst (room statistics, the user
+    directory, a database checkpoint) is done and falls into no burst. Returns the seconds waited."""
+    stat = Path(f"/proc/{synapse.pid}/stat")
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def cpu_seconds() -> float:
+        fields = stat.read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+
+    started = last_at = time.monotonic()
+    last, quiet_since = cpu_seconds(), None
+    while time.monotonic() - started < timeout:
+        await asyncio.sleep(0.5)
+        now, used = time.monotonic(), cpu_seconds()
+        busy = (used - last) / (now - last_at)
+        last, last_at = used, now
+        quiet_since = (quiet_since or now) if busy < below else None
+        if quiet_since is not None and now - quiet_since >= for_s:
+            break
+    return time.monotonic() - started
 
 
 async def gather_limited(coros: list, limit: int = 16) -> list:  # noqa: ANN001
@@ -275,6 +303,10 @@ async def collect(http: Http, people: list[Person], result: Burst, room_of, sent
         if answer:
             result.reply_at[p.user_id] = answer["origin_server_ts"]
             result.reply_body[p.user_id] = answer["content"].get("body", "")
+        attached = next((e for e in later if e["sender"] != p.user_id and e["type"] == "m.room.message"
+                         and e["content"].get("msgtype") == "m.file"), None)
+        if attached:
+            result.file_at[p.user_id] = attached["origin_server_ts"]
 
     await gather_limited([one(p) for p in people], 32)
 
@@ -336,6 +368,10 @@ def report(n: int, seats: int, bursts: list[Burst], checks: dict[str, Any], elap
           f"{checks['waitlist_in_arrival_order']}; registrations stored: {checks['rows']} (one per member)")
     print(f"seats to the first {seats} arrivals: {checks['seats_to_first_arrivals']}; waiting-list position told "
           f"and still held: {checks['positions_told_still_right']}/{checks['positions_told']}")
+    if kring.file_at:
+        print(f"calendar files         {len(kring.file_at)} received (one per confirmed member), the last "
+              f"{(max(kring.file_at.values()) - kring.first) / 1000:.2f} s after the first message "
+              f"(sent once the answers waiting in other rooms are out)")
     print(f"time to the last reply kring {kring.last_reply_ms() / 1000:.2f} s, echo {echo_last / 1000:.2f} s "
           f"(mean of {len(echoes)}); ratio {ratio:.2f} (target <= {TARGET_RATIO}: {ok(ratio <= TARGET_RATIO)})")
 
@@ -354,7 +390,8 @@ async def run(n: int, seats: int, keep: bool) -> None:
         text = f"!register {SLUG}"
         bursts = []
         for name in ("echo before", "kring", "echo after"):
-            print(f"  burst: {name} ...", file=sys.stderr)
+            waited = await until_quiet(synapse)
+            print(f"  burst: {name} (homeserver quiet after {waited:.0f} s) ...", file=sys.stderr)
             if name == "kring":
                 check = kring_done(kring)
                 bursts.append(await burst(http, people, name, text, lambda p: p.kring_room, check))
@@ -365,9 +402,10 @@ async def run(n: int, seats: int, keep: bool) -> None:
         checks = await seat_check(kring, bursts[1], seats)
         # The homeserver alone: the same burst with no bot reading (the echo bot is stopped), to
         # show how fast this Synapse takes in messages at all, whoever answers them.
-        print("  burst: homeserver alone ...", file=sys.stderr)
         await echo.close()
         echo = None
+        waited = await until_quiet(synapse)
+        print(f"  burst: homeserver alone (homeserver quiet after {waited:.0f} s) ...", file=sys.stderr)
         alone = Burst("homeserver alone")
         t0 = time.perf_counter()
         ids = await asyncio.gather(*(http.send(p, p.echo_room, text) for p in people))

@@ -73,7 +73,7 @@ class OutboxChat:
         payload = {"content": content, "private": True} if private else {"content": content}
         await self._enqueue( MESSAGE, payload, self.now, room_id=room_id)
         for att in files:
-            await self._enqueue( FILE, file_payload(att), self.now, room_id=room_id)
+            await self._enqueue(FILE, file_payload(att), self.now, room_id=room_id)
 
     async def dm(self, user_id: str, text: Text, *, notice: bool = False,
                  files: tuple[Attachment, ...] = ()) -> None:
@@ -81,7 +81,7 @@ class OutboxChat:
         content = message_content(text, notice=notice, mentions=() if notice else (user_id,))
         await self._enqueue( MESSAGE, {"content": content}, self.now, user_id=user_id)
         for att in files:
-            await self._enqueue( FILE, file_payload(att), self.now, user_id=user_id)
+            await self._enqueue(FILE, file_payload(att), self.now, user_id=user_id)
 
     # ---- room operations: invites, kicks, power levels, state, leaving ------------------------
     # `private=True` rows lose their payload once done (used when a person asked to be forgotten).

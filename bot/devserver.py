@@ -135,6 +135,11 @@ class LocalSynapse:
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
+    @property
+    def pid(self) -> int | None:
+        """The homeserver's process id while it runs (the benchmarks watch its CPU time)."""
+        return self._proc.pid if self.running and self._proc else None
+
     def _saved_state(self) -> dict[str, Any]:
         if self._state_path.exists():
             return json.loads(self._state_path.read_text())

@@ -1,5 +1,6 @@
-"""The sender: drains the outbox in order per room (rooms in parallel), with the transaction id
-fixed at enqueue time, honouring M_LIMIT_EXCEEDED and retrying network errors with backoff.
+"""The sender: drains the outbox in order per room (rooms in parallel; a room whose next item is a
+file lets rooms waiting with an answer go first, bot/send_slots.py), with the transaction id fixed
+at enqueue time, honouring M_LIMIT_EXCEEDED and retrying network errors with backoff.
 
 An unexpected error (a bug, a library exception, the database failing) never ends a room's lane:
 it is logged with a reference, retried with the same backoff, and after MAX_UNEXPECTED_FAILURES
@@ -16,6 +17,7 @@ from datetime import datetime
 
 from bot.chat import FILE, INVITE, KICK, LEAVE, MESSAGE, POWER, STATE
 from bot.matrix import MatrixGateway, SendOutcome
+from bot.send_slots import SendSlots
 from storage import direct_rooms, outbox
 from storage.database import Database
 from storage.models import OutboxItem
@@ -57,7 +59,7 @@ class OutboxSender:
         self._idle = asyncio.Event()  # set while nothing is queued or being delivered, or a DM is opening
         self._idle.set()
         self._opening_dms = 0
-        self._slots = asyncio.Semaphore(parallel_rooms)
+        self._slots = SendSlots(parallel_rooms)
         self._parallel = parallel_rooms
         self.sent = 0
 
@@ -156,7 +158,9 @@ class OutboxSender:
 
     async def _drain(self, lane: Lane) -> None:
         queue = self._queues.setdefault(lane, deque())
-        async with self._slots:
+        await self._slots.acquire()
+        held = True
+        try:
             while not self._stopping.is_set():
                 if lane in self._dirty:
                     self._dirty.discard(lane)
@@ -170,11 +174,20 @@ class OutboxSender:
                     return
                 item = queue.popleft()
                 try:
+                    if item.kind == FILE:  # answers waiting in other rooms go first (bot/send_slots.py)
+                        held = False
+                        await self._slots.step_aside()
+                        held = True
+                        if self._stopping.is_set():
+                            return  # still pending in the table: sent after the restart
                     await self._deliver(item)
                 except Stopping:
                     return
                 finally:
                     self._untrack(item.id)
+        finally:
+            if held:
+                self._slots.release()
 
     async def _read_lane(self, lane: Lane, queue: deque[OutboxItem]) -> None:
         """Merge the lane's pending rows from the table into its queue, oldest first."""

@@ -15,6 +15,7 @@ import nio
 import pytest
 from sqlalchemy.exc import OperationalError
 
+from bot.api import Attachment
 from bot.chat import OutboxChat
 from bot.matrix import SendOutcome
 from bot.outbox import OutboxSender
@@ -156,6 +157,27 @@ async def test_messages_committed_while_running_are_handed_over_and_sent(db: Dat
         await until(gateway, lambda: len(gateway.calls) == 2)
     assert gateway.calls[0][:3] == ("send", LOBBY, "just decided")
     assert gateway.calls[1] == ("invite", LOBBY, "@alice:example.org")
+
+
+async def test_in_a_rush_answers_in_other_rooms_go_before_a_rooms_calendar_file(
+        db: Database, gateway: RecordingGateway) -> None:
+    """One room at a time: the first room's answer goes, then the answers other rooms are waiting
+    for, then its .ics file and what follows it; the order inside each room stays as written."""
+    first, second, third = "!first:example.org", "!second:example.org", "!third:example.org"
+    ics = Attachment("meeting.ics", "text/calendar", b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n")
+    async with sending(db, gateway, parallel_rooms=1) as sender:
+        for room, body, files in ((first, "first: you are registered", (ics,)), (second, "second: registered", ()),
+                                  (third, "third: waiting list", ())):
+            async with db.transaction() as session:
+                chat = OutboxChat(session, T0)
+                await chat.send(room, as_text(body), files=files)
+                if room == first:
+                    await chat.send(room, as_text("first: after the file"))
+            sender.submit(chat.items)
+        await until(gateway, lambda: len(gateway.sends()) == 5)
+    assert gateway.bodies() == ["first: you are registered", "second: registered", "third: waiting list",
+                                "meeting.ics", "first: after the file"]
+    assert [c[0] for c in gateway.calls].count("upload") == 1
 
 
 async def test_a_rate_limited_message_is_retried_with_the_same_transaction_id(db: Database,
