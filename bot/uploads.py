@@ -26,7 +26,6 @@ class MediaUploads:
         self._keep = keep
         self._known: OrderedDict[tuple[bytes, str, str, bool], dict[str, Any]] = OrderedDict()
         self._lock = asyncio.Lock()  # one upload at a time: the second asker of a file waits and reuses it
-        self.uploaded = 0
 
     async def content_keys(self, data: bytes, mimetype: str, filename: str, *, encrypt: bool) -> dict[str, Any]:
         """The keys of an m.file content that point at this file (`url`, or `file` when encrypted)."""
@@ -47,7 +46,6 @@ class MediaUploads:
                                                filename=filename, encrypt=encrypt, filesize=len(data))
         if isinstance(resp, nio.UploadError):
             raise ConnectionError(f"upload failed: {resp.message}")
-        self.uploaded += 1
         if encrypt:
             return {"file": {**keys, "url": resp.content_uri, "mimetype": mimetype}}
         return {"url": resp.content_uri}
