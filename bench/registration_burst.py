@@ -128,9 +128,9 @@ class Http:
 
 
 async def until_quiet(synapse: LocalSynapse, *, below: float = 0.05, for_s: float = 2.0, timeout: float = 300) -> float:
-    """Wait until the homeserver has used less than `below` of a core for `for_s` seconds: its
-    background work from the set-up or from the previous burst (room statistics, the user
-    directory, a database checkpoint) is done and falls into no burst. Returns the seconds waited."""
+    """Wait until the homeserver has used less than `below` of a core for `for_s` seconds: the work
+    it goes on doing by itself after the set-up or the previous burst is done and falls into no
+    burst. Returns the seconds waited."""
     stat = Path(f"/proc/{synapse.pid}/stat")
     tick = os.sysconf("SC_CLK_TCK")
 
