@@ -53,8 +53,8 @@ import nio  # noqa: E402
 
 from bot.app import Kring, freeze_startup_objects  # noqa: E402
 from bot.config import Config  # noqa: E402
-from bot.devserver import LocalSynapse  # noqa: E402
-from bot.matrix import SYNC_FILTER  # noqa: E402
+from bot.dev.synapse import LocalSynapse  # noqa: E402
+from bot.matrix.gateway import SYNC_FILTER  # noqa: E402
 
 PASSWORD = "bench-password-1"
 SYNC_TIMEOUT_MS = 30_000  # what the bot's sync loop uses

@@ -51,8 +51,8 @@ from sqlalchemy import func, select  # noqa: E402
 
 from bot.app import Kring, freeze_startup_objects  # noqa: E402
 from bot.config import Config  # noqa: E402
-from bot.devserver import LocalSynapse  # noqa: E402
-from bot.matrix import SYNC_FILTER  # noqa: E402
+from bot.dev.synapse import LocalSynapse  # noqa: E402
+from bot.matrix.gateway import SYNC_FILTER  # noqa: E402
 from storage import events, members, networks, outbox, registrations  # noqa: E402
 from storage.models import DirectRoom, ProcessedEvent  # noqa: E402
 

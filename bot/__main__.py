@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "check-config":
         return _check(args.file)
     if args.cmd == "demo":
-        from bot.demo import run_demo
+        from bot.dev.demo import run_demo
 
         return _run_until_signal(run_demo(Path(args.dir)))
     try:

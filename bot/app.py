@@ -11,10 +11,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import crosssign
+from bot.matrix import crosssign
 from bot.config import Config
 from bot.dispatch import DispatchSettings, Dispatcher
-from bot.matrix import MatrixGateway
+from bot.matrix.gateway import MatrixGateway
 from bot.guard import RoomGuard
 from bot.outbox import OutboxSender
 from bot.provision import Finding, Provisioner

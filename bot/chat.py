@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.api import Attachment, Reply
-from bot.render import Text
+from api import Attachment, Reply
+from api.render import Text
 from storage import outbox
 from storage.models import OutboxItem
 

@@ -9,8 +9,8 @@ from collections.abc import Callable
 from datetime import datetime
 
 from bot.chat import OutboxChat
-from bot.i18n import Translator
-from bot.matrix import Invite, MatrixGateway, SyncBatch
+from api.i18n import Translator
+from bot.matrix.gateway import Invite, MatrixGateway, SyncBatch
 from storage import direct_rooms
 from storage.database import Database
 

@@ -10,10 +10,11 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.api import Context, Reply, Role, Runtime, UserError
+from api import Context, Reply, Role, Runtime, UserError
 from bot.chat import OutboxChat
-from bot.i18n import Translator
-from bot.render import code
+from bot.matrix.incoming import Incoming
+from api.i18n import Translator
+from api.render import code
 from bot.router import Registry, Unknown, check_access, extract, parse_args
 from bot.schedule import DbSchedule
 from storage import conversations, direct_rooms, members, processed
@@ -34,19 +35,6 @@ async def undoable(ctx: Context) -> AsyncIterator[None]:
         del ctx.chat.items[mark:]
         ctx.schedule.changed = False
         raise
-
-
-@dataclass(frozen=True)
-class Incoming:
-    """A text message from a room, already decrypted, free of any client library type."""
-
-    event_id: str
-    room_id: str
-    sender: str
-    body: str
-    origin_time: datetime
-    thread_root: str | None = None
-    encrypted: bool = False
 
 
 @dataclass

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from datetime import datetime
 
 from bot.chat import OutboxChat
-from bot.i18n import Translator
-from bot.matrix import MemberChange, SyncBatch
+from api.i18n import Translator
+from bot.matrix.gateway import MemberChange, SyncBatch
 from storage import members, networks, processed
 from storage.database import Database
 

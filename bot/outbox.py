@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from bot.chat import FILE, INVITE, KICK, LEAVE, MESSAGE, POWER, STATE
-from bot.matrix import MatrixGateway, SendOutcome
+from bot.matrix.gateway import MatrixGateway, SendOutcome
 from bot.send_slots import SendSlots
 from storage import direct_rooms, outbox
 from storage.database import Database

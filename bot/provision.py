@@ -16,9 +16,9 @@ from typing import Any
 
 from bot.chat import OutboxChat
 from bot.config import Config, NetworkConfig
-from bot.i18n import Translator
-from bot.matrix import MatrixGateway
-from commands.membership.rules import choose_room_version, level_for, power_levels
+from api.i18n import Translator
+from bot.matrix.gateway import MatrixGateway
+from api.rooms import choose_room_version, level_for, power_levels
 from storage import members, networks
 from storage.database import Database
 

@@ -11,7 +11,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from bot.api import COMMAND_ATTR, FLOW_ATTR, JOB_ATTR, CommandSpec, Param, Rest, Role, UserError, UserId, Where
+from api import Rest, Role, UserError, UserId, Where
+
+from api.decorators import COMMAND_ATTR, FLOW_ATTR, JOB_ATTR, CommandSpec, Param
 
 TOKEN = re.compile(r'"([^"]*)"|(\S+)')
 USER_ID = re.compile(r"^@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(:\d+)?$")
@@ -113,9 +115,7 @@ def _with_feature(spec: CommandSpec, feature: str) -> CommandSpec:
 
 
 def place_ok(where: Where, is_dm: bool) -> bool:
-    """Whether the command may run here, as far as is_dm tells. Where.PRIVATE passes: a DM is
-    private, and whether another room is a coordinators' room only the handler can look up."""
-    return where in (Where.ANY, Where.PRIVATE) or (where is Where.DM) == is_dm
+    return where.allows(is_dm)
 
 
 def extract(body: str, prefix: str, user_id: str, display_name: str | None) -> str | None:

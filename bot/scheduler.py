@@ -18,9 +18,11 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot.api import JOB_ALWAYS_ATTR, JobContext
+from api import JobContext
+
+from api.decorators import JOB_ALWAYS_ATTR
 from bot.chat import OutboxChat
-from bot.i18n import Translator
+from api.i18n import Translator
 from bot.schedule import DbSchedule
 from storage import schedule
 from storage.database import Database

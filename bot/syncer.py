@@ -7,11 +7,12 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
-from bot.dispatch import Dispatcher, Incoming
-from bot.i18n import Translator
+from bot.dispatch import Dispatcher
+from bot.matrix.incoming import Incoming
+from api.i18n import Translator
 from bot.chat import OutboxChat
 from bot.direct import DirectRooms
-from bot.matrix import MatrixGateway, SyncBatch, Undecryptable
+from bot.matrix.gateway import MatrixGateway, SyncBatch, Undecryptable
 from storage import decryption, direct_rooms, processed, runtime_state
 from storage.database import Database
 

@@ -13,6 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from storage import sqlite_driver
 
 
+Session = AsyncSession  # what features name in their signatures, without importing SQLAlchemy
+
+
 class Database:
     """SQLite (aiosqlite, WAL) or PostgreSQL (asyncpg) behind one interface.
 

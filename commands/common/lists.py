@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
-from bot.render import Text
+from api.render import Text
 
 LIMIT = 50
 # Bytes of the listed items as they appear in the event JSON (plain body and HTML, escaped the way

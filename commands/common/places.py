@@ -3,8 +3,8 @@ the network the data belongs to. Every other room (lobby, announcements, any gro
 shared, and a roster, a name list or someone's answers must never be posted there."""
 from __future__ import annotations
 
-from bot.api import Attachment, Context, Reply, Role, UserError
-from bot.render import Text
+from api import Attachment, Context, Reply, Role, UserError
+from api.render import Text
 from storage import networks
 
 

@@ -24,8 +24,8 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
-from bot.api import Context, Reply
-from bot.render import Text
+from api import Context, Reply
+from api.render import Text
 from storage import confirmations
 
 Action = Callable[[Context, dict[str, Any]], Awaitable[Reply | None]]

@@ -1,7 +1,7 @@
 """!confirm and !stop: answer a pending confirmation, or leave any flow in this room."""
 from __future__ import annotations
 
-from bot.api import Context, Reply, Role, command
+from api import Context, Reply, Role, command
 from commands.confirm.flows import action
 from storage import confirmations
 

@@ -6,8 +6,8 @@ import difflib
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.api import Context, Role, UserError
-from bot.render import Text, bullets, code
+from api import Context, Role, UserError
+from api.render import Text, bullets, code
 from commands.common.places import is_private
 from commands.events.form import FIELDS, Problem, slugify
 from storage import events, members, networks

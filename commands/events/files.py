@@ -8,44 +8,26 @@ import re
 from collections.abc import Iterable
 from datetime import timezone
 
-from icalendar import Calendar
-from icalendar import Event as VEvent
-
-from bot.api import Attachment
+from api import Attachment
+from api.calendar import calendar_file
 from storage.models import Event, EventWorkshop, Registration
 
-PRODID = "-//Kring//events//EN"
 _URL = re.compile(r"https?://\S+")
 
 
 def ics(event: Event, *, workshop: EventWorkshop | None = None, cancelled: bool = False) -> Attachment:
-    """One VEVENT with its times in UTC; the uid is stable so a later file updates the entry.
-    Stamped with the event's last change, not the moment of sending: everyone told about the
-    same version of the event gets the same bytes, which the bot uploads once (bot/uploads.py)."""
-    cal = Calendar()
-    cal.add("prodid", PRODID)
-    cal.add("version", "2.0")
-    cal.add("method", "CANCEL" if cancelled else "PUBLISH")
-    vevent = VEvent()
-    vevent.add("uid", f"{event.slug}@kring")
-    vevent.add("sequence", event.revision)
-    vevent.add("dtstamp", event.updated_at.astimezone(timezone.utc))
-    vevent.add("dtstart", event.starts_at.astimezone(timezone.utc))
-    vevent.add("dtend", event.ends_at.astimezone(timezone.utc))
-    summary = f"{event.title} — {workshop.name}" if workshop else event.title
-    vevent.add("summary", summary)
-    description = [event.purpose]
-    if event.programme:
-        description += ["", event.programme]
-    vevent.add("description", "\n".join(description))
-    if event.place:
-        vevent.add("location", event.place)
-        link = _URL.search(event.place)
-        if link:
-            vevent.add("url", link.group(0))
-    vevent.add("status", "CANCELLED" if cancelled else "CONFIRMED")
-    cal.add_component(vevent)
-    return Attachment(f"{event.slug}.ics", "text/calendar", cal.to_ical())
+    """The event's calendar entry; stamped with the event's last change, not the moment of sending:
+    everyone told about the same version of the event gets the same bytes, which the bot uploads
+    once (bot/matrix/uploads.py)."""
+    description = [event.purpose] + (["", event.programme] if event.programme else [])
+    link = _URL.search(event.place) if event.place else None
+    return calendar_file(
+        f"{event.slug}.ics", uid=f"{event.slug}@kring", sequence=event.revision, stamp=event.updated_at,
+        start=event.starts_at, end=event.ends_at,
+        summary=f"{event.title} — {workshop.name}" if workshop else event.title,
+        description="\n".join(description), location=event.place or None,
+        url=link.group(0) if link else None, cancelled=cancelled,
+    )
 
 
 def csv_export(event: Event, rows: Iterable[Registration], workshops: dict[int, EventWorkshop],

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.api import Context, Reply, flow
-from bot.render import Text, code, lines
+from api import Context, Reply, flow
+from api.render import Text, code, lines
 from commands.events.common import coordinator_networks, default_timezone, problems_text
 from commands.events.form import FIELDS, REQUIRED, FieldProblem, Known, build, parse_value
 from commands.events.store import create_draft

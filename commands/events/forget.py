@@ -2,7 +2,7 @@
 storage; the seats they held must then go to the waiting list, like any other freed seat."""
 from __future__ import annotations
 
-from bot.api import Context
+from api import Context
 from commands.events import notify, seats
 from commands.privacy.hooks import After, on_forget
 from storage import events, registrations as regs

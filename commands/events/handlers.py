@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import datetime, time, timezone
 from zoneinfo import ZoneInfo
 
-from bot.api import Attachment, Context, Reply, Rest, Role, UserError, command
-from bot.render import Text, bold, bullets, code, lines
+from api import Attachment, Context, Reply, Rest, Role, UserError, command
+from api.render import Text, bold, bullets, code, lines
 from commands.common.lists import LIMIT, fit
 from commands.common.places import privately
 from commands.events import files, forget, notify, seats  # noqa: F401 - forget registers its hook

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.api import JobContext, job
+from api import JobContext, job
 from commands.events import notify
 from storage import events, registrations as regs
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from zoneinfo import ZoneInfo
 
-from bot.api import Context, Reply, Rest, Role, UserError, Where, command
-from bot.render import Text, bold, bullets, code, lines, pill
+from api import Context, Reply, Rest, Role, UserError, Where, command
+from api.render import Text, bold, bullets, code, lines, pill
 from commands.common.lists import clip, fit
 from commands.common.places import privately, require_private
 from commands.confirm.flows import ask, confirmable

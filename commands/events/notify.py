@@ -2,8 +2,8 @@
 promotions, withdrawn and lapsed offers. Works for a command's Context and a job's JobContext alike."""
 from __future__ import annotations
 
-from bot.api import Context, JobContext
-from bot.render import code
+from api import Context, JobContext
+from api.render import code
 from commands.events import files, seats
 from commands.events.common import local, when
 from commands.events.seats import Change

@@ -8,11 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from commands.events.rules import (ACTIVE, HOLDING, Arrival, Mode, State, Waiter, offer_lapsed, promotions,
                                    seat_state, workshop_allowed)
 from storage import events, registrations as regs
+from storage.database import Session as AsyncSession
 from storage.models import Event, EventWorkshop, Registration
 
 

@@ -1,7 +1,7 @@
 """Between the form and the table: where an event may be created, its id, and its values."""
 from __future__ import annotations
 
-from bot.api import Context, Role, UserError
+from api import Context, Role, UserError
 from commands.events.common import role_in
 from commands.events.form import Draft, Workshop, event_slug
 from commands.events.rules import Mode

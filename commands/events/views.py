@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot.render import Text, bold, bullets, code, lines
+from api.render import Text, bold, bullets, code, lines
 from commands.events.common import local, when
 from commands.events.rules import Mode, seats_left
 from storage.models import Event, EventWorkshop

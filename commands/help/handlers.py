@@ -3,14 +3,13 @@ from __future__ import annotations
 
 from itertools import groupby
 
-from bot.api import Context, Reply, Rest, Role, command
-from bot.render import bold, bullets, code, lines
-from bot.router import place_ok
+from api import Context, Reply, Rest, Role, command
+from api.render import bold, bullets, code, lines
 
 
 @command("help", help="cmd.help", role=Role.ANYONE, aliases=("h", "?"))
 async def help_command(ctx: Context, name: Rest | None = None) -> Reply:
-    visible = [s for s in ctx.commands if s.role <= ctx.role and place_ok(s.where, ctx.is_dm)]
+    visible = [s for s in ctx.commands if s.role <= ctx.role and s.where.allows(ctx.is_dm)]
     if name:
         wanted = name.strip().removeprefix(ctx.prefix).lower()
         spec = next((s for s in visible if wanted in s.names), None)

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import enum
 
-from bot.api import Context, Reply, Rest, Role, UserError, UserId, Where, command
-from bot.render import Text, as_text, bold, bullets, lines, pill
+from api import Context, Reply, Rest, Role, UserError, UserId, Where, command
+from api.render import Text, as_text, bold, bullets, lines, pill
 from commands.common.lists import BUDGET, LIMIT, fit
 from commands.common.places import require_private
 from commands.membership import service

@@ -1,8 +1,8 @@
 """Joining a network, the coordinators' answers, the house rules, leaving and being removed."""
 from __future__ import annotations
 
-from bot.api import Context, Reply, Rest, Role, UserError, UserId, Where, command
-from bot.render import bold, code, lines, pill
+from api import Context, Reply, Rest, Role, UserError, UserId, Where, command
+from api.render import bold, code, lines, pill
 from commands.common.places import require_private
 from commands.membership import service
 from commands.membership.admin import members_command, remove, role  # noqa: F401 - registered commands

@@ -2,10 +2,10 @@
 coordinator check, and what joining, leaving or a role change does to the network's rooms."""
 from __future__ import annotations
 
-from bot.api import Context, Role, UserError
-from bot.i18n import Translator
-from bot.render import Text, code
-from commands.membership.rules import level_for
+from api import Context, Role, UserError
+from api.i18n import Translator
+from api.render import Text, code
+from api.rooms import level_for
 from storage import members, networks
 from storage.models import Member, Network
 

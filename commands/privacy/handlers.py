@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from bot.api import Attachment, Context, Reply, Role, UserError, Where, command
+from api import Attachment, Context, Reply, Role, UserError, Where, command
 from commands.confirm.flows import ask, confirmable
 from commands.privacy.hooks import before_erase
 from storage import members, networks, privacy

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from bot.api import Context
+from api import Context
 
 After = Callable[[], Awaitable[None]]
 Hook = Callable[[Context], Awaitable[After | None]]

@@ -4,9 +4,9 @@ from __future__ import annotations
 import enum
 from zoneinfo import available_timezones
 
-from bot.api import Context, Reply, Rest, Role, UserError, command
-from bot.i18n import Translator
-from bot.render import bold, code, lines
+from api import Context, Reply, Rest, Role, UserError, command
+from api.i18n import Translator
+from api.render import bold, code, lines
 from commands.common.places import privately
 from commands.membership.rules import match_zone
 from storage import members, networks

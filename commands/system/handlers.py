@@ -1,7 +1,7 @@
 """!ping and !status: is the bot alive, and is it healthy."""
 from __future__ import annotations
 
-from bot.api import Context, Reply, Role, command
+from api import Context, Reply, Role, command
 from commands.system.rules import format_uptime, round_trip_ms
 
 

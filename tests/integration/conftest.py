@@ -10,7 +10,7 @@ import pytest
 
 from bot.app import Kring
 from bot.config import Config
-from bot.devserver import LocalSynapse
+from bot.dev.synapse import LocalSynapse
 from tests.integration.members import NioMember
 
 PASSWORD = "test-password-1"

@@ -1,4 +1,4 @@
-"""bot.crosssign against a real Synapse: create, reuse, restore, and refuse."""
+"""bot.matrix.crosssign against a real Synapse: create, reuse, restore, and refuse."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ import nio  # noqa: E402
 from signedjson.key import decode_verify_key_bytes  # noqa: E402
 from signedjson.sign import verify_signed_json  # noqa: E402
 
-from bot import crosssign  # noqa: E402
-from bot.crosssign import (  # noqa: E402
+from bot.matrix import crosssign  # noqa: E402
+from bot.matrix.crosssign import (  # noqa: E402
     CrossSigningError,
     decode_recovery_key,
     device_is_cross_signed,
@@ -26,7 +26,7 @@ from bot.crosssign import (  # noqa: E402
     ssss_decrypt,
     ssss_key_matches,
 )
-from bot.devserver import LocalSynapse  # noqa: E402
+from bot.dev.synapse import LocalSynapse  # noqa: E402
 
 pytestmark = pytest.mark.synapse
 
@@ -90,7 +90,7 @@ def master_public(keys: dict[str, Any], user_id: str) -> str | None:
 
 
 def signed_by(obj: dict[str, Any], user_id: str, public: str) -> bool:
-    """Verify with signedjson (Synapse's library), independent of bot.crosssign."""
+    """Verify with signedjson (Synapse's library), independent of bot.matrix.crosssign."""
     key = decode_verify_key_bytes(f"ed25519:{public}", crosssign.b64decode(public))
     try:
         verify_signed_json(obj, user_id, key)

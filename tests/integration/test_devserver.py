@@ -1,4 +1,4 @@
-"""bot.devserver against a real Synapse: start, register, log in, restart."""
+"""bot.dev.synapse against a real Synapse: start, register, log in, restart."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("synapse")
 
-from bot.devserver import LocalSynapse  # noqa: E402
+from bot.dev.synapse import LocalSynapse  # noqa: E402
 
 pytestmark = pytest.mark.synapse
 

@@ -7,7 +7,7 @@ import asyncio
 import nio
 
 from bot.chat import OutboxChat
-from bot.render import as_text
+from api.render import as_text
 
 
 async def test_a_direct_invite_into_a_room_with_others_is_a_group_room(make_bot, make_member):

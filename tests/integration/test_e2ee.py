@@ -27,7 +27,7 @@ async def test_missing_store_is_reported_not_replaced(make_bot):
     store.rename(store.with_suffix(".moved"))
     import pytest
 
-    from bot.matrix import StoreMissingError
+    from bot.matrix.gateway import StoreMissingError
 
     with pytest.raises(StoreMissingError, match="crypto store for device"):
         await bot.start()

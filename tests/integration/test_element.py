@@ -60,7 +60,7 @@ async def test_element_member_reads_a_dm_the_bot_opens(make_bot, synapse):
     """What the bot sends on its own (an approval, a seat offer) to someone it has no DM with yet:
     it opens an encrypted DM and writes before the person has joined; Element must read it."""
     from bot.chat import OutboxChat
-    from bot.render import as_text
+    from api.render import as_text
     from storage import direct_rooms
 
     bot = await make_bot()

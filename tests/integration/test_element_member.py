@@ -21,7 +21,7 @@ from pathlib import Path
 import nio
 import pytest
 
-from bot.devserver import LocalSynapse
+from bot.dev.synapse import LocalSynapse
 from tests.element_member import ElementMember, ElementMemberTimeout, ensure_node_modules
 
 pytestmark = pytest.mark.synapse

@@ -8,7 +8,7 @@ import json
 import nio
 from sqlalchemy import select
 
-from bot.api import Role
+from api import Role
 from storage import members, networks, outbox
 from storage.models import Base, Membership
 from tests.integration.members import NioMember, Seen

@@ -3,7 +3,7 @@ queued while the homeserver was down is delivered once it is up again."""
 from __future__ import annotations
 
 from bot.chat import OutboxChat
-from bot.render import as_text
+from api.render import as_text
 
 
 async def test_bot_keeps_going_across_homeserver_restart(make_bot, make_member, synapse):

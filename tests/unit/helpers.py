@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.dispatch import Incoming
+from bot.matrix.incoming import Incoming
 from storage import direct_rooms, members, outbox
 from storage.database import Database
 from storage.models import OutboxItem

@@ -1,4 +1,4 @@
-"""The pure crypto of bot.crosssign, checked against published test vectors."""
+"""The pure crypto of bot.matrix.crosssign, checked against published test vectors."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.crosssign import (
+from bot.matrix.crosssign import (
     CrossSigningKeys,
     KeysFileError,
     SigningKey,

@@ -10,8 +10,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot.api import COMMAND_ATTR, Context, Reply, Role, UserError, Where, command
-from bot.render import as_text
+from api import Context, Reply, Role, UserError, Where, command
+
+from api.decorators import COMMAND_ATTR
+from api.render import as_text
 from bot.router import Registry
 from storage import members, processed
 from storage.database import Database

@@ -6,9 +6,8 @@ from zoneinfo import available_timezones
 
 import pytest
 
-from commands.membership.rules import (auto_approved, choose_room_version, creators_privileged,
-                                       loses_last_coordinator, match_zone, matches_filter, power_levels,
-                                       supports_restricted)
+from api.rooms import choose_room_version, creators_privileged, power_levels, supports_restricted
+from commands.membership.rules import auto_approved, loses_last_coordinator, match_zone, matches_filter
 
 BOT = "@kring:example.org"
 ZONES = available_timezones()

@@ -15,11 +15,11 @@ import nio
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from bot.api import Attachment
+from api import Attachment
 from bot.chat import OutboxChat
-from bot.matrix import SendOutcome
+from bot.matrix.gateway import SendOutcome
 from bot.outbox import OutboxSender
-from bot.render import as_text
+from api.render import as_text
 from storage import outbox as outbox_rows_module
 from storage.database import Database
 from storage.models import OutboxItem

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import select
 
-from bot.api import Rest, UserId, Where
+from api import Rest, UserId, Where
 from bot.router import Registry
 from storage import members, networks
 from storage.database import Database

@@ -11,15 +11,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot import i18n
-from bot.api import Where
+from api import i18n
+from api import Where
 from bot.chat import message_content
-from bot.i18n import Translator, render_template
-from bot.render import Text, as_text, bold, bullets, code, lines, pill
+from api.i18n import Translator, render_template
+from api.render import Text, as_text, bold, bullets, code, lines, pill
 from bot.router import Registry
 
 REPO = Path(__file__).resolve().parents[2]
-EN = yaml.safe_load((REPO / "bot/locales/en.yaml").read_text(encoding="utf-8"))
+EN = yaml.safe_load((REPO / "api/locales/en.yaml").read_text(encoding="utf-8"))
 HOSTILE = '<script>alert("x")</script> & <b>co</b>'
 
 
@@ -113,7 +113,7 @@ def test_an_untranslated_entry_falls_back_to_english(locales: Path) -> None:
 
 
 def test_a_missing_entry_shows_its_key_and_is_logged(locales: Path, caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.ERROR, logger="bot.i18n"):
+    with caplog.at_level(logging.ERROR, logger="api.i18n"):
         assert Translator("nl")("no.such.key", name="x").plain == "no.such.key"
     assert any(getattr(r, "key", None) == "no.such.key" for r in caplog.records)
 
@@ -213,7 +213,7 @@ def test_english_entries_are_all_strings() -> None:
     assert sorted(k for k, v in EN.items() if not isinstance(v, str)) == []
 
 
-@pytest.mark.parametrize("path", sorted((REPO / "bot/locales").glob("*.yaml")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted((REPO / "api/locales").glob("*.yaml")), ids=lambda p: p.name)
 def test_translations_keep_the_placeholders_of_english(path: Path) -> None:
     translated = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     wrong = sorted(k for k, v in translated.items() if k in EN and placeholders(v) != placeholders(EN[k]))

@@ -6,7 +6,9 @@ import enum
 
 import pytest
 
-from bot.api import COMMAND_ATTR, CommandSpec, Context, Rest, Role, UserError, UserId, Where, command
+from api import Context, Rest, Role, UserError, UserId, Where, command
+
+from api.decorators import COMMAND_ATTR, CommandSpec
 from bot.router import Registry, Unknown, check_access, extract, parse_args
 
 BOT, NAME = "@kring:example.org", "Kring Bot"

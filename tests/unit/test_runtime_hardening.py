@@ -15,7 +15,7 @@ from sqlalchemy.exc import OperationalError
 from bot import app as app_module
 from bot.app import Kring
 from bot.config import Config
-from bot.matrix import MatrixGateway
+from bot.matrix.gateway import MatrixGateway
 from storage.database import Database
 
 SECRET = "my colleague told me about the abuse case"

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
-from bot.api import JobContext
-from bot.render import as_text
+from api import JobContext
+from api.render import as_text
 from bot.schedule import DbSchedule
 from bot.scheduler import ScheduleRunner
 from storage import schedule as schedule_rows

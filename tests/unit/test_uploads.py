@@ -7,7 +7,7 @@ from typing import Any
 
 import nio
 
-from bot.uploads import MediaUploads
+from bot.matrix.uploads import MediaUploads
 
 
 class FakeMediaClient:

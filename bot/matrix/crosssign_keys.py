@@ -1,6 +1,6 @@
 """The key material of Kring's cross-signing, without any network: canonical JSON and Ed25519
 signatures, the recovery key format, secret-storage (SSSS) encryption, and the passphrase-encrypted
-keys file. bot/crosssign.py uses these to talk to the homeserver."""
+keys file. bot/matrix/crosssign.py uses these to talk to the homeserver."""
 
 from __future__ import annotations
 

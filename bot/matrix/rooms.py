@@ -1,4 +1,4 @@
-"""Room administration on the homeserver for MatrixGateway (bot/matrix.py): the network rooms
+"""Room administration on the homeserver for MatrixGateway (bot/matrix/gateway.py): the network rooms
 the bot creates, their state and power levels, invites, kicks and leaving. Kept apart only to keep
 matrix.py small; like it, this is the nio side of the bot."""
 from __future__ import annotations

@@ -15,7 +15,7 @@ import yaml
 from bot import logs
 from bot.app import Kring
 from bot.config import load_config
-from bot.devserver import LocalSynapse
+from bot.dev.synapse import LocalSynapse
 from bot.chat import OutboxChat
 from storage import events, members, networks
 

@@ -15,10 +15,10 @@ import aiohttp
 import nio
 
 from bot.config import MatrixConfig
-from bot.dispatch import Incoming
-from bot.keywork import KeyWork
-from bot.matrix_rooms import RoomAdmin, SendOutcome
-from bot.uploads import MediaUploads
+from bot.matrix.incoming import Incoming
+from bot.matrix.keywork import KeyWork
+from bot.matrix.rooms import RoomAdmin, SendOutcome
+from bot.matrix.uploads import MediaUploads
 
 log = logging.getLogger("kring.matrix")
 

@@ -1,4 +1,4 @@
-"""Message catalogues keyed by stable ids (bot/locales/<lang>.yaml), rendered to escaped Text."""
+"""Message catalogues keyed by stable ids (api/locales/<lang>.yaml), rendered to escaped Text."""
 from __future__ import annotations
 
 import html
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from bot.render import Text, as_text
+from api.render import Text, as_text
 
 LOCALES = Path(__file__).parent / "locales"
 FALLBACK = "en"

@@ -28,7 +28,7 @@ import aiohttp
 import nio
 from nio.client.async_client import client_session
 
-from bot.crosssign_keys import (  # noqa: F401 - re-exported: the key material lives there
+from bot.matrix.crosssign_keys import (  # noqa: F401 - re-exported: the key material lives there
     CrossSigningError,
     KeysFileError,
     CrossSigningStatus,

@@ -1,0 +1,112 @@
+"""The decorators that declare what a feature offers; discovery collects what they tag."""
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from api.context import Reply
+from api.types import Rest, Role, Where
+
+Handler = Callable[..., Awaitable[Reply | None]]
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    kind: type
+    optional: bool
+    default: Any
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    name: str
+    handler: Handler
+    role: Role
+    where: Where
+    help_key: str
+    usage: str
+    aliases: tuple[str, ...]
+    params: tuple[Param, ...]
+    feature: str = ""
+    confidential: bool = False
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (self.name, *self.aliases)
+
+
+COMMAND_ATTR = "__kring_command__"
+JOB_ATTR = "__kring_job__"
+JOB_ALWAYS_ATTR = "__kring_job_always__"
+FLOW_ATTR = "__kring_flow__"
+
+
+def command(
+    name: str,
+    *,
+    help: str,
+    role: Role = Role.MEMBER,
+    where: Where = Where.ANY,
+    aliases: tuple[str, ...] = (),
+    usage: str | None = None,
+) -> Callable[[Handler], Handler]:
+    """Declare a chat command. Parsing, usage, !help and access checks all derive from this."""
+
+    def decorate(fn: Handler) -> Handler:
+        params = _params(fn)
+        spec = CommandSpec(
+            name=name, handler=fn, role=role, where=where, help_key=help, aliases=aliases,
+            usage=usage if usage is not None else " ".join(_usage_of(p) for p in params), params=params,
+        )
+        setattr(fn, COMMAND_ATTR, spec)
+        return fn
+
+    return decorate
+
+
+def job(kind: str, *, always: bool = False) -> Callable[[Callable[..., Awaitable[None]]], Callable[..., Awaitable[None]]]:
+    """Declare the function the schedule runs for rows of this kind: fn(ctx: JobContext, payload).
+
+    always=True for jobs that repair state (an offer that lapsed still holds a seat): they run
+    however late they are, instead of being marked missed after the catch-up window."""
+
+    def decorate(fn):  # noqa: ANN001, ANN202
+        setattr(fn, JOB_ATTR, kind)
+        if always:
+            setattr(fn, JOB_ALWAYS_ATTR, True)
+        return fn
+
+    return decorate
+
+
+def flow(name: str) -> Callable[[Handler], Handler]:
+    """Declare the step function of a multi-step conversation: while a person has an open
+    conversations row with this flow name in a room, their next plain (non-command) message there
+    runs fn(ctx: Context, text: str) -> Reply | None, exactly once, like a command."""
+
+    def decorate(fn: Handler) -> Handler:
+        setattr(fn, FLOW_ATTR, name)
+        return fn
+
+    return decorate
+
+
+def _params(fn: Handler) -> tuple[Param, ...]:
+    sig = inspect.signature(fn, eval_str=True)
+    out = []
+    for p in list(sig.parameters.values())[1:]:  # skip ctx
+        kind, optional = p.annotation, p.default is not inspect.Parameter.empty
+        args = getattr(kind, "__args__", None)
+        if args:  # X | None
+            kind = next(a for a in args if a is not type(None))
+            optional = True
+        out.append(Param(p.name, kind, optional, None if p.default is inspect.Parameter.empty else p.default))
+    return tuple(out)
+
+
+def _usage_of(p: Param) -> str:
+    label = p.name.replace("_", "-") + ("..." if p.kind is Rest else "")
+    return f"[{label}]" if p.optional else f"<{label}>"

@@ -1,0 +1,49 @@
+"""Roles, places, argument markers and the user's mistake: the plain vocabulary of a command."""
+from __future__ import annotations
+
+import enum
+
+
+class Role(enum.IntEnum):
+    """Ordered: a higher role may do everything a lower one may."""
+
+    ANYONE = 0
+    MEMBER = 1
+    FACILITATOR = 2
+    COORDINATOR = 3
+
+    @classmethod
+    def parse(cls, name: str) -> Role:
+        return cls[name.upper()]
+
+
+class Where(enum.Enum):
+    ANY = "any"
+    DM = "dm"
+    ROOM = "room"
+    # The caller's DM with the bot, or a network's coordinators' control room: for commands that
+    # name people or show personal data. The router only knows is_dm, so it lets these through
+    # everywhere; the handler must call commands.common.places.require_private (which knows the
+    # control rooms) before it reads anything personal.
+    PRIVATE = "private"
+
+    def allows(self, is_dm: bool) -> bool:
+        """Whether a command declared for this place may run here, as far as is_dm tells."""
+        return self in (Where.ANY, Where.PRIVATE) or (self is Where.DM) == is_dm
+
+
+class UserError(Exception):
+    """A mistake the user can fix; answered politely from the catalogue entry `key`."""
+
+    def __init__(self, key: str, **values: object) -> None:
+        super().__init__(key)
+        self.key = key
+        self.values = values
+
+
+class Rest(str):
+    """Annotation for the last parameter: takes the rest of the message verbatim."""
+
+
+class UserId(str):
+    """Annotation for a Matrix ID argument (@name:server)."""
