@@ -6,10 +6,10 @@ from api.context import Attachment, Chat, Context, JobContext, Reply, Runtime, S
 from api.decorators import command, flow, job
 from api.i18n import Translator
 from api.render import Text, as_text, bold, bullets, code, lines, pill
-from api.types import Rest, Role, UserError, UserId, Where
+from api.types import Rest, Role, UserError, UserId, Where, whole_number
 
 __all__ = [
     "Attachment", "Chat", "Context", "JobContext", "Reply", "Rest", "Role", "Runtime", "Schedule", "Text",
     "Translator", "UserError", "UserId", "Where", "as_text", "bold", "bullets", "code", "command", "flow",
-    "i18n", "job", "lines", "pill", "render",
+    "i18n", "job", "lines", "pill", "render", "whole_number",
 ]

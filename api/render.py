@@ -52,7 +52,19 @@ def bullets(items: Iterable[object]) -> Text:
     )
 
 
+_ISOLATE_CONTROLS = dict.fromkeys(range(0x2066, 0x206A))  # LRI, RLI, FSI, PDI
+
+
+def isolate(value: object) -> Text:
+    """A name someone chose, kept from reordering the text around it: wrapped in Unicode's first-
+    strong isolate (FSI ... PDI), which also ends any override inside it. Matrix's HTML has no
+    <bdi>, so the isolates go into both bodies; isolate marks of the name's own are dropped, so it
+    cannot close ours early."""
+    inner = as_text(str(value).translate(_ISOLATE_CONTROLS))
+    return Text(f"\u2068{inner.plain}\u2069", f"\u2068{inner.html}\u2069")
+
+
 def pill(user_id: str, name: str | None = None) -> Text:
-    """A mention of a person, as Element renders it."""
-    label = name or user_id
-    return Text(label, f'<a href="https://matrix.to/#/{html.escape(user_id)}">{html.escape(label)}</a>')
+    """A mention of a person, as Element renders it; a display name is isolated (see isolate)."""
+    label = isolate(name) if name else as_text(user_id)
+    return Text(label.plain, f'<a href="https://matrix.to/#/{html.escape(user_id)}">{label.html}</a>')

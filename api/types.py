@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import enum
+import re
+
+_WHOLE = re.compile(r"-?[0-9]+")
 
 
 class Role(enum.IntEnum):
@@ -47,3 +50,9 @@ class Rest(str):
 
 class UserId(str):
     """Annotation for a Matrix ID argument (@name:server)."""
+
+
+def whole_number(raw: str) -> int | None:
+    """An integer written with ASCII digits only. Python's int() also takes other scripts' digits
+    ("٣") and underscores ("1_000"), which nobody means as a count."""
+    return int(raw) if _WHOLE.fullmatch(raw.strip()) else None

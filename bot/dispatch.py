@@ -15,7 +15,7 @@ from bot.chat import OutboxChat
 from bot.matrix.incoming import Incoming
 from api.i18n import Translator
 from api.render import code
-from bot.router import Registry, Unknown, check_access, extract, parse_args
+from bot.router import Registry, Unknown, check_access, clean, extract, parse_args
 from bot.schedule import DbSchedule
 from storage import conversations, direct_rooms, members, processed
 from storage.database import Database
@@ -63,7 +63,7 @@ class Dispatcher:
         s = self.settings
         if msg.sender == s.bot_user_id:
             return None
-        return extract(msg.body, s.prefix, s.bot_user_id, s.bot_display_name)
+        return extract(msg.body, s.prefix, s.bot_user_id, s.bot_display_name, self.registry.symbols)
 
     async def handle(self, msg: Incoming) -> str:
         """Run the message if it is a new, fresh command; returns the outcome for logs and tests."""
@@ -115,7 +115,7 @@ class Dispatcher:
             ctx = await self._context(session, msg, now)
             try:
                 async with undoable(ctx):
-                    reply = await step(ctx, msg.body.strip())
+                    reply = await step(ctx, clean(msg.body).strip())
                 outcome = "ok"
             except UserError as err:
                 outcome, reply = "user-error", Reply(ctx.t(err.key, **err.values))

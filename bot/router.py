@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from api import Rest, Role, UserError, UserId, Where
+from api import Rest, Role, UserError, UserId, Where, whole_number
 
 from api.decorators import COMMAND_ATTR, FLOW_ATTR, JOB_ATTR, CommandSpec, Param
 
@@ -50,6 +50,8 @@ class Registry:
                     self._by_name[name] = other if _takes_user(spec) else spec
                 else:
                     raise ValueError(f"command name {name!r} declared twice")
+        # Declared names that do not start with a letter or digit (`?` for help).
+        self.symbols = frozenset(name for name in self._by_name if not name[:1].isalnum())
 
     @classmethod
     def discover(cls, package: str = "commands") -> Registry:
@@ -118,12 +120,21 @@ def place_ok(where: Where, is_dm: bool) -> bool:
     return where.allows(is_dm)
 
 
-def extract(body: str, prefix: str, user_id: str, display_name: str | None) -> str | None:
-    """The command text if the message is addressed to the bot, by prefix or by a mention."""
-    text = body.strip()
+def clean(body: str) -> str:
+    """The text without NUL characters: no database can store them (PostgreSQL refuses 0x00 in
+    text), and no person means one, so every command and flow step sees the text without them."""
+    return body.replace("\x00", "")
+
+
+def extract(body: str, prefix: str, user_id: str, display_name: str | None,
+            symbols: frozenset[str] = frozenset()) -> str | None:
+    """The command text if the message is addressed to the bot, by prefix or by a mention.
+    After the prefix a command starts with a letter or digit, or is one of the declared `symbols`."""
+    text = clean(body).strip()
     if text.startswith(prefix):
         rest = text[len(prefix):]
-        return rest if rest[:1].isalnum() else None
+        first = rest.split(maxsplit=1)[0] if rest.strip() else ""
+        return rest if rest[:1].isalnum() or first in symbols else None
     localpart = user_id[1:].split(":", 1)[0]
     for name in filter(None, (user_id, display_name, localpart)):
         if text.lower().startswith(name.lower()):
@@ -170,10 +181,10 @@ def parse_args(spec: CommandSpec, rest: str) -> dict[str, Any]:
 def convert(param: Param, raw: str) -> Any:
     label = param.name.replace("_", "-")
     if param.kind is int:
-        try:
-            return int(raw)
-        except ValueError:
-            raise UserError("error.not_number", name=label, value=raw[:40]) from None
+        number = whole_number(raw)
+        if number is None:
+            raise UserError("error.not_number", name=label, value=raw[:40])
+        return number
     if param.kind is UserId:
         if not USER_ID.match(raw):
             raise UserError("error.not_user", name=label, value=raw[:80])

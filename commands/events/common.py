@@ -7,13 +7,15 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from api import Context, Role, UserError
-from api.render import Text, bullets, code
+from api.render import Text, bullets, code, lines
+from commands.common.lists import fit
 from commands.common.places import is_private
 from commands.events.form import FIELDS, Problem, slugify
 from storage import events, members, networks
 from storage.models import Event, EventWorkshop
 
 DEFAULT_TZ = "Europe/Amsterdam"
+PROBLEM_LIMIT = 15  # a form with more mistakes than this gets the first ones and a count
 
 
 def role_in(ctx: Context, network: str) -> Role:
@@ -93,7 +95,9 @@ async def default_timezone(ctx: Context, network: str) -> str:
 
 
 def problems_text(ctx: Context, problems: list[Problem]) -> Text:
-    return bullets(ctx.t(key, **values) for key, values in problems)
+    """The problems as a list, capped so that the reply always fits in one message."""
+    items, hidden = fit((ctx.t(key, **values) for key, values in problems), len(problems), limit=PROBLEM_LIMIT)
+    return bullets(items) + (lines(["", ctx.t("events.form.more_problems", count=hidden)]) if hidden else "")
 
 
 def raise_problems(ctx: Context, problems: list[Problem]) -> None:

@@ -15,6 +15,7 @@ from datetime import date, datetime, time, timezone
 from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
+from api.types import whole_number
 from commands.events.rules import Mode
 
 Problem = tuple[str, dict[str, Any]]
@@ -120,8 +121,9 @@ def split_fields(body: str) -> tuple[dict[str, str], list[Problem]]:
             raw[current] = (raw[current] + "\n" + line.strip()).strip("\n") if raw[current] else line.strip()
         elif match:
             word = match.group(1).strip().lower()
-            problems.append(("events.form.unknown_field",
-                             {"name": word[:30], "hint": ", ".join(difflib.get_close_matches(word, FIELDS, 2, 0.6))}))
+            hint = ", ".join(difflib.get_close_matches(word, FIELDS, 2, 0.6))
+            problems.append(("events.form.unknown_field_hint" if hint else "events.form.unknown_field",
+                             {"name": word[:30], "hint": hint}))
         else:
             problems.append(("events.form.stray_line", {"line": line.strip()[:60]}))
     return {k: re.sub(r"\n{3,}", "\n\n", v).strip() for k, v in raw.items()}, problems
@@ -129,9 +131,10 @@ def split_fields(body: str) -> tuple[dict[str, str], list[Problem]]:
 
 def parse_value(name: str, raw: str, known: Known) -> Any:
     """The typed value of one field, or FieldProblem saying what is wrong and how to write it."""
-    raw = raw.strip()
-    parser = _PARSERS[name]
-    return parser(raw, known)
+    try:
+        return _PARSERS[name](raw.strip(), known)
+    except FieldProblem as err:  # every message names the field it is about
+        raise FieldProblem(err.problem[0], **{"name": name, **err.problem[1]}) from None
 
 
 def build(raw: dict[str, str], known: Known, base: Draft | None = None) -> tuple[Draft | None, list[Problem]]:
@@ -309,10 +312,9 @@ def _closes(raw: str, known: Known) -> datetime | None:
 
 def _whole(name: str, low: int, high: int):  # noqa: ANN202
     def parse(raw: str, known: Known) -> int:
-        try:
-            value = int(raw)
-        except ValueError:
-            raise FieldProblem("events.form.not_number", name=name, value=raw[:40]) from None
+        value = whole_number(raw)
+        if value is None:
+            raise FieldProblem("events.form.not_number", name=name, value=raw[:40])
         if not low <= value <= high:
             raise FieldProblem("events.form.out_of_range", name=name, value=value, low=low, high=high)
         return value
@@ -320,11 +322,8 @@ def _whole(name: str, low: int, high: int):  # noqa: ANN202
 
 
 def _yes_no(raw: str, known: Known) -> bool:
-    word = raw.lower()
-    if word in YES:
-        return True
-    if word in NO or word == "":
-        return False
+    if raw.lower() in YES or raw.lower() in NO or raw == "":
+        return raw.lower() in YES
     raise FieldProblem("events.form.yes_no", name="invite-only", value=raw[:40])
 
 
@@ -343,10 +342,9 @@ def _workshops(raw: str, known: Known) -> list[Workshop]:
         name, sep, cap = line.rpartition("|")
         if not sep or not name.strip():
             raise FieldProblem("events.form.bad_workshop", line=line[:60])
-        try:
-            capacity = int(cap.strip())
-        except ValueError:
-            raise FieldProblem("events.form.bad_workshop", line=line[:60]) from None
+        capacity = whole_number(cap)
+        if capacity is None:
+            raise FieldProblem("events.form.bad_workshop", line=line[:60])
         if capacity < 1:
             raise FieldProblem("events.form.out_of_range", name=f"capacity of {name.strip()[:40]}", value=capacity,
                                low=1, high=100_000)

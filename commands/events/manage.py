@@ -240,7 +240,8 @@ async def attendees(ctx: Context, event: str) -> Reply:
     def line(name: str, slot: int, capacity: int) -> Text:
         n = {s: counts.get((slot, s), 0) for s in ("confirmed", "offered", "waitlisted", "pending", "cancelled",
                                                     "declined", "expired")}
-        return ctx.t("events.attendees.line", name=name, capacity=capacity, **n)
+        return ctx.t("events.attendees.line_pending" if n["pending"] else "events.attendees.line", name=name,
+                     capacity=capacity, **n)
 
     queues = [(ctx.t("events.attendees.event").plain, 0, e.capacity)] + [(w.name, w.id, w.capacity) for w in workshops]
     items, hidden = fit((line(*q) for q in queues), len(queues))

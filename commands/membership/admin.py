@@ -4,7 +4,7 @@ from __future__ import annotations
 import enum
 
 from api import Context, Reply, Rest, Role, UserError, UserId, Where, command
-from api.render import Text, as_text, bold, bullets, lines, pill
+from api.render import Text, bold, bullets, isolate, lines, pill
 from commands.common.lists import BUDGET, LIMIT, fit
 from commands.common.places import require_private
 from commands.membership import service
@@ -70,7 +70,7 @@ def _line(ctx: Context, m: Member, ms: Membership, version: int) -> Text:
     who = pill(m.user_id, m.display_name) + f" ({m.user_id})" if m.display_name else pill(m.user_id)
     parts = [who, ctx.t(f"members.role.{ms.role}") if ms.state == members.ACTIVE else ctx.t(f"members.state.{ms.state}")]
     if m.organisation:
-        parts.append(as_text(m.organisation))
+        parts.append(isolate(m.organisation))
     if ms.state == members.ACTIVE and (ms.rules_version or 0) < version:
         parts.append(ctx.t("members.rules_pending"))
     out = parts[0]

@@ -122,10 +122,14 @@ async def accept_rules(ctx: Context, network: str | None = None) -> Reply:
             raise UserError("membership.not_member", network=net.name)
         if row.rules_version is None or row.rules_version < net.rules_version:
             members.accept_rules(row, net.rules_version, ctx.now)
-            done.append(net.name)
+            done.append(net)
     if not done:
         return ctx.reply("membership.rules_already")
-    return ctx.reply("membership.rules_thanks", networks=", ".join(done))
+    # the reply shows what was accepted: nobody accepts rules they were never shown
+    shown = [lines([bold(ctx.t("membership.rules_title", network=net.name)), service.house_rules(ctx.t, net)])
+             for net in done]
+    return Reply(lines([*shown, ctx.t("membership.rules_thanks", networks=", ".join(n.name for n in done),
+                                      rules=code(f"{ctx.prefix}rules"))]))
 
 
 @command("leave", help="cmd.leave", role=Role.MEMBER)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import enum
+import unicodedata
 from zoneinfo import available_timezones
 
 from api import Context, Reply, Rest, Role, UserError, command
@@ -10,6 +11,8 @@ from api.render import bold, code, lines
 from commands.common.places import privately
 from commands.membership.rules import match_zone
 from storage import members, networks
+
+ORG_LIMIT = 255  # the column's size
 
 
 class Language(enum.Enum):
@@ -35,15 +38,20 @@ async def tz(ctx: Context, zone: str) -> Reply:
         raise UserError("profile.tz_unknown", value=zone[:64])
     member = await members.get_or_create(ctx.db, ctx.sender, ctx.now)
     member.timezone = found
-    return ctx.reply("profile.tz_set", zone=found)
+    return await privately(ctx, ctx.t("profile.tz_set", zone=found))
 
 
 @command("org", help="cmd.org", role=Role.ANYONE, usage="[organisation...]", aliases=("organisation",))
 async def org(ctx: Context, organisation: Rest | None = None) -> Reply:
+    value = " ".join(organisation.split()) if organisation else None
+    if value and len(value) > ORG_LIMIT:
+        raise UserError("profile.org_too_long", length=len(value), limit=ORG_LIMIT)
+    if value and not any(unicodedata.category(c)[0] in "LNPS" for c in value):
+        raise UserError("profile.org_invisible", prefix=ctx.prefix)  # only spaces, zero-width or control characters
     member = await members.get_or_create(ctx.db, ctx.sender, ctx.now)
-    value = " ".join(organisation.split())[:255] if organisation else None
     member.organisation = value
-    return ctx.reply("profile.org_set", organisation=value) if value else ctx.reply("profile.org_cleared")
+    # privately: the organisation is personal data, as is the rest of the profile
+    return await privately(ctx, ctx.t("profile.org_set", organisation=value) if value else ctx.t("profile.org_cleared"))
 
 
 @command("profile", help="cmd.profile", role=Role.ANYONE, aliases=("me",))

@@ -157,7 +157,7 @@ def test_summer_time_is_applied() -> None:
     ("starts: next tuesday", "events.form.bad_datetime"),
     ("waitlist mode: lottery", "events.form.bad_mode"),
     ("registration closes: 2027-03-20 10:00", "events.form.closes_after_end"),
-    ("capcity: 40", "events.form.unknown_field"),
+    ("capcity: 40", "events.form.unknown_field_hint"),
 ])
 def test_each_mistake_gets_its_own_clear_problem(line: str, key: str) -> None:
     name = line.split(":")[0]

@@ -83,9 +83,9 @@ def test_render_helpers_escape_what_they_wrap() -> None:
     assert bullets(["x & y", "z"]) == Text("- x & y\n- z", "<ul><li>x &amp; y</li><li>z</li></ul>")
     assert bullets([]) == Text("", "")
     mention = pill('@eve:example.org', '<Eve "the" admin>')
-    assert mention.plain == '<Eve "the" admin>'
+    assert mention.plain == '\u2068<Eve "the" admin>\u2069'  # a chosen name is isolated (bidi)
     assert mention.html == ('<a href="https://matrix.to/#/@eve:example.org">'
-                            '&lt;Eve &quot;the&quot; admin&gt;</a>')
+                            '\u2068&lt;Eve &quot;the&quot; admin&gt;\u2069</a>')
     assert ("<x>" + bold("y")).html == "&lt;x&gt;<b>y</b>"
     assert as_text("a\nb").html == "a<br>b"
 
