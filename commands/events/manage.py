@@ -147,9 +147,17 @@ async def event_publish(ctx: Context, event: str) -> Reply:
 
 
 async def _send_invitation(ctx: Context, e, user_id: str) -> None:  # noqa: ANN001
-    await ctx.chat.dm(user_id, ctx.t("events.invite.dm", title=e.title, when=when(e), purpose=e.purpose,
-                                     register=code(f"{ctx.prefix}register {e.slug}"),
-                                     show=code(f"{ctx.prefix}event {e.slug}")))
+    """The invitation names the invitee's next step: someone who is not a member of the event's
+    network cannot see or register for it until they have joined, so they are told to join first."""
+    register = code(f"{ctx.prefix}register {e.slug}")
+    if e.network in await members.roles(ctx.db, user_id):
+        text = ctx.t("events.invite.dm", title=e.title, when=when(e), purpose=e.purpose, register=register,
+                     show=code(f"{ctx.prefix}event {e.slug}"))
+    else:
+        net = await networks.get(ctx.db, e.network)
+        text = ctx.t("events.invite.dm_join", title=e.title, when=when(e), purpose=e.purpose, register=register,
+                     network=net.name if net else e.network, join=code(f"{ctx.prefix}join {e.network}"))
+    await ctx.chat.dm(user_id, text)
 
 
 @command("event cancel", help="cmd.event_cancel", role=Role.COORDINATOR, where=Where.PRIVATE, usage="<event>")
@@ -224,7 +232,8 @@ async def invite(ctx: Context, event: str, users: Rest) -> Reply:
     if already:
         parts.append(ctx.t("events.invite.already", people=", ".join(already)))
     if outsiders:
-        parts.append(ctx.t("events.invite.outsiders", people=", ".join(outsiders)))
+        parts.append(ctx.t("events.invite.outsiders", people=", ".join(outsiders), join=code(f"{ctx.prefix}join {e.network}"),
+                           approve=code(f"{ctx.prefix}approve @name:server")))
     return Reply(lines(parts))
 
 
