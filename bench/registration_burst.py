@@ -53,7 +53,7 @@ from bot.app import Kring, freeze_startup_objects  # noqa: E402
 from bot.config import Config  # noqa: E402
 from bot.dev.synapse import LocalSynapse  # noqa: E402
 from bot.matrix.gateway import SYNC_FILTER  # noqa: E402
-from storage import events, members, networks, outbox, registrations  # noqa: E402
+from storage import confirmations, events, members, networks, outbox, registrations  # noqa: E402
 from storage.models import DirectRoom, ProcessedEvent  # noqa: E402
 
 PASSWORD = "bench-password-1"
@@ -271,6 +271,13 @@ async def set_up(synapse: LocalSynapse, http: Http, home: Path, n: int, seats: i
 
     await wait_until(created, "the event to be created", 60)
     await http.send(coordinator, coordinator.kring_room, f"!event publish {SLUG}")
+
+    async def asked() -> bool:  # publishing asks for !confirm first
+        async with kring.db.transaction() as session:
+            return await confirmations.current(session, coordinator.user_id, coordinator.kring_room) is not None
+
+    await wait_until(asked, "the bot to ask for confirmation", 60)
+    await http.send(coordinator, coordinator.kring_room, "!confirm")
 
     async def published() -> bool:
         async with kring.db.transaction() as session:

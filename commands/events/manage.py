@@ -119,11 +119,35 @@ async def _tell_registrants(ctx: Context, e, key: str, attachment) -> int:  # no
 
 @command("event publish", help="cmd.event_publish", role=Role.COORDINATOR, usage="<event>")
 async def event_publish(ctx: Context, event: str) -> Reply:
-    e = await find_event(ctx, event, manage=True, lock=True)
+    """Publishing is loud (a post every member reads, or invitations): say what will happen, then !confirm."""
+    e = await _publishable(ctx, event)
+    if e.invite_only:
+        waiting = [inv for inv in await events.invitations(ctx.db, e.id) if inv.notified_at is None]
+        summary = ctx.t("events.publish.summary_invited", title=e.title, slug=e.slug, count=len(waiting))
+    else:
+        rooms = [ctx.t(f"events.room.{kind}").plain for kind, _room in await _publish_rooms(ctx, e)]
+        key = "events.publish.summary" if rooms else "events.publish.summary_no_rooms"
+        summary = ctx.t(key, title=e.title, slug=e.slug, rooms=", ".join(rooms), events=code(f"{ctx.prefix}events"))
+    return await ask(ctx, "events.publish", {"event": e.slug}, summary=summary)
+
+
+async def _publishable(ctx: Context, slug: str):  # noqa: ANN202
+    e = await find_event(ctx, slug, manage=True, lock=True)
     if e.state != events.DRAFT:
         raise UserError(f"events.publish.{e.state}", title=e.title)
     if e.ends_at <= ctx.now or e.closes_at <= ctx.now:
         raise UserError("events.publish.past", title=e.title, edit=code(f"{ctx.prefix}event edit {e.slug} starts: ..."))
+    return e
+
+
+async def _publish_rooms(ctx: Context, e) -> list[tuple[str, str]]:  # noqa: ANN001
+    found = [(kind, await networks.room_id(ctx.db, e.network, kind)) for kind in ("announcements", "lobby")]
+    return [(kind, room) for kind, room in found if room]
+
+
+@confirmable("events.publish")
+async def event_publish_confirmed(ctx: Context, args: dict) -> Reply:
+    e = await _publishable(ctx, args["event"])  # checked again: it may have changed meanwhile
     e.state, e.published_at, e.updated_at = events.PUBLISHED, ctx.now, ctx.now
     if e.invite_only:
         told = 0
@@ -136,11 +160,9 @@ async def event_publish(ctx: Context, event: str) -> Reply:
     text = lines([bold(ctx.t("events.publish.heading")),
                   details(ctx.t, ctx.prefix, e, await events.workshops(ctx.db, e.id), {}, {})])
     posted = []
-    for kind in ("announcements", "lobby"):
-        room = await networks.room_id(ctx.db, e.network, kind)
-        if room:
-            await ctx.chat.send(room, text)
-            posted.append(ctx.t(f"events.room.{kind}").plain)
+    for kind, room in await _publish_rooms(ctx, e):
+        await ctx.chat.send(room, text)
+        posted.append(ctx.t(f"events.room.{kind}").plain)
     if not posted:
         return ctx.reply("events.publish.no_rooms", title=e.title, events=code(f"{ctx.prefix}events"))
     return ctx.reply("events.publish.done", title=e.title, rooms=", ".join(posted))

@@ -7,10 +7,13 @@ from api import Context, Reply, Rest, Role, UserError, UserId, Where, command
 from api.render import Text, bold, bullets, isolate, lines, pill
 from commands.common.lists import BUDGET, LIMIT, fit
 from commands.common.places import require_private
+from commands.confirm.flows import ask, confirmable
 from commands.membership import service
 from commands.membership.rules import matches_filter
 from storage import members, networks
-from storage.models import Member, Membership
+from storage.models import Member, Membership, Network
+
+REMOVE = "membership.remove"
 
 
 class NetworkRole(enum.Enum):
@@ -21,12 +24,30 @@ class NetworkRole(enum.Enum):
 
 @command("remove", help="cmd.remove", role=Role.COORDINATOR, where=Where.PRIVATE, usage="<user> [reason...]")
 async def remove(ctx: Context, user: UserId, reason: Rest | None = None) -> Reply:
+    """Loud (the person is taken out of every room and told): say what will happen, then !confirm."""
+    net, _row = await _removable(ctx, user)
+    summary = ctx.t("membership.remove_summary", user=pill(user), network=net.name)
+    if reason:
+        summary = summary + " " + ctx.t("membership.remove_summary_reason", reason=reason[:500])
+    return await ask(ctx, REMOVE, {"user": user, "network": net.id, "reason": reason}, summary=summary)
+
+
+async def _removable(ctx: Context, user: str) -> tuple[Network, Membership]:
     await require_private(ctx, "remove")
     net = await service.coordinator_scope(ctx, "remove", user, states=(members.ACTIVE, members.PENDING))
     row = await members.membership(ctx.db, net.id, user, lock=True)
     if row is None or row.state not in (members.ACTIVE, members.PENDING):
         raise UserError("membership.target_not_member", user=user, network=net.name)
     await service.coordinator_count_ok(ctx, net, user, None)
+    return net, row
+
+
+@confirmable(REMOVE)
+async def remove_confirmed(ctx: Context, args: dict) -> Reply:
+    user, reason = args["user"], args.get("reason")
+    net, row = await _removable(ctx, user)  # checked again: it may have changed meanwhile
+    if net.id != args["network"]:
+        return ctx.reply("confirm.expired")
     members.set_state(row, members.REMOVED, ctx.now)
     t = service.translator_for(ctx, await members.get(ctx.db, user), net)
     await service.dismiss(ctx, net, user, t("membership.removed_reason", network=net.name).plain)

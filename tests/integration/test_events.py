@@ -96,6 +96,8 @@ async def test_create_publish_register_waitlist_cancel_offer_accept(make_bot, ma
     slug = created.content["body"].split("Created draft ", 1)[1].split(".", 1)[0]
     assert slug == "theme-alcohol-work-2031"
     await carol.send(control, f"!event publish {slug}")
+    await _message(carol, bot.user_id, "where every member reads it", control)
+    await carol.send(control, "!confirm")
     await _message(carol, bot.user_id, "Published Theme meeting on alcohol at work", control)
     await _in_room(carol, rooms["lobby"])
     post = await _message(carol, bot.user_id, "New event", rooms["lobby"])

@@ -313,6 +313,8 @@ async def test_roles_members_remove_and_the_last_coordinator(make_bot, make_memb
     assert (await bot.kring.gateway.get_state(rooms["lobby"], "m.room.power_levels"))["users"][alice.user_id] == 50
 
     await alice.send(control, f"!remove {carol.user_id} stepping down")
+    await _message(alice, bot.user_id, "I will take them out of the network's rooms", control)
+    await alice.send(control, "!confirm")
     await _message(alice, bot.user_id, "has been removed from North Network", control)
     await _wait_membership(alice.client, rooms["lobby"], carol.user_id, "leave")
     seen = _count(alice, bot.user_id, "needs at least one coordinator", control)

@@ -128,9 +128,15 @@ class EventWorld:
         text = said.text()
         assert "Created draft" in text, text
         slug = text.split("Created draft ", 1)[1].split(".", 1)[0]
-        said = await self.say(coordinator, f"!event publish {slug}")
+        said = await self.publish(coordinator, slug)
         assert "Published" in said.text(), said.text()
         return slug
+
+    async def publish(self, coordinator: str, slug: str, *, room: str | None = None) -> Said:
+        """`!event publish` and the `!confirm` it asks for; what the confirmation made the bot send."""
+        asked = await self.say(coordinator, f"!event publish {slug}", room=room)
+        assert "!confirm" in asked.text(), asked.text()
+        return await self.say(coordinator, "!confirm", room=room)
 
 
 def ics_start(data: bytes) -> datetime:

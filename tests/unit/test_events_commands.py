@@ -106,7 +106,10 @@ async def test_stop_leaves_the_step_by_step_creation(world: EventWorld) -> None:
 async def test_publish_posts_purpose_first_to_lobby_and_announcements(world: EventWorld) -> None:
     carol = await world.person("carol", "coordinator")
     await world.say(carol, "!event create\n" + FORM.format(capacity=30, mode="offer"))
-    said = await world.say(carol, "!event publish theme-alcohol-work-2025")
+    asked = await world.say(carol, "!event publish theme-alcohol-work-2025")
+    assert "I will post it in the announcements room, the lobby" in asked.text() and "!confirm" in asked.text()
+    assert not asked.to_room(LOBBY) and not asked.to_room(ANNOUNCEMENTS)  # nothing posted before !confirm
+    said = await world.say(carol, "!confirm")
     assert "posted it in the announcements room, the lobby" in said.to_room(world.dm(carol))[0].body
     for room in (LOBBY, ANNOUNCEMENTS):
         [post] = said.to_room(room)

@@ -151,7 +151,10 @@ async def test_remove_members_list_and_leave(db, run):
     assert "coordinators: 1" in body(listing) and "facilitators: 1" in body(listing) and ALICE in body(listing)
     [only] = await run("!members facilitator", sender=CAROL, room=ctl)
     assert BOB in body(only) and ALICE not in body(only)
-    rows = await run(f"!remove {ALICE} repeated breaches of confidentiality", sender=CAROL, room=ctl)
+    [asked] = await run(f"!remove {ALICE} repeated breaches of confidentiality", sender=CAROL, room=ctl)
+    assert "Remove" in body(asked) and "repeated breaches" in body(asked) and "!confirm" in body(asked)
+    assert (await state(db, "north", ALICE)).state == "active"  # nothing happens before !confirm
+    rows = await run("!confirm", sender=CAROL, room=ctl)
     assert {r.room_id for r in rows if r.kind == "kick"} == set(ROOMS["north"].values())
     assert "repeated breaches" in body(next(r for r in rows if r.user_id == ALICE))
     assert (await state(db, "north", ALICE)).state == "removed"
