@@ -85,6 +85,9 @@ class Context:
     runtime: Runtime
     prefix: str
     commands: list[CommandSpec] = field(default_factory=list)
+    # Set by a handler whose sender must not be traceable afterwards (an anonymous question): the
+    # record that the command ran then keeps neither its room nor its exact time.
+    untraceable: bool = False
 
     def reply(self, key: str, **values: object) -> Reply:
         return Reply(self.t(key, **values))

@@ -84,6 +84,8 @@ class Dispatcher:
             else:
                 ctx = await self._context(session, msg, now)
                 name, outcome, reply = await self._run(ctx, text)
+                if ctx.untraceable and outcome == "ok":
+                    await processed.unlink(session, msg.event_id)
                 if reply is not None:
                     await ctx.chat.reply(reply, msg.room_id, msg.event_id, msg.thread_root, in_busy_room=not ctx.is_dm)
         if outcome != "duplicate":

@@ -73,6 +73,7 @@ class Provisioner:
         rooms = {f.kind: f.room_id for f in findings}
         await self._wire(net, rooms, changed)
         fresh = {f.kind for f in findings if f.outcome in ("created", "replaced")}
+        await self._topics(net, rooms, fresh)
         await self._roster(net, rooms, roster, fresh)
         await self._report(net, rooms, [f for f in findings if f.outcome in ("rejoined", "replaced")],
                            control_is_new="control" in fresh)
@@ -138,6 +139,15 @@ class Provisioner:
             await networks.record_room(session, net.id, kind, room_id, self.version, self.clock())
         log.info("created a network room", extra={"network": net.id, "kind": kind, "room_id": room_id})
         return room_id
+
+    async def _topics(self, net: NetworkConfig, rooms: dict[str, str], fresh: set[str]) -> None:
+        """A room made by an older version keeps the topic it was given: set today's, which
+        promises only what the bot does (no polls or case queue before they exist)."""
+        t = Translator(net.language or self.config.bot.language)
+        for kind, room_id in rooms.items():
+            topic = t(f"rooms.{kind}.topic", network=net.name).plain
+            if kind not in fresh and (await self.gateway.get_state(room_id, "m.room.topic") or {}).get("topic") != topic:
+                await self.gateway.put_state(room_id, "m.room.topic", {"topic": topic})
 
     def _join_rule(self, space_id: str) -> dict[str, Any]:
         if not self.restricted:

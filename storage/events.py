@@ -5,7 +5,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import privacy
@@ -121,6 +121,11 @@ async def add_question(session: AsyncSession, event_id: int, user_id: str | None
 async def questions(session: AsyncSession, event_id: int) -> list[EventQuestion]:
     query = select(EventQuestion).where(EventQuestion.event_id == event_id).order_by(EventQuestion.id)
     return list((await session.execute(query)).scalars())
+
+
+async def question_count(session: AsyncSession, event_id: int) -> int:
+    query = select(func.count()).select_from(EventQuestion).where(EventQuestion.event_id == event_id)
+    return (await session.execute(query)).scalar_one()
 
 
 # ---- privacy: what !mydata shows and !forgetme erases -------------------------------------------

@@ -251,13 +251,17 @@ async def ask(ctx: Context, event: str, question: Rest) -> Reply:
         raise UserError("events.ask.too_short")
     if len(text) > 2000:
         raise UserError("events.ask.too_long", length=len(text))
-    # An anonymous question keeps no sender and only the day it was asked. The processed-events
-    # record of this command (DM room, "ask", exact time) stays, as it does for every command, and
-    # with an exact time on the question the two would match, tying it to the DM and so to its
-    # sender. Coarsened to the date, they can be matched no finer than "someone who sent !ask that
-    # day" (on a day with a single ask, still that person: the record itself would have to go).
+    # An anonymous question keeps no sender and only the day it was asked; the record that this
+    # command ran keeps neither the DM's room nor the moment (ctx.untraceable), so nothing stored
+    # ties the question to the person who sent it.
     asked_at = _day_only(e, ctx.now) if anonymous else ctx.now
+    ctx.untraceable = anonymous
     await events.add_question(ctx.db, e.id, None if anonymous else ctx.sender, text, asked_at)
+    control = await networks.room_id(ctx.db, e.network, "control")
+    if control:  # by event and count only: never the text, nor (for an anonymous one) who asked
+        await ctx.chat.send(control, ctx.t("events.questions.new_note", title=e.title, slug=e.slug,
+                                           count=await events.question_count(ctx.db, e.id),
+                                           questions=code(f"{ctx.prefix}questions {e.slug}")), notice=True)
     return ctx.reply("events.ask.thanks_anonymous" if anonymous else "events.ask.thanks", title=e.title)
 
 

@@ -121,10 +121,16 @@ async def test_provisioning_twice_yields_the_same_rooms_with_the_stated_rules(ma
         assert levels["users"] == {carol.user_id: 50}
         assert levels["events_default"] == (50 if kind in ("announcements", "space") else 0)
 
+    topic = (await gw.get_state(rooms["control"], "m.room.topic"))["topic"]
+    assert topic == "Coordinators of North Network only: join requests, new questions and other notes from the bot."
+    await gw.put_state(rooms["control"], "m.room.topic", {"topic": "join requests, the case queue and alerts"})
+
     await bot.restart()
     assert await _rooms(bot) == rooms
     assert await bot.kring.gateway.joined_rooms() == joined_before
     assert {f.outcome for f in bot.kring.provisioned} == {"ok"}
+    # a room made by an older version gets today's topic, which promises only what exists
+    assert (await bot.kring.gateway.get_state(rooms["control"], "m.room.topic"))["topic"] == topic
 
 
 async def test_rooms_are_encrypted_by_default_except_the_space(make_bot):
