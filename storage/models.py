@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint, false
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -207,6 +207,8 @@ class Event(Base):
     capacity: Mapped[int] = mapped_column(Integer)
     closes_at: Mapped[datetime]
     invite_only: Mapped[bool] = mapped_column(default=False)
+    # members confirm purpose and expectations (!confirm) before a seat is taken: seats go in that order
+    acknowledge: Mapped[bool] = mapped_column(default=False, server_default=false())
     waitlist_mode: Mapped[str] = mapped_column(String(8), default="offer")
     offer_hours: Mapped[int] = mapped_column(Integer, default=24)
     workshops_per_member: Mapped[int] = mapped_column(Integer, default=1)

@@ -22,7 +22,7 @@ Problem = tuple[str, dict[str, Any]]
 
 # Canonical field names, in the order they are parsed (a later one may depend on an earlier one).
 FIELDS = ("network", "title", "purpose", "expectations", "programme", "timezone", "starts", "ends", "place",
-          "capacity", "registration closes", "invite-only", "workshops", "workshops per member",
+          "capacity", "registration closes", "invite-only", "acknowledge", "workshops", "workshops per member",
           "waitlist mode", "offer hours")
 REQUIRED = ("title", "purpose", "starts", "ends", "capacity")
 MULTILINE = frozenset({"purpose", "expectations", "programme", "workshops"})
@@ -34,6 +34,7 @@ ALIASES = {
     "invitation only": "invite-only", "workshop": "workshops", "per member": "workshops per member",
     "waitlist": "waitlist mode", "waiting list": "waitlist mode", "mode": "waitlist mode",
     "offer": "offer hours", "expected": "expectations", "expectation": "expectations",
+    "acknowledgement": "acknowledge", "acknowledgment": "acknowledge",
 }
 RESERVED_SLUGS = frozenset({"create", "edit", "publish", "cancel", "new"})
 _KEY_LINE = re.compile(r"^\s*([A-Za-z][A-Za-z _-]{0,30}?)\s*:\s?(.*)$")
@@ -66,6 +67,7 @@ class Draft:
     programme: str | None = None
     place: str | None = None
     invite_only: bool = False
+    acknowledge: bool = False  # members confirm purpose and expectations before a seat is taken
     workshops: tuple[Workshop, ...] = ()
     workshops_per_member: int = 1
     waitlist_mode: Mode = Mode.OFFER
@@ -180,7 +182,7 @@ def _draft(known: Known) -> Draft:
         network=v.get("network"), title=v["title"], purpose=v["purpose"], expectations=v.get("expectations"),
         programme=v.get("programme"), timezone=known.tz, starts_at=v["starts"], ends_at=v["ends"],
         place=v.get("place"), capacity=v["capacity"], closes_at=v.get("registration closes") or v["starts"],
-        invite_only=v.get("invite-only", False), workshops=tuple(v.get("workshops") or ()),
+        invite_only=v.get("invite-only", False), acknowledge=v.get("acknowledge", False), workshops=tuple(v.get("workshops") or ()),
         workshops_per_member=v.get("workshops per member", 1), waitlist_mode=v.get("waitlist mode", Mode.OFFER),
         offer_hours=v.get("offer hours", 24),
     )
@@ -190,7 +192,7 @@ def _values_of(d: Draft) -> dict[str, Any]:
     return {"network": d.network, "title": d.title, "purpose": d.purpose, "expectations": d.expectations,
             "programme": d.programme, "timezone": d.timezone, "starts": d.starts_at, "ends": d.ends_at,
             "place": d.place, "capacity": d.capacity, "registration closes": d.closes_at,
-            "invite-only": d.invite_only, "workshops": list(d.workshops),
+            "invite-only": d.invite_only, "acknowledge": d.acknowledge, "workshops": list(d.workshops),
             "workshops per member": d.workshops_per_member, "waitlist mode": d.waitlist_mode,
             "offer hours": d.offer_hours}
 
@@ -324,7 +326,7 @@ def _whole(name: str, low: int, high: int):  # noqa: ANN202
 def _yes_no(raw: str, known: Known) -> bool:
     if raw.lower() in YES or raw.lower() in NO or raw == "":
         return raw.lower() in YES
-    raise FieldProblem("events.form.yes_no", name="invite-only", value=raw[:40])
+    raise FieldProblem("events.form.yes_no", value=raw[:40])
 
 
 def _mode(raw: str, known: Known) -> Mode:
@@ -359,8 +361,8 @@ _PARSERS = {
     "network": _network, "title": _text(200, 3), "purpose": _text(2000, 10), "expectations": _optional_text(2000),
     "programme": _optional_text(4000), "timezone": _timezone, "starts": _starts, "ends": _ends,
     "place": _optional_text(500), "capacity": _whole("capacity", 1, 100_000), "registration closes": _closes,
-    "invite-only": _yes_no, "workshops": _workshops, "workshops per member": _whole("workshops per member", 1, 20),
-    "waitlist mode": _mode, "offer hours": _whole("offer hours", 1, 336),
+    "invite-only": _yes_no, "acknowledge": _yes_no, "workshops": _workshops, "waitlist mode": _mode,
+    "workshops per member": _whole("workshops per member", 1, 20), "offer hours": _whole("offer hours", 1, 336),
 }
 
 

@@ -15,10 +15,14 @@ from commands.events.common import (coordinator_networks, find_event, find_works
                                     when)
 from commands.events.manage import (attendees, event_cancel, event_create, event_edit, event_publish,  # noqa: F401
                                     export, invite, questions)
-from commands.events.rules import EventState, Mode, State, offer_lapsed, registration_problem
+from commands.confirm import flows as confirm_flows
+from commands.confirm.flows import confirmable
+from commands.events.rules import ACTIVE, EventState, Mode, State, offer_lapsed, registration_problem
 from commands.events.views import details, expectations, list_line
 from storage import events, members, networks, registrations as regs
 from storage.models import Event, Registration
+
+ACKNOWLEDGED = "events.register"
 
 
 @command("events", help="cmd.events", role=Role.MEMBER)
@@ -82,6 +86,27 @@ async def _details(ctx: Context, e: Event) -> Text:
 async def register(ctx: Context, event: str, workshop: Rest | None = None) -> Reply:
     e = await find_event(ctx, event, lock=True)
     chosen = await find_workshop(ctx, e, workshop) if workshop else None
+    await _may_register(ctx, e)
+    main = await regs.get(ctx.db, e.id, ctx.sender)
+    if e.acknowledge and (main is None or State(main.state) not in ACTIVE):
+        # Seed 000: the member reads the purpose and expectations and confirms them; only then is
+        # a seat taken, in the order of confirmation (the arrival is the !confirm message).
+        summary = ctx.t("events.register.acknowledge", title=e.title, when=when(e), purpose=e.purpose,
+                        expect=expectations(ctx.t, e))
+        return await confirm_flows.ask(ctx, ACKNOWLEDGED, {"event": e.slug, "workshop": chosen.key if chosen else None},
+                                       summary=summary)
+    return await _take_place(ctx, e, chosen)
+
+
+@confirmable(ACKNOWLEDGED)
+async def register_acknowledged(ctx: Context, args: dict) -> Reply:
+    e = await find_event(ctx, args["event"], lock=True)
+    chosen = await find_workshop(ctx, e, args["workshop"]) if args.get("workshop") else None
+    await _may_register(ctx, e)  # again: registration may have closed meanwhile
+    return await _take_place(ctx, e, chosen)
+
+
+async def _may_register(ctx: Context, e: Event) -> None:
     problem = registration_problem(
         # judged at the moment the message reached the server, not when a busy bot got to it
         event_state=EventState(e.state), now=min(ctx.now, ctx.event_time), closes_at=e.closes_at, ends_at=e.ends_at,
@@ -90,6 +115,9 @@ async def register(ctx: Context, event: str, workshop: Rest | None = None) -> Re
     if problem:
         raise UserError(problem, title=e.title, closes=local(e, e.closes_at), rules=code(f"{ctx.prefix}rules"),
                         accept=code(f"{ctx.prefix}accept-rules"))
+
+
+async def _take_place(ctx: Context, e: Event, chosen) -> Reply:  # noqa: ANN001
     await notify.settle(ctx, e, prefix=ctx.prefix)  # after the checks: a UserError would undo it
     outcome = await seats.register(ctx.db, e, ctx.sender, chosen, (ctx.event_time, ctx.event_id), ctx.now)
     await notify.tell(ctx, e, outcome.changes, prefix=ctx.prefix)

@@ -105,7 +105,7 @@ async def _reconcile_workshops(ctx: Context, event_id: int, wanted: tuple[Worksh
 def _apply(e, d: Draft, ctx: Context) -> None:  # noqa: ANN001
     e.title, e.purpose, e.expectations, e.programme = d.title, d.purpose, d.expectations, d.programme
     e.timezone, e.starts_at, e.ends_at, e.place = d.timezone, d.starts_at, d.ends_at, d.place
-    e.capacity, e.closes_at, e.invite_only = d.capacity, d.closes_at, d.invite_only
+    e.capacity, e.closes_at, e.invite_only, e.acknowledge = d.capacity, d.closes_at, d.invite_only, d.acknowledge
     e.workshops_per_member, e.waitlist_mode, e.offer_hours = d.workshops_per_member, d.waitlist_mode.value, d.offer_hours
     e.updated_at = ctx.now
 

@@ -27,6 +27,7 @@ async def create_draft(ctx: Context, draft: Draft, network: str) -> Event:
         "purpose": draft.purpose, "expectations": draft.expectations, "programme": draft.programme,
         "timezone": draft.timezone, "starts_at": draft.starts_at, "ends_at": draft.ends_at, "place": draft.place,
         "capacity": draft.capacity, "closes_at": draft.closes_at, "invite_only": draft.invite_only,
+        "acknowledge": draft.acknowledge,
         "waitlist_mode": draft.waitlist_mode.value, "offer_hours": draft.offer_hours,
         "workshops_per_member": draft.workshops_per_member, "created_by": ctx.sender,
     }
@@ -38,7 +39,7 @@ def draft_of(e: Event, workshops: list[EventWorkshop]) -> Draft:
     return Draft(
         network=e.network, title=e.title, purpose=e.purpose, expectations=e.expectations, programme=e.programme,
         timezone=e.timezone, starts_at=e.starts_at, ends_at=e.ends_at, place=e.place, capacity=e.capacity,
-        closes_at=e.closes_at, invite_only=e.invite_only,
+        closes_at=e.closes_at, invite_only=e.invite_only, acknowledge=e.acknowledge,
         workshops=tuple(Workshop(w.key, w.name, w.capacity) for w in workshops),
         workshops_per_member=e.workshops_per_member, waitlist_mode=Mode(e.waitlist_mode), offer_hours=e.offer_hours,
     )

@@ -43,6 +43,8 @@ def details(t: T, prefix: str, event: Event, workshops: list[EventWorkshop], tak
                              for w in workshops))
     if event.invite_only:
         parts.append(t("events.view.invite_only"))
+    if event.acknowledge:
+        parts.append(t("events.view.acknowledge"))
     parts.append(t("events.view.closes", closes=local(event, event.closes_at)))
     parts.append(t("events.view.how", register=code(f"{prefix}register {event.slug}" + (" <workshop>" if workshops else ""))))
     if for_coordinator:
