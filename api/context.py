@@ -2,16 +2,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from api.i18n import Translator
 from api.render import Text
 from api.types import Role
+from storage import confirmations, networks
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
+    from api.declared import Declared
     from api.decorators import CommandSpec
 
 
@@ -59,6 +62,39 @@ class Schedule(Protocol):
     async def cancel(self, key: str) -> None: ...
 
 
+class Recipients(Protocol):
+    """The translator for a message to someone other than the actor: their `!lang`, else the
+    language of `network` (or of their network), else the bot's."""
+
+    async def translator(self, user_id: str, network: str | None = None) -> Translator: ...
+
+
+# A value of a message to someone else that must itself be written in their language.
+Localized = Callable[[Translator], Text]
+
+
+class Telling:
+    """Messages to other people, each in the recipient's own language (Context and JobContext)."""
+
+    t: Translator
+    chat: Chat
+    recipients: Recipients | None
+
+    async def translator_for(self, user_id: str, network: str | None = None) -> Translator:
+        if self.recipients is None:
+            return self.t
+        return await self.recipients.translator(user_id, network)
+
+    async def tell(self, user_id: str, key: str, *, about_network: str | None = None, notice: bool = False,
+                   files: tuple[Attachment, ...] = (), **values: object) -> None:
+        """A DM to `user_id` rendered in their language (else that of `about_network`, the network
+        the message is about); a callable value (Localized) is rendered with the recipient's
+        translator too, e.g. `what=lambda t: t("events.workshop_of", ...)`."""
+        t = await self.translator_for(user_id, about_network)
+        text = t(key, **{k: v(t) if callable(v) else v for k, v in values.items()})
+        await self.chat.dm(user_id, text, notice=notice, files=files)
+
+
 class Runtime(Protocol):
     """Read-only facts about the running bot, for !status."""
 
@@ -69,7 +105,7 @@ class Runtime(Protocol):
 
 
 @dataclass
-class Context:
+class Context(Telling):
     sender: str
     room_id: str
     is_dm: bool
@@ -88,17 +124,56 @@ class Context:
     # Set by a handler whose sender must not be traceable afterwards (an anonymous question): the
     # record that the command ran then keeps neither its room nor its exact time.
     untraceable: bool = False
+    declared: Declared | None = None
+    recipients: Recipients | None = None
+    _control: tuple[str | None] | None = field(default=None, repr=False)
+
+    async def control_network(self) -> str | None:
+        """The network whose coordinators' room this is, when the caller coordinates it (looked up once)."""
+        if self._control is None:
+            where = await networks.network_of_room(self.db, self.room_id)
+            ok = where is not None and where[1] == "control" and self.roles.get(where[0], Role.ANYONE) >= Role.COORDINATOR
+            self._control = (where[0] if ok else None,)
+        return self._control[0]
+
+    async def is_private(self, network: str | None = None) -> bool:
+        """True in the caller's DM, or in the coordinators' room (of `network`, when given)."""
+        if self.is_dm:
+            return True
+        here = await self.control_network()
+        return here is not None and network in (None, here)
 
     def reply(self, key: str, **values: object) -> Reply:
         return Reply(self.t(key, **values))
 
+    async def confirm(self, name: str, args: dict[str, Any], *, summary: Text | str,
+                      ttl: timedelta = confirmations.TTL) -> Reply:
+        """Ask before a destructive or bulk action: remember `name` (declared with @confirmable)
+        and its JSON-serialisable `args` for this person in this room, and return the question.
+        `!confirm` runs the action (within `ttl`); `!stop` drops it."""
+        if self.declared is None or name not in self.declared.confirmables:
+            raise KeyError(f"no confirmable action {name!r}")
+        await confirmations.ask(self.db, self.sender, self.room_id, name, args, self.now, ttl)
+        minutes = int(ttl.total_seconds() // 60)
+        return self.reply("confirm.ask", summary=summary, prefix=self.prefix, minutes=minutes)
+
+    async def release(self, user_id: str, network: str | None = None) -> None:
+        """The person leaves `network` (None: every network): each feature's @on_leave hook lets
+        go of what they held there (seats go to the next in line)."""
+        for hook in self.declared.leave_hooks if self.declared else ():
+            await hook(self, user_id, network)
+
 
 @dataclass
-class JobContext:
-    """What a scheduled action sees: no sender, no reply, the same capabilities."""
+class JobContext(Telling):
+    """What a scheduled action sees: no sender, no reply, the same capabilities. `t` is the bot's
+    language; a message to a person goes through `tell` (their language); `prefix` is the
+    configured command prefix, for the commands a message names."""
 
     now: datetime
     db: AsyncSession
     t: Translator
     chat: Chat
     schedule: Schedule
+    prefix: str = "!"
+    recipients: Recipients | None = None

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from api.context import Reply
+from api.converters import Converter, converter_of
 from api.types import Rest, Role, Where
 
 Handler = Callable[..., Awaitable[Reply | None]]
@@ -18,6 +19,7 @@ class Param:
     kind: type
     optional: bool
     default: Any
+    converter: Converter | None = None
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,8 @@ COMMAND_ATTR = "__kring_command__"
 JOB_ATTR = "__kring_job__"
 JOB_ALWAYS_ATTR = "__kring_job_always__"
 FLOW_ATTR = "__kring_flow__"
+CONFIRMABLE_ATTR = "__kring_confirmable__"
+LEAVE_ATTR = "__kring_on_leave__"
 
 
 def command(
@@ -94,19 +98,44 @@ def flow(name: str) -> Callable[[Handler], Handler]:
     return decorate
 
 
+def confirmable(name: str) -> Callable[[Handler], Handler]:
+    """Declare what runs when the person answers `!confirm` to `await ctx.confirm(name, args, ...)`:
+    fn(ctx: Context, args: dict) -> Reply | None, inside the !confirm command's transaction (so
+    re-check permissions and state there: they may have changed). Names must be unique."""
+
+    def decorate(fn: Handler) -> Handler:
+        setattr(fn, CONFIRMABLE_ATTR, name)
+        return fn
+
+    return decorate
+
+
+def on_leave(fn: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+    """Declare what a feature lets go of when a person leaves: fn(ctx, user_id, network) with
+    network None when the person leaves everything (`!forgetme`, run before the erasers). Runs in
+    the transaction of `!leave`, `!remove` or `!forgetme`, through `ctx.release(...)`: e.g. seats
+    and waiting-list places go to the next in line."""
+    setattr(fn, LEAVE_ATTR, True)
+    return fn
+
+
 def _params(fn: Handler) -> tuple[Param, ...]:
     sig = inspect.signature(fn, eval_str=True)
     out = []
     for p in list(sig.parameters.values())[1:]:  # skip ctx
         kind, optional = p.annotation, p.default is not inspect.Parameter.empty
         args = getattr(kind, "__args__", None)
-        if args:  # X | None
+        if args and type(None) in args:  # X | None
             kind = next(a for a in args if a is not type(None))
             optional = True
-        out.append(Param(p.name, kind, optional, None if p.default is inspect.Parameter.empty else p.default))
+        kind, converter = converter_of(kind)
+        out.append(Param(p.name, kind, optional, None if p.default is inspect.Parameter.empty else p.default,
+                         converter))
     return tuple(out)
 
 
 def _usage_of(p: Param) -> str:
-    label = p.name.replace("_", "-") + ("..." if p.kind is Rest else "")
+    """`<event>`, `[workshop]`, `<question...>`: the converter's label, else the parameter's name."""
+    label = (p.converter.label if p.converter and p.converter.label else p.name).replace("_", "-")
+    label += "..." if p.kind is Rest else ""  # bot/router.py label_of names it the same way
     return f"[{label}]" if p.optional else f"<{label}>"

@@ -24,10 +24,10 @@ class Where(enum.Enum):
     ANY = "any"
     DM = "dm"
     ROOM = "room"
-    # The caller's DM with the bot, or a network's coordinators' control room: for commands that
-    # name people or show personal data. The router only knows is_dm, so it lets these through
-    # everywhere; the handler must call commands.common.places.require_private (which knows the
-    # control rooms) before it reads anything personal.
+    # The caller's DM with the bot, or the coordinators' control room of a network the caller
+    # coordinates: for commands that name people or show personal data. The router checks it
+    # (bot/router.py check_place); a handler that learns which network the data belongs to checks
+    # that the control room is that network's (commands.common.places.require_private).
     PRIVATE = "private"
 
     def allows(self, is_dm: bool) -> bool:
@@ -42,6 +42,7 @@ class UserError(Exception):
         super().__init__(key)
         self.key = key
         self.values = values
+        self.with_usage = False  # set by the router for a converter's error: the usage line follows
 
 
 class Rest(str):

@@ -65,7 +65,7 @@ class Kring:
         self.outbox = OutboxSender(self.db, self.gateway, clock, encrypt_dms=config.matrix.encryption)
         self.schedule = ScheduleRunner(
             self.db, self.registry.jobs, clock, catch_up=timedelta(hours=config.bot.schedule_catch_up_hours),
-            language=config.bot.language, on_commit=self.outbox.wake,
+            language=config.bot.language, prefix=config.bot.command_prefix, on_commit=self.outbox.wake,
         )
         self.dispatcher = Dispatcher(
             self.db, self.registry,

@@ -1,5 +1,5 @@
 """Runs one incoming command exactly once: the processed-event record, the command's changes and
-its outgoing messages are committed in one transaction."""
+its outgoing messages are committed in one transaction. Text to call is the router's job."""
 from __future__ import annotations
 
 import logging
@@ -14,8 +14,8 @@ from api import Context, Reply, Role, Runtime, UserError
 from bot.chat import OutboxChat
 from bot.matrix.incoming import Incoming
 from api.i18n import Translator
-from api.render import code
-from bot.router import Registry, Unknown, check_access, clean, extract, parse_args
+from bot.router import Registry, Unknown, clean, extract, route
+from bot.recipients import DbRecipients
 from bot.schedule import DbSchedule
 from storage import conversations, direct_rooms, members, processed
 from storage.database import Database
@@ -77,13 +77,14 @@ class Dispatcher:
             log.info("command too old, not run", extra={"event_id": msg.event_id})
             return "too-old"
         started = time.monotonic()
-        name, outcome = self.registry.command_name(text), "ok"
+        found = self.registry.match(text)  # matched once: for the record, then for the call
+        name, outcome = "?" if isinstance(found, Unknown) else found[0].name, "ok"
         async with self.db.transaction() as session:
             if not await processed.claim(session, msg.event_id, msg.room_id, now, name):
                 outcome = "duplicate"
             else:
                 ctx = await self._context(session, msg, now)
-                name, outcome, reply = await self._run(ctx, text)
+                name, outcome, reply = await route(self.registry, ctx, found, undoable)
                 if ctx.untraceable and outcome == "ok":
                     await processed.unlink(session, msg.event_id)
                 if reply is not None:
@@ -141,7 +142,8 @@ class Dispatcher:
             event_time=msg.origin_time, now=now, role=max(roles.values(), default=Role.ANYONE), roles=roles,
             db=session, t=Translator(language), chat=OutboxChat(session, now),
             schedule=DbSchedule(session, now), runtime=self.runtime, prefix=self.settings.prefix,
-            commands=self.registry.specs,
+            commands=self.registry.specs, declared=self.registry.declared,
+            recipients=DbRecipients(session, self.settings.language),
         )
 
     def forget_dm(self, room_id: str) -> None:
@@ -155,27 +157,3 @@ class Dispatcher:
             if partner is not None:
                 self._dm_partners[room_id] = partner
         return partner
-
-    async def _run(self, ctx: Context, text: str) -> tuple[str, str, Reply | None]:
-        visible = self.registry.visible_to(ctx.role, ctx.is_dm)
-        found = self.registry.match(text, visible)
-        if isinstance(found, Unknown):
-            key = "error.unknown_suggest" if found.suggestions else "error.unknown"
-            options = ", ".join(ctx.prefix + s for s in found.suggestions)
-            return "?", "unknown", ctx.reply(key, word=found.word[:40], suggestions=options, prefix=ctx.prefix)
-        spec, rest = found
-        try:
-            check_access(spec, ctx.role, ctx.is_dm)
-            kwargs = parse_args(spec, rest)
-            async with undoable(ctx):
-                reply = await spec.handler(ctx, **kwargs)
-            return spec.name, "ok", reply
-        except UserError as err:
-            message = ctx.t(err.key, **err.values)
-            if err.key.startswith("error.") and err.key not in ("error.role", "error.where_dm", "error.where_room"):
-                message = message + "\n" + ctx.t("error.usage_line", usage=code(f"{ctx.prefix}{spec.name} {spec.usage}".strip()))
-            return spec.name, "user-error", Reply(message)
-        except Exception:
-            ref = secrets.token_hex(3)
-            log.exception("command failed", extra={"event_id": ctx.event_id, "command": spec.name, "ref": ref})
-            return spec.name, "crash", ctx.reply("error.internal", ref=ref)

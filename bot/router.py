@@ -1,20 +1,28 @@
-"""From a message to a command call: prefix or mention, name and alias lookup, typed arguments,
-and the role and place checks, all derived from each command's declaration."""
+"""From a message to a command call: prefix or mention, name and alias lookup (once), the role
+and place checks (Where.PRIVATE included), typed and converted arguments, the usage line on a
+mistake; all derived from each command's declaration. The dispatcher around it owns the
+transaction and exactly-once."""
 from __future__ import annotations
 
 import difflib
 import enum
 import importlib
-import importlib.util
+import logging
 import pkgutil
 import re
+import secrets
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
-from api import Rest, Role, UserError, UserId, Where, whole_number
+from api import Context, Reply, Rest, Role, UserError, UserId, Where, whole_number
+from api.render import Text, code
 
-from api.decorators import COMMAND_ATTR, FLOW_ATTR, JOB_ATTR, CommandSpec, Param
+from api.declared import Declared
+from api.decorators import CommandSpec, Param
 
+log = logging.getLogger("kring.dispatch")
 TOKEN = re.compile(r'"([^"]*)"|(\S+)')
 USER_ID = re.compile(r"^@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(:\d+)?$")
 
@@ -26,13 +34,15 @@ class Unknown:
 
 
 class Registry:
-    """Every command and scheduled-job kind that the feature packages declare."""
+    """Every command, job, flow, confirmable action, leave hook and privacy part that the feature
+    packages declare."""
 
     def __init__(self, specs: list[CommandSpec], jobs: dict[str, Any] | None = None,
-                 flows: dict[str, Any] | None = None) -> None:
+                 flows: dict[str, Any] | None = None, declared: Declared | None = None) -> None:
+        self.declared = declared or Declared(commands=specs, jobs=jobs or {}, flows=flows or {})
         self.specs = specs
-        self.jobs = jobs or {}
-        self.flows = flows or {}
+        self.jobs = self.declared.jobs
+        self.flows = self.declared.flows
         self._by_name: dict[str, CommandSpec] = {}
         # One name may serve two commands when exactly one of them takes a Matrix ID first
         # (`!decline @user` for a join request, `!decline <event>` for a seat offer).
@@ -55,28 +65,18 @@ class Registry:
 
     @classmethod
     def discover(cls, package: str = "commands") -> Registry:
-        """Import commands.<feature>.handlers and .jobs and collect what they declare."""
+        """Import every module of every feature package (commands.<feature>.*) and collect what
+        their decorators tagged. Nothing registers itself at import time."""
         root = importlib.import_module(package)
-        specs: list[CommandSpec] = []
-        jobs: dict[str, Any] = {}
-        flows: dict[str, Any] = {}
+        modules = []
         for info in sorted(pkgutil.iter_modules(root.__path__), key=lambda i: i.name):
-            for part in ("handlers", "jobs", "flows"):
-                name = f"{package}.{info.name}.{part}"
-                if importlib.util.find_spec(name) is None:
-                    continue
-                module = importlib.import_module(name)
-                for obj in vars(module).values():
-                    spec = getattr(obj, COMMAND_ATTR, None)
-                    if isinstance(spec, CommandSpec) and spec.handler is obj:
-                        specs.append(_with_feature(spec, info.name))
-                    kind = getattr(obj, JOB_ATTR, None)
-                    if kind:
-                        jobs[kind] = obj
-                    flow_name = getattr(obj, FLOW_ATTR, None)
-                    if flow_name:
-                        flows[flow_name] = obj
-        return cls(specs, jobs, flows)
+            feature = importlib.import_module(f"{package}.{info.name}")
+            modules.append((info.name, feature))
+            if info.ispkg:
+                for sub in sorted(pkgutil.walk_packages(feature.__path__, f"{feature.__name__}."), key=lambda i: i.name):
+                    modules.append((info.name, importlib.import_module(sub.name)))
+        declared = Declared.collect(modules)
+        return cls(declared.commands, declared=declared)
 
     def match(self, text: str, visible: list[CommandSpec] | None = None) -> tuple[CommandSpec, str] | Unknown:
         """Longest command name that starts the text; otherwise the closest names the caller may use."""
@@ -91,13 +91,13 @@ class Registry:
                         spec = alt
                     return spec, rest
         first = words[0].lower() if words else ""
-        names = [name for spec in (self.specs if visible is None else visible) for name in spec.names]
-        return Unknown(first, tuple(difflib.get_close_matches(first, names, n=3, cutoff=0.5)))
+        return Unknown(first, self.suggest(first, self.specs if visible is None else visible))
 
-    def command_name(self, text: str) -> str:
-        """The command the text names (for the processed-events record), or "?"."""
-        found = self.match(text)
-        return "?" if isinstance(found, Unknown) else found[0].name
+    @staticmethod
+    def suggest(word: str, visible: list[CommandSpec]) -> tuple[str, ...]:
+        """The closest command names among those the caller may use."""
+        names = [name for spec in visible for name in spec.names]
+        return tuple(difflib.get_close_matches(word, names, n=3, cutoff=0.5))
 
     def visible_to(self, role: Role, is_dm: bool) -> list[CommandSpec]:
         return [s for s in self.specs if s.role <= role and place_ok(s.where, is_dm)]
@@ -108,12 +108,6 @@ class Registry:
 
 def _takes_user(spec: CommandSpec) -> bool:
     return bool(spec.params) and spec.params[0].kind is UserId
-
-
-def _with_feature(spec: CommandSpec, feature: str) -> CommandSpec:
-    from dataclasses import replace
-
-    return replace(spec, feature=feature)
 
 
 def place_ok(where: Where, is_dm: bool) -> bool:
@@ -153,33 +147,43 @@ def check_access(spec: CommandSpec, role: Role, is_dm: bool) -> None:
 
 
 def parse_args(spec: CommandSpec, rest: str) -> dict[str, Any]:
-    """Typed keyword arguments for the handler, or UserError('error.usage') saying what was wrong."""
+    """Typed keyword arguments for the handler, or UserError('error.usage') saying what was wrong.
+    An argument with a converter stays text here; `resolve` turns it into its object."""
     values: dict[str, Any] = {}
     remaining = rest.strip()
     for param in spec.params:
-        if param.kind is Rest:
+        taken = param.converter.take(remaining) if param.converter else None
+        if taken is not None:
+            values[param.name], remaining = taken
+            continue
+        if param.kind is Rest or (param.converter and param.converter.rest):
             if remaining:
                 values[param.name] = remaining
             elif not param.optional:
-                raise UserError("error.missing", name=param.name.replace("_", "-"))
+                raise UserError("error.missing", name=label_of(param))
             remaining = ""
             continue
         match = TOKEN.match(remaining)
         if not match:
             if not param.optional:
-                raise UserError("error.missing", name=param.name.replace("_", "-"))
+                raise UserError("error.missing", name=label_of(param))
             values[param.name] = param.default
             continue
         raw = match.group(1) if match.group(1) is not None else match.group(2)
         remaining = remaining[match.end():].lstrip()
-        values[param.name] = convert(param, raw)
+        values[param.name] = raw if param.converter else convert(param, raw)
     if remaining:
         raise UserError("error.extra", extra=remaining[:80])
     return values
 
 
+def label_of(param: Param) -> str:
+    """How the usage line names the argument: its converter's label, else the parameter's name."""
+    return (param.converter.label if param.converter and param.converter.label else param.name).replace("_", "-")
+
+
 def convert(param: Param, raw: str) -> Any:
-    label = param.name.replace("_", "-")
+    label = label_of(param)
     if param.kind is int:
         number = whole_number(raw)
         if number is None:
@@ -199,3 +203,59 @@ def convert(param: Param, raw: str) -> Any:
     if callable(parse) and param.kind is not str:
         return parse(raw)
     return raw
+
+
+async def resolve(spec: CommandSpec, values: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    """Run each argument's converter in order (a later one may use an earlier one's object)."""
+    bound: dict[str, Any] = {}
+    for param in spec.params:
+        value = values.get(param.name)
+        if param.converter is not None and isinstance(value, str):
+            try:
+                value = await param.converter.convert(ctx, value, dict(bound))
+            except UserError as err:
+                err.with_usage = True  # the converter's own message, then how to type the command
+                raise
+        bound[param.name] = value
+    return bound
+
+
+async def check_place(spec: CommandSpec, ctx: Context) -> None:
+    """Where.PRIVATE: only the caller's DM, or a coordinators' room of a network they coordinate."""
+    if spec.where is Where.PRIVATE and not ctx.is_dm and await ctx.control_network() is None:
+        raise UserError("places.private", command=spec.name)
+
+
+def usage_line(ctx: Context, spec: CommandSpec) -> Text:
+    return ctx.t("error.usage_line", usage=code(f"{ctx.prefix}{spec.name} {spec.usage}".strip()))
+
+
+async def route(registry: Registry, ctx: Context, found: tuple[CommandSpec, str] | Unknown,
+                savepoint: Callable[[Context], AbstractAsyncContextManager[None]]) -> tuple[str, str, Reply | None]:
+    """Text to call: the role and place checks, the arguments (parsed and converted), the handler
+    inside `savepoint` (the dispatcher's), and the polite answer to a mistake with the usage line.
+    Returns (command name, outcome, reply)."""
+    if isinstance(found, Unknown):
+        visible = registry.visible_to(ctx.role, ctx.is_dm)
+        suggestions = registry.suggest(found.word, visible)
+        key = "error.unknown_suggest" if suggestions else "error.unknown"
+        options = ", ".join(ctx.prefix + s for s in suggestions)
+        return "?", "unknown", ctx.reply(key, word=found.word[:40], suggestions=options, prefix=ctx.prefix)
+    spec, rest = found
+    try:
+        check_access(spec, ctx.role, ctx.is_dm)
+        await check_place(spec, ctx)
+        async with savepoint(ctx):
+            kwargs = await resolve(spec, parse_args(spec, rest), ctx)
+            reply = await spec.handler(ctx, **kwargs)
+        return spec.name, "ok", reply
+    except UserError as err:
+        message = ctx.t(err.key, **err.values)
+        if err.with_usage or err.key.startswith("error.") and err.key not in ("error.role", "error.where_dm",
+                                                                              "error.where_room"):
+            message = message + "\n" + usage_line(ctx, spec)
+        return spec.name, "user-error", Reply(message)
+    except Exception:
+        ref = secrets.token_hex(3)
+        log.exception("command failed", extra={"event_id": ctx.event_id, "command": spec.name, "ref": ref})
+        return spec.name, "crash", ctx.reply("error.internal", ref=ref)

@@ -23,6 +23,7 @@ from api import JobContext
 from api.decorators import JOB_ALWAYS_ATTR
 from bot.chat import OutboxChat
 from api.i18n import Translator
+from bot.recipients import DbRecipients
 from bot.schedule import DbSchedule
 from storage import schedule
 from storage.database import Database
@@ -36,7 +37,7 @@ SAFETY_JOB = "kring-safety-wake"
 
 class ScheduleRunner:
     def __init__(self, db: Database, jobs: dict[str, Callable[..., Awaitable[None]]], clock: Callable[[], datetime],
-                 *, catch_up: timedelta, language: str, on_commit: Callable[[], None] = lambda: None,
+                 *, catch_up: timedelta, language: str, prefix: str = "!", on_commit: Callable[[], None] = lambda: None,
                  always: Iterable[str] = (), retry_after: timedelta = timedelta(seconds=30),
                  safety_interval: timedelta = timedelta(seconds=60)) -> None:
         self.db = db
@@ -44,6 +45,7 @@ class ScheduleRunner:
         self.clock = clock
         self.catch_up = catch_up
         self.language = language
+        self.prefix = prefix
         self.on_commit = on_commit
         self.always = set(always) | {kind for kind, fn in jobs.items() if getattr(fn, JOB_ALWAYS_ATTR, False)}
         self.retry_after = retry_after
@@ -150,8 +152,9 @@ class ScheduleRunner:
                 log.error("no job for scheduled kind", extra={"kind": row.kind, "key": row.key})
                 outcome = "unknown-kind"
             else:
-                ctx = JobContext(now=now, db=session, t=Translator(self.language),
-                                 chat=OutboxChat(session, now), schedule=DbSchedule(session, now))
+                ctx = JobContext(now=now, db=session, t=Translator(self.language), chat=OutboxChat(session, now),
+                                 schedule=DbSchedule(session, now), prefix=self.prefix,
+                                 recipients=DbRecipients(session, self.language))
                 try:
                     async with session.begin_nested():
                         await fn(ctx, dict(row.payload))

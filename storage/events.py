@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import privacy
+from storage.privacy import eraser, exporter
 from storage.models import Event, EventInvitation, EventQuestion, EventWorkshop
 from storage.sql import insert_ignore
 
@@ -130,6 +130,7 @@ async def question_count(session: AsyncSession, event_id: int) -> int:
 
 # ---- privacy: what !mydata shows and !forgetme erases -------------------------------------------
 
+@exporter("events")
 async def _export(session: AsyncSession, user_id: str) -> dict[str, Any]:
     created = await session.execute(select(Event.slug).where(Event.created_by == user_id))
     invited = await session.execute(select(Event.slug, EventInvitation.created_at)
@@ -145,6 +146,7 @@ async def _export(session: AsyncSession, user_id: str) -> dict[str, Any]:
     }
 
 
+@eraser("events")
 async def _erase(session: AsyncSession, user_id: str, now: datetime) -> None:
     """Questions stay for the facilitators, without their sender; invitations go."""
     await session.execute(update(EventQuestion).where(EventQuestion.user_id == user_id).values(user_id=None))
@@ -152,6 +154,3 @@ async def _erase(session: AsyncSession, user_id: str, now: datetime) -> None:
     await session.execute(update(EventInvitation).where(EventInvitation.invited_by == user_id).values(invited_by=None))
     await session.execute(update(Event).where(Event.created_by == user_id).values(created_by=None))
 
-
-privacy.register_exporter("events", _export)
-privacy.register_eraser("events", _erase)

@@ -1,29 +1,32 @@
 """What Kring stores about one person: collected for `!mydata`, erased for `!forgetme`.
 
-Every aggregate that stores rows about a person plugs in here, so the privacy commands never need
-to know the other features:
+Every aggregate that stores rows about a person declares its part with a decorator that tags the
+function, so the privacy commands never need to know the other features:
 
-    from storage import privacy
+    from storage.privacy import eraser, exporter
 
+    @exporter("registrations")
     async def _export(session, user_id):          # -> anything JSON-serialisable
         return [...]
 
+    @eraser("registrations")
     async def _erase(session, user_id, now):       # delete the person's rows, or keep them
         ...                                        # without any Matrix ID or display name
 
-    privacy.register_exporter("registrations", _export)
-    privacy.register_eraser("registrations", _erase)
-
-Register at import time of the storage module (storage/<aggregate>.py), which the feature's
-handlers import. Registered erasers run first, in registration order, all inside the caller's
-transaction; the built-in ones (memberships, the member row, DMs, flows, queued messages and
-scheduled actions that still name the person) run last, so erasers can still look the member up.
-What must stay for other people's records (an average, how many came) stays only anonymised.
+`collected()` finds the tagged functions of every storage module; a feature's own (declared with
+the same decorators, re-exported by api) are collected by discovery and passed in as `extra`.
+Tagged erasers run first, in module order, all inside the caller's transaction; the built-in
+ones (memberships, the member row, DMs, flows, queued messages and scheduled actions that still
+name the person) run last, so erasers can still look the member up. What must stay for other
+people's records (an average, how many came) stays only anonymised.
 """
 from __future__ import annotations
 
+import importlib
 import json
-from collections.abc import Awaitable, Callable
+import pkgutil
+from collections.abc import Awaitable, Callable, Mapping
+from functools import cache
 from datetime import datetime
 from typing import Any
 
@@ -36,34 +39,63 @@ from storage.models import (Conversation, DirectRoom, Member, Membership, Outbox
 Exporter = Callable[[AsyncSession, str], Awaitable[Any]]
 Eraser = Callable[[AsyncSession, str, datetime], Awaitable[None]]
 
-_exporters: dict[str, Exporter] = {}
-_erasers: dict[str, Eraser] = {}
+EXPORTER_ATTR = "__kring_exporter__"
+ERASER_ATTR = "__kring_eraser__"
 
 
-def register_exporter(name: str, fn: Exporter) -> None:
-    """Add a section `name` to the person's data export (re-registering replaces it)."""
-    _exporters[name] = fn
+def exporter(name: str) -> Callable[[Exporter], Exporter]:
+    """Tag `fn(session, user_id)` as the section `name` of a person's data export."""
+
+    def decorate(fn: Exporter) -> Exporter:
+        setattr(fn, EXPORTER_ATTR, name)
+        return fn
+
+    return decorate
 
 
-def register_eraser(name: str, fn: Eraser) -> None:
-    """Run `fn(session, user_id, now)` when a person asks to be forgotten."""
-    _erasers[name] = fn
+def eraser(name: str) -> Callable[[Eraser], Eraser]:
+    """Tag `fn(session, user_id, now)` to run when a person asks to be forgotten."""
+
+    def decorate(fn: Eraser) -> Eraser:
+        setattr(fn, ERASER_ATTR, name)
+        return fn
+
+    return decorate
 
 
-async def export(session: AsyncSession, user_id: str) -> dict[str, Any]:
-    """Everything stored about the person, one section per aggregate."""
+def tagged(objects: object, attr: str) -> dict[str, Callable[..., Any]]:
+    """The functions among `objects` tagged with `attr`, by their declared name."""
+    return {getattr(obj, attr): obj for obj in objects if isinstance(getattr(obj, attr, None), str)}
+
+
+@cache
+def collected() -> tuple[dict[str, Exporter], dict[str, Eraser]]:
+    """The exporters and erasers that the storage modules declare (imported once, in name order)."""
+    exporters: dict[str, Exporter] = {}
+    erasers: dict[str, Eraser] = {}
+    package = importlib.import_module("storage")
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
+        if info.ispkg:
+            continue
+        objects = list(vars(importlib.import_module(f"storage.{info.name}")).values())
+        exporters.update(tagged(objects, EXPORTER_ATTR))
+        erasers.update(tagged(objects, ERASER_ATTR))
+    return exporters, erasers
+
+
+async def export(session: AsyncSession, user_id: str, extra: Mapping[str, Exporter] | None = None) -> dict[str, Any]:
+    """Everything stored about the person, one section per declared exporter."""
     out: dict[str, Any] = {"user_id": user_id}
-    out.update({name: await fn(session, user_id) for name, fn in _BUILTIN_EXPORTERS.items()})
-    for name, fn in _exporters.items():
+    for name, fn in {**collected()[0], **(extra or {})}.items():
         out[name] = await fn(session, user_id)
     return out
 
 
-async def erase(session: AsyncSession, user_id: str, now: datetime) -> None:
-    """Forget the person: every registered eraser, then the built-in ones."""
+async def erase(session: AsyncSession, user_id: str, now: datetime, extra: Mapping[str, Eraser] | None = None) -> None:
+    """Forget the person: every declared eraser, then the built-in ones."""
     member = (await session.execute(select(Member).where(Member.user_id == user_id))).scalar_one_or_none()
     needles = [user_id] + ([member.display_name] if member and member.display_name else [])
-    for fn in _erasers.values():
+    for fn in {**collected()[1], **(extra or {})}.values():
         await fn(session, user_id, now)
     await _erase_builtin(session, user_id, needles, member)
 
@@ -83,6 +115,7 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
+@exporter("profile")
 async def _profile(session: AsyncSession, user_id: str) -> dict[str, Any] | None:
     m = (await session.execute(select(Member).where(Member.user_id == user_id))).scalar_one_or_none()
     if m is None:
@@ -91,6 +124,7 @@ async def _profile(session: AsyncSession, user_id: str) -> dict[str, Any] | None
             "timezone": m.timezone, "organisation": m.organisation, "created_at": _iso(m.created_at)}
 
 
+@exporter("memberships")
 async def _memberships(session: AsyncSession, user_id: str) -> list[dict[str, Any]]:
     rows = await session.execute(select(Membership).join(Member, Member.id == Membership.member_id)
                                  .where(Member.user_id == user_id).order_by(Membership.network))
@@ -99,27 +133,24 @@ async def _memberships(session: AsyncSession, user_id: str) -> list[dict[str, An
              "created_at": _iso(r.created_at), "updated_at": _iso(r.updated_at)} for r in rows.scalars()]
 
 
+@exporter("direct_rooms")
 async def _direct_rooms(session: AsyncSession, user_id: str) -> list[dict[str, Any]]:
     rows = await session.execute(select(DirectRoom).where(DirectRoom.user_id == user_id))
     return [{"room_id": r.room_id, "created_at": _iso(r.created_at)} for r in rows.scalars()]
 
 
+@exporter("conversations")
 async def _conversations(session: AsyncSession, user_id: str) -> list[dict[str, Any]]:
     rows = await session.execute(select(Conversation).where(Conversation.user_id == user_id))
     return [{"room_id": r.room_id, "flow": r.flow, "step": r.step, "data": r.data,
              "expires_at": _iso(r.expires_at)} for r in rows.scalars()]
 
 
+@exporter("scheduled")
 async def _scheduled(session: AsyncSession, user_id: str) -> list[dict[str, Any]]:
     rows = await session.execute(select(ScheduledAction).where(
         ScheduledAction.done_at.is_(None), mentions(ScheduledAction.payload, [user_id])))
     return [{"kind": r.kind, "due_at": _iso(r.due_at)} for r in rows.scalars()]
-
-
-_BUILTIN_EXPORTERS: dict[str, Exporter] = {
-    "profile": _profile, "memberships": _memberships, "direct_rooms": _direct_rooms,
-    "conversations": _conversations, "scheduled": _scheduled,
-}
 
 
 async def _erase_builtin(session: AsyncSession, user_id: str, needles: list[str], member: Member | None) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import privacy
+from storage.privacy import eraser, exporter
 from storage.models import Event, EventWorkshop, Registration
 
 CONFIRMED, WAITLISTED, OFFERED, PENDING = "confirmed", "waitlisted", "offered", "pending"
@@ -134,6 +134,7 @@ async def holding_by_event(session: AsyncSession, event_ids: Iterable[int]) -> d
 
 # ---- privacy ----------------------------------------------------------------------------------
 
+@exporter("registrations")
 async def _export(session: AsyncSession, user_id: str) -> list[dict[str, Any]]:
     query = (select(Registration, Event.slug, EventWorkshop.name)
              .join(Event, Event.id == Registration.event_id)
@@ -144,6 +145,7 @@ async def _export(session: AsyncSession, user_id: str) -> list[dict[str, Any]]:
             for r, slug, workshop in await session.execute(query)]
 
 
+@eraser("registrations")
 async def _erase(session: AsyncSession, user_id: str, now: datetime) -> None:
     """Registrations for events still to come go (their seats free up); for past events the row
     stays, so the number who came stays right, but without the person's Matrix ID."""
@@ -155,6 +157,3 @@ async def _erase(session: AsyncSession, user_id: str, now: datetime) -> None:
         await session.execute(update(Registration).where(Registration.id == row_id)
                               .values(user_id=f"forgotten-{row_id}", arrival_event_id=f"forgotten-{row_id}"))
 
-
-privacy.register_exporter("registrations", _export)
-privacy.register_eraser("registrations", _erase)

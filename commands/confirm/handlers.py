@@ -1,8 +1,10 @@
-"""!confirm and !stop: answer a pending confirmation, or leave any flow in this room."""
+"""!confirm and !stop: answer a pending confirmation, or leave any flow in this room.
+
+A feature asks with `await ctx.confirm(name, args, summary=...)` and declares what then happens
+with `@confirmable(name)` (see api/decorators.py)."""
 from __future__ import annotations
 
 from api import Context, Reply, Role, command
-from commands.confirm.flows import action
 from storage import confirmations
 
 
@@ -16,7 +18,7 @@ async def confirm(ctx: Context) -> Reply | None:
     if expired or taken is None:
         return ctx.reply("confirm.expired")
     name, args = taken
-    fn = action(name)
+    fn = ctx.declared.confirmables.get(name) if ctx.declared else None
     if fn is None:
         return ctx.reply("confirm.nothing")
     return await fn(ctx, args)

@@ -9,12 +9,12 @@ from __future__ import annotations
 import difflib
 import functools
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timezone
 from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
+from api.slugs import slugify
 from api.types import whole_number
 from commands.events.rules import Mode
 
@@ -371,18 +371,6 @@ def _local(value: datetime, tz: str) -> str:
 
 
 # ---- ids ------------------------------------------------------------------------------------
-
-def slugify(text: str, *, limit: int = 40) -> str:
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
-    words = re.findall(r"[a-z0-9]+", ascii_text)
-    out = ""
-    for word in words:
-        candidate = f"{out}-{word}" if out else word
-        if len(candidate) > limit:
-            break
-        out = candidate
-    return out
-
 
 STOP_WORDS = frozenset({"a", "an", "the", "and", "of", "on", "in", "for", "with", "to", "at", "de", "het",
                         "een", "en", "van", "op", "og", "med", "meeting", "about"})

@@ -1,26 +1,21 @@
 """Members and events: list and read them, register, cancel, answer a seat offer, ask ahead.
-
-The coordinators' commands live in manage.py and are discovered through the import below."""
+The coordinators' commands live in manage.py; seat changes go through service.py."""
 from __future__ import annotations
 
 from datetime import datetime, time, timezone
 from zoneinfo import ZoneInfo
 
-from api import Attachment, Context, Reply, Rest, Role, UserError, command
+from api import Attachment, Context, Reply, Rest, Role, UserError, command, confirmable
+from api.event_args import EventRef, LockedEvent, WorkshopRef, find_event, find_workshop, role_in, shown_here
 from api.render import Text, bold, bullets, code, lines
 from commands.common.lists import LIMIT, fit
 from commands.common.places import privately
-from commands.events import files, forget, notify, seats  # noqa: F401 - forget registers its hook
-from commands.events.common import (coordinator_networks, find_event, find_workshop, local, role_in, shown_here,
-                                    when)
-from commands.events.manage import (attendees, event_cancel, event_create, event_edit, event_publish,  # noqa: F401
-                                    export, invite, questions)
-from commands.confirm import flows as confirm_flows
-from commands.confirm.flows import confirmable
+from commands.events import files, notify, seats, service
+from commands.events.common import coordinator_networks, local, when
 from commands.events.rules import ACTIVE, EventState, Mode, State, offer_lapsed, registration_problem
 from commands.events.views import details, expectations, list_line
 from storage import events, members, networks, registrations as regs
-from storage.models import Event, Registration
+from storage.models import Event, EventWorkshop, Registration
 
 ACKNOWLEDGED = "events.register"
 
@@ -60,10 +55,9 @@ async def list_events(ctx: Context) -> Reply:
                         ctx.t("events.list.more", show=code(f"{ctx.prefix}event <id>")), *hint]))
 
 
-@command("event", help="cmd.event", role=Role.MEMBER, usage="<event>")
-async def show_event(ctx: Context, event: str) -> Reply:
-    e = await find_event(ctx, event, lock=True)
-    await notify.settle(ctx, e, prefix=ctx.prefix)
+@command("event", help="cmd.event", role=Role.MEMBER)
+async def show_event(ctx: Context, e: LockedEvent) -> Reply:
+    await service.settle(ctx, e)
     text = await _details(ctx, e)
     if await shown_here(ctx, e):
         return Reply(text)
@@ -82,10 +76,8 @@ async def _details(ctx: Context, e: Event) -> Text:
                    for_coordinator=role_in(ctx, e.network) >= Role.COORDINATOR)
 
 
-@command("register", help="cmd.register", role=Role.MEMBER, usage="<event> [workshop]")
-async def register(ctx: Context, event: str, workshop: Rest | None = None) -> Reply:
-    e = await find_event(ctx, event, lock=True)
-    chosen = await find_workshop(ctx, e, workshop) if workshop else None
+@command("register", help="cmd.register", role=Role.MEMBER)
+async def register(ctx: Context, e: LockedEvent, chosen: WorkshopRef | None = None) -> Reply:
     await _may_register(ctx, e)
     main = await regs.get(ctx.db, e.id, ctx.sender)
     if e.acknowledge and (main is None or State(main.state) not in ACTIVE):
@@ -93,8 +85,8 @@ async def register(ctx: Context, event: str, workshop: Rest | None = None) -> Re
         # a seat taken, in the order of confirmation (the arrival is the !confirm message).
         summary = ctx.t("events.register.acknowledge", title=e.title, when=when(e), purpose=e.purpose,
                         expect=expectations(ctx.t, e))
-        return await confirm_flows.ask(ctx, ACKNOWLEDGED, {"event": e.slug, "workshop": chosen.key if chosen else None},
-                                       summary=summary)
+        return await ctx.confirm(ACKNOWLEDGED, {"event": e.slug, "workshop": chosen.key if chosen else None},
+                                 summary=summary)
     return await _take_place(ctx, e, chosen)
 
 
@@ -118,9 +110,7 @@ async def _may_register(ctx: Context, e: Event) -> None:
 
 
 async def _take_place(ctx: Context, e: Event, chosen) -> Reply:  # noqa: ANN001
-    await notify.settle(ctx, e, prefix=ctx.prefix)  # after the checks: a UserError would undo it
-    outcome = await seats.register(ctx.db, e, ctx.sender, chosen, (ctx.event_time, ctx.event_id), ctx.now)
-    await notify.tell(ctx, e, outcome.changes, prefix=ctx.prefix)
+    outcome = await service.register(ctx, e, chosen)  # after the checks: a UserError would undo it
     parts: list[Text] = [_main_text(ctx, e, outcome)]
     if chosen is not None:
         parts.append(_workshop_text(ctx, e, chosen, outcome))
@@ -160,27 +150,23 @@ async def _privately(ctx: Context, text: Text, attach: tuple[Attachment, ...]) -
     return await privately(ctx, text, attach, notice=False, sent_key="events.sent_privately")
 
 
-@command("cancel", help="cmd.cancel", role=Role.MEMBER, usage="<event> [workshop]")
-async def cancel(ctx: Context, event: str, workshop: Rest | None = None) -> Reply:
-    e = await find_event(ctx, event, lock=True)
-    chosen = await find_workshop(ctx, e, workshop) if workshop else None
-    await notify.settle(ctx, e, prefix=ctx.prefix)
+@command("cancel", help="cmd.cancel", role=Role.MEMBER)
+async def cancel(ctx: Context, e: LockedEvent, chosen: WorkshopRef | None = None) -> Reply:
+    await service.settle(ctx, e)
     row = await regs.get(ctx.db, e.id, ctx.sender, chosen.id if chosen else 0)
     what = ctx.t("events.workshop_of", workshop=chosen.name, title=e.title) if chosen else e.title
     if row is None or State(row.state) not in (State.CONFIRMED, State.OFFERED, State.WAITLISTED, State.PENDING):
         return ctx.reply("events.cancel.nothing", what=what)
     was = row.state
-    changes = await seats.give_up(ctx.db, e, row, regs.CANCELLED, ctx.now)
-    await notify.tell(ctx, e, changes, prefix=ctx.prefix, skip=ctx.sender)
+    await service.give_up(ctx, e, row, regs.CANCELLED)
     key = "events.cancel.off_list" if was == regs.WAITLISTED else "events.cancel.done"
     return ctx.reply(key, what=what, register=code(f"{ctx.prefix}register {e.slug}"))
 
 
-async def _offer(ctx: Context, e: Event, workshop: str | None) -> Registration:
+async def _offer(ctx: Context, e: Event, workshop: EventWorkshop | None) -> Registration:
     mine = await regs.of_user_in_event(ctx.db, e.id, ctx.sender)
     if workshop:
-        slot = (await find_workshop(ctx, e, workshop)).id
-        mine = [r for r in mine if r.slot == slot]
+        mine = [r for r in mine if r.slot == workshop.id]
     offers = [r for r in mine if r.state in (regs.OFFERED, regs.EXPIRED)]
     open_ = [r for r in offers if r.state == regs.OFFERED]
     if len(open_) > 1:
@@ -193,22 +179,18 @@ async def _offer(ctx: Context, e: Event, workshop: str | None) -> Registration:
 
 
 async def _lapse(ctx: Context, e: Event, row: Registration) -> Reply:
-    """The offer ran out before the expiry job did: treat it as the job would have."""
-    changes = await seats.give_up(ctx.db, e, row, regs.EXPIRED, ctx.now)
-    await notify.tell(ctx, e, changes, prefix=ctx.prefix, skip=ctx.sender)
-    await notify.settle(ctx, e, prefix=ctx.prefix)
+    """The offer ran out before the expiry job did: treat it as the job would have (the caller
+    reads it in the reply, not in a DM)."""
+    await service.settle(ctx, e, skip=ctx.sender)
     return ctx.reply("events.offer.lapsed_already", title=e.title, register=code(f"{ctx.prefix}register {e.slug}"))
 
 
-@command("accept", help="cmd.accept", role=Role.MEMBER, usage="<event> [workshop]")
-async def accept(ctx: Context, event: str, workshop: Rest | None = None) -> Reply:
-    e = await find_event(ctx, event, lock=True)
+@command("accept", help="cmd.accept", role=Role.MEMBER)
+async def accept(ctx: Context, e: LockedEvent, workshop: WorkshopRef | None = None) -> Reply:
     row = await _offer(ctx, e, workshop)
     if offer_lapsed(State(row.state), row.offer_expires_at, ctx.now):
         return await _lapse(ctx, e, row)
-    await notify.settle(ctx, e, prefix=ctx.prefix)  # other people's offers that ran out
-    changes = await seats.accept(ctx.db, e, row, ctx.now)
-    await notify.tell(ctx, e, changes, prefix=ctx.prefix, skip=ctx.sender)
+    changes = await service.accept(ctx, e, row)  # other people's offers that ran out go first
     workshop_row = await events.workshops(ctx.db, e.id) if row.slot else []
     name = next((w.name for w in workshop_row if w.id == row.slot), None)
     what = ctx.t("events.workshop_of", workshop=name, title=e.title) if name else e.title
@@ -219,15 +201,12 @@ async def accept(ctx: Context, event: str, workshop: Rest | None = None) -> Repl
     return await _privately(ctx, lines(parts), attach)
 
 
-@command("decline", help="cmd.decline_offer", role=Role.MEMBER, usage="<event> [workshop]")
-async def decline(ctx: Context, event: str, workshop: Rest | None = None) -> Reply:
-    e = await find_event(ctx, event, lock=True)
+@command("decline", help="cmd.decline_offer", role=Role.MEMBER)
+async def decline(ctx: Context, e: LockedEvent, workshop: WorkshopRef | None = None) -> Reply:
     row = await _offer(ctx, e, workshop)
     if offer_lapsed(State(row.state), row.offer_expires_at, ctx.now):
         return await _lapse(ctx, e, row)
-    await notify.settle(ctx, e, prefix=ctx.prefix)
-    changes = await seats.give_up(ctx.db, e, row, regs.DECLINED, ctx.now)
-    await notify.tell(ctx, e, changes, prefix=ctx.prefix, skip=ctx.sender)
+    await service.give_up(ctx, e, row, regs.DECLINED)
     return ctx.reply("events.offer.declined", title=e.title)
 
 
@@ -239,7 +218,7 @@ async def my(ctx: Context) -> Reply:
     for event_id in sorted(lapsed):
         locked = await events.lock(ctx.db, event_id)
         if locked is not None:
-            await notify.settle(ctx, locked, prefix=ctx.prefix)
+            await service.settle(ctx, locked)
     rows = [(r, e) for r, e in await regs.of_user(ctx.db, ctx.sender) if e.ends_at > ctx.now]
     if not rows:
         return await privately(ctx, ctx.t("events.my.none", events=code(f"{ctx.prefix}events")))
@@ -265,13 +244,12 @@ async def _my_lines(ctx: Context, rows: list[tuple[Registration, Event]]) -> lis
 
 
 @command("ask", help="cmd.ask", role=Role.MEMBER, usage="<event> [anonymous] <question...>")
-async def ask(ctx: Context, event: str, question: Rest) -> Reply:
+async def ask(ctx: Context, e: EventRef, question: Rest) -> Reply:
     first, _, rest = question.strip().partition(" ")
     anonymous = first.lower().rstrip(":") in ("anonymous", "anon", "anoniem", "anonym") and bool(rest.strip())
     if anonymous and not ctx.is_dm:
         # everyone in a shared room sees who sent it: "anonymous" would be a false promise
-        raise UserError("events.ask.anonymous_dm", ask=code(f"{ctx.prefix}ask {event[:60]} anonymous ..."))
-    e = await find_event(ctx, event)
+        raise UserError("events.ask.anonymous_dm", ask=code(f"{ctx.prefix}ask {e.slug} anonymous ..."))
     if e.state != events.PUBLISHED or e.ends_at <= ctx.now:
         raise UserError("events.ask.closed", title=e.title)
     text = rest.strip() if anonymous else question.strip()

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from api import JobContext, job
-from commands.events import notify
+from commands.events import notify, service
 from storage import events, registrations as regs
 
 
@@ -19,4 +19,4 @@ async def offer_expiry(ctx: JobContext, payload: dict[str, Any]) -> None:
     event = await events.lock(ctx.db, row.event_id)
     if event is None or event.state == events.CANCELLED:
         return
-    await notify.settle(ctx, event)
+    await service.settle(ctx, event)

@@ -1,23 +1,23 @@
-"""Coordinators and events: create, edit, publish, cancel, invite, and see who comes.
-
-(Declared here, discovered through commands/events/handlers.py, which imports these names.)"""
+"""Coordinators and events: create, edit, publish, cancel, invite, and see who comes. What is sent
+to members is written in each one's language (ctx.tell)."""
 from __future__ import annotations
 
 import re
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from api import Context, Reply, Rest, Role, UserError, Where, command
+from api import Context, Reply, Rest, Role, UserError, Where, command, confirmable
+from api.event_args import EventArg, ManagedEvent, find_event, shown_here
 from api.render import Text, bold, bullets, code, lines, pill
 from commands.common.lists import clip, fit
 from commands.common.places import privately, require_private
-from commands.confirm.flows import ask, confirmable
-from commands.events import files, flows, notify, seats
-from commands.events.common import (coordinator_networks, default_timezone, find_event, local, raise_problems,
-                                    shown_here, when)
+from commands.events import files, flows, notify, service
+from commands.events.common import coordinator_networks, default_timezone, local, raise_problems, when
 from commands.events.form import Draft, Known, Workshop, build, split_fields
 from commands.events.store import create_draft, creation_network, draft_of
 from commands.events.views import details
 from storage import events, members, networks, registrations as regs
+from storage.models import Event
 
 USER_ID = re.compile(r"^@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(:\d+)?$")
 LIST_LIMIT = 20
@@ -53,11 +53,10 @@ async def _network_for(ctx: Context, named: str | None, here: str | None) -> str
 
 
 @command("event edit", help="cmd.event_edit", role=Role.COORDINATOR, usage="<event> <field: value lines...>")
-async def event_edit(ctx: Context, event: str, changes: Rest) -> Reply:
-    e = await find_event(ctx, event, manage=True, lock=True)
+async def event_edit(ctx: Context, e: ManagedEvent, changes: Rest) -> Reply:
     if e.state == events.CANCELLED:
         raise UserError("events.edit.cancelled", title=e.title)
-    await notify.settle(ctx, e, prefix=ctx.prefix)
+    await service.settle(ctx, e)
     raw, problems = split_fields(changes)
     if "network" in raw:
         problems.append(("events.edit.no_network", {}))
@@ -71,8 +70,7 @@ async def event_edit(ctx: Context, event: str, changes: Rest) -> Reply:
     removed = await _reconcile_workshops(ctx, e.id, draft.workshops) if "workshops" in raw else []
     moved = (draft.starts_at, draft.ends_at, draft.place, draft.timezone) != (e.starts_at, e.ends_at, e.place, e.timezone)
     _apply(e, draft, ctx)
-    changes_ = await seats.fill_all(ctx.db, e, ctx.now)
-    await notify.tell(ctx, e, changes_, prefix=ctx.prefix)
+    changes_ = await service.refill(ctx, e)
     told = 0
     if moved and e.state == events.PUBLISHED:
         e.revision += 1
@@ -113,14 +111,15 @@ def _apply(e, d: Draft, ctx: Context) -> None:  # noqa: ANN001
 async def _tell_registrants(ctx: Context, e, key: str, attachment) -> int:  # noqa: ANN001
     people = sorted({r.user_id for r in await regs.of_event(ctx.db, e.id, regs.ACTIVE)})
     for user in people:
-        await ctx.chat.dm(user, ctx.t(key, title=e.title, when=when(e), place=e.place or ctx.t("events.view.place_tbd")), files=(attachment,))
+        await ctx.tell(user, key, about_network=e.network, files=(attachment,), title=e.title, when=when(e),
+                       place=e.place or (lambda t: t("events.view.place_tbd")))
     return len(people)
 
 
-@command("event publish", help="cmd.event_publish", role=Role.COORDINATOR, usage="<event>")
-async def event_publish(ctx: Context, event: str) -> Reply:
+@command("event publish", help="cmd.event_publish", role=Role.COORDINATOR)
+async def event_publish(ctx: Context, e: ManagedEvent) -> Reply:
     """Publishing is loud (a post every member reads, or invitations): say what will happen, then !confirm."""
-    e = await _publishable(ctx, event)
+    _check_publishable(ctx, e)
     if e.invite_only:
         waiting = [inv for inv in await events.invitations(ctx.db, e.id) if inv.notified_at is None]
         summary = ctx.t("events.publish.summary_invited", title=e.title, slug=e.slug, count=len(waiting))
@@ -128,16 +127,20 @@ async def event_publish(ctx: Context, event: str) -> Reply:
         rooms = [ctx.t(f"events.room.{kind}").plain for kind, _room in await _publish_rooms(ctx, e)]
         key = "events.publish.summary" if rooms else "events.publish.summary_no_rooms"
         summary = ctx.t(key, title=e.title, slug=e.slug, rooms=", ".join(rooms), events=code(f"{ctx.prefix}events"))
-    return await ask(ctx, "events.publish", {"event": e.slug}, summary=summary)
+    return await ctx.confirm("events.publish", {"event": e.slug}, summary=summary)
 
 
 async def _publishable(ctx: Context, slug: str):  # noqa: ANN202
     e = await find_event(ctx, slug, manage=True, lock=True)
+    _check_publishable(ctx, e)
+    return e
+
+
+def _check_publishable(ctx: Context, e) -> None:  # noqa: ANN001
     if e.state != events.DRAFT:
         raise UserError(f"events.publish.{e.state}", title=e.title)
     if e.ends_at <= ctx.now or e.closes_at <= ctx.now:
         raise UserError("events.publish.past", title=e.title, edit=code(f"{ctx.prefix}event edit {e.slug} starts: ..."))
-    return e
 
 
 async def _publish_rooms(ctx: Context, e) -> list[tuple[str, str]]:  # noqa: ANN001
@@ -173,19 +176,17 @@ async def _send_invitation(ctx: Context, e, user_id: str) -> None:  # noqa: ANN0
     network cannot see or register for it until they have joined, so they are told to join first."""
     register = code(f"{ctx.prefix}register {e.slug}")
     if e.network in await members.roles(ctx.db, user_id):
-        text = ctx.t("events.invite.dm", title=e.title, when=when(e), purpose=e.purpose, register=register,
-                     show=code(f"{ctx.prefix}event {e.slug}"))
+        await ctx.tell(user_id, "events.invite.dm", about_network=e.network, title=e.title, when=when(e),
+                       purpose=e.purpose, register=register, show=code(f"{ctx.prefix}event {e.slug}"))
     else:
         net = await networks.get(ctx.db, e.network)
-        text = ctx.t("events.invite.dm_join", title=e.title, when=when(e), purpose=e.purpose, register=register,
-                     network=net.name if net else e.network, join=code(f"{ctx.prefix}join {e.network}"))
-    await ctx.chat.dm(user_id, text)
+        await ctx.tell(user_id, "events.invite.dm_join", about_network=e.network, title=e.title, when=when(e),
+                       purpose=e.purpose, register=register, network=net.name if net else e.network,
+                       join=code(f"{ctx.prefix}join {e.network}"))
 
 
-@command("event cancel", help="cmd.event_cancel", role=Role.COORDINATOR, where=Where.PRIVATE, usage="<event>")
-async def event_cancel(ctx: Context, event: str) -> Reply:
-    await require_private(ctx, "event cancel")
-    e = await find_event(ctx, event, manage=True)
+@command("event cancel", help="cmd.event_cancel", role=Role.COORDINATOR, where=Where.PRIVATE)
+async def event_cancel(ctx: Context, e: Annotated[Event, EventArg(manage=True)]) -> Reply:
     await require_private(ctx, "event cancel", e.network)  # the summary names who will be told
     if e.state == events.CANCELLED:
         raise UserError("events.cancel_event.already", title=e.title)
@@ -197,7 +198,7 @@ async def event_cancel(ctx: Context, event: str) -> Reply:
     summary = ctx.t("events.cancel_event.summary", title=e.title, slug=e.slug, count=len(people),
                     confirmed=by_state[regs.CONFIRMED], waiting=by_state[regs.WAITLISTED],
                     offered=by_state[regs.OFFERED], people=names or "-")
-    return await ask(ctx, "events.cancel", {"event": e.slug}, summary=summary)
+    return await ctx.confirm("events.cancel", {"event": e.slug}, summary=summary)
 
 
 @confirmable("events.cancel")
@@ -215,7 +216,8 @@ async def event_cancel_confirmed(ctx: Context, args: dict) -> Reply:
     people = sorted({r.user_id for r in rows})
     attachment = files.ics(e, cancelled=True)
     for user in people:
-        await ctx.chat.dm(user, ctx.t("events.cancel_event.dm", title=e.title, when=when(e)), files=(attachment,))
+        await ctx.tell(user, "events.cancel_event.dm", about_network=e.network, files=(attachment,), title=e.title,
+                       when=when(e))
     if was_published and not e.invite_only:
         room = await networks.room_id(ctx.db, e.network, "announcements")
         if room:
@@ -224,9 +226,7 @@ async def event_cancel_confirmed(ctx: Context, args: dict) -> Reply:
 
 
 @command("invite", help="cmd.invite", role=Role.COORDINATOR, where=Where.PRIVATE, usage="<event> <user...>")
-async def invite(ctx: Context, event: str, users: Rest) -> Reply:
-    await require_private(ctx, "invite")
-    e = await find_event(ctx, event, manage=True, lock=True)
+async def invite(ctx: Context, e: ManagedEvent, users: Rest) -> Reply:
     await require_private(ctx, "invite", e.network)
     if not e.invite_only:
         raise UserError("events.invite.open", title=e.title, edit=code(f"{ctx.prefix}event edit {e.slug} invite-only: yes"))
@@ -259,12 +259,11 @@ async def invite(ctx: Context, event: str, users: Rest) -> Reply:
     return Reply(lines(parts))
 
 
-@command("attendees", help="cmd.attendees", role=Role.COORDINATOR, usage="<event>")
-async def attendees(ctx: Context, event: str) -> Reply:
+@command("attendees", help="cmd.attendees", role=Role.COORDINATOR)
+async def attendees(ctx: Context, e: ManagedEvent) -> Reply:
     """Counts only, no names (those are in !export), so it may be used anywhere, except that a
     draft or invitation-only event is only shown in a private place."""
-    e = await find_event(ctx, event, manage=True, lock=True)
-    await notify.settle(ctx, e, prefix=ctx.prefix)
+    await service.settle(ctx, e)
     counts = await regs.counts(ctx.db, e.id)
     workshops = await events.workshops(ctx.db, e.id)
 
@@ -282,12 +281,10 @@ async def attendees(ctx: Context, event: str) -> Reply:
     return Reply(text) if await shown_here(ctx, e) else await privately(ctx, text)
 
 
-@command("export", help="cmd.export", role=Role.COORDINATOR, where=Where.PRIVATE, usage="<event>")
-async def export(ctx: Context, event: str) -> Reply:
-    await require_private(ctx, "export")
-    e = await find_event(ctx, event, manage=True, lock=True)
+@command("export", help="cmd.export", role=Role.COORDINATOR, where=Where.PRIVATE)
+async def export(ctx: Context, e: ManagedEvent) -> Reply:
     await require_private(ctx, "export", e.network)
-    await notify.settle(ctx, e, prefix=ctx.prefix)
+    await service.settle(ctx, e)
     rows = await regs.of_event(ctx.db, e.id)
     positions: dict[int, int] = {}
     for slot in {r.slot for r in rows}:
@@ -303,12 +300,10 @@ async def export(ctx: Context, event: str) -> Reply:
     return Reply(ctx.t("events.export.here", title=e.title, count=len(rows)), files=(attachment,))
 
 
-@command("questions", help="cmd.questions", role=Role.FACILITATOR, where=Where.PRIVATE, usage="<event>")
-async def questions(ctx: Context, event: str) -> Reply:
+@command("questions", help="cmd.questions", role=Role.FACILITATOR, where=Where.PRIVATE)
+async def questions(ctx: Context, e: Annotated[Event, EventArg(least=Role.FACILITATOR)]) -> Reply:
     """Facilitators read these in their DM; coordinators also in the coordinators' room. An
     anonymous question shows only the day it was asked (that is all that is stored of it)."""
-    await require_private(ctx, "questions")
-    e = await find_event(ctx, event, least=Role.FACILITATOR)
     await require_private(ctx, "questions", e.network)
     found = await events.questions(ctx.db, e.id)
     if not found:

@@ -1,10 +1,14 @@
 """Telling people what a seat decision did to them: offers (with their scheduled expiry),
-promotions, withdrawn and lapsed offers. Works for a command's Context and a job's JobContext alike."""
+promotions, withdrawn and lapsed offers, each in the recipient's language. Works for a command's
+Context and a job's JobContext alike; commands/events/service.py decides when."""
 from __future__ import annotations
 
+import functools
+
 from api import Context, JobContext
+from api.context import Localized
 from api.render import code
-from commands.events import files, seats
+from commands.events import files
 from commands.events.common import local, when
 from commands.events.seats import Change
 from storage.models import Event, Registration
@@ -17,13 +21,16 @@ def offer_key(row: Registration) -> str:
     return f"offer:{row.id}:{row.offers}"
 
 
-def _place_name(change: Change, event: Event, t) -> object:  # noqa: ANN001
-    return t("events.workshop_of", workshop=change.workshop.name, title=event.title) if change.workshop else event.title
+def _place_name(change: Change, event: Event) -> Localized:
+    if change.workshop is None:
+        return lambda t: event.title
+    return lambda t: t("events.workshop_of", workshop=change.workshop.name, title=event.title)
 
 
-async def tell(ctx: Context | JobContext, event: Event, changes: list[Change], *, prefix: str = "!",
-               skip: str | None = None) -> None:
-    """DMs for the people concerned (not `skip`, who reads it in the command's reply)."""
+async def tell(ctx: Context | JobContext, event: Event, changes: list[Change], *, skip: str | None = None) -> None:
+    """DMs for the people concerned (not `skip`, who reads it in the command's reply), each in the
+    recipient's language and with the configured command prefix; offers get their scheduled expiry."""
+    prefix = ctx.prefix
     for change in changes:
         row = change.registration
         if change.kind == "withdrawn":
@@ -34,31 +41,22 @@ async def tell(ctx: Context | JobContext, event: Event, changes: list[Change], *
                                   {"registration_id": row.id, "offers": row.offers})
         if row.user_id == skip:
             continue
-        what = _place_name(change, event, ctx.t)
+        what = _place_name(change, event)
         workshop_arg = f" {change.workshop.key}" if change.workshop else ""
+        say = functools.partial(ctx.tell, row.user_id, about_network=event.network, what=what, when=when(event))
         if change.kind == "offered":
-            text = ctx.t("events.offer.dm", what=what, when=when(event), until=local(event, row.offer_expires_at),
-                         hours=max(1, round((row.offer_expires_at - ctx.now).total_seconds() / 3600)), accept=code(f"{prefix}accept {event.slug}{workshop_arg}"),
-                         decline=code(f"{prefix}decline {event.slug}{workshop_arg}"))
-            await ctx.chat.dm(row.user_id, text)
+            await say("events.offer.dm", until=local(event, row.offer_expires_at),
+                      hours=max(1, round((row.offer_expires_at - ctx.now).total_seconds() / 3600)),
+                      accept=code(f"{prefix}accept {event.slug}{workshop_arg}"),
+                      decline=code(f"{prefix}decline {event.slug}{workshop_arg}"))
         elif change.kind == "promoted":
             attach = (files.ics(event),) if change.workshop is None else ()
-            text = ctx.t("events.promoted.dm", what=what, when=when(event),
-                         cancel=code(f"{prefix}cancel {event.slug}{workshop_arg}"))
-            await ctx.chat.dm(row.user_id, text, files=attach)
+            await say("events.promoted.dm", files=attach, cancel=code(f"{prefix}cancel {event.slug}{workshop_arg}"))
         elif change.kind in ("seated", "queued"):
-            await ctx.chat.dm(row.user_id, workshop_line(ctx.t, change, event))
+            await ctx.tell(row.user_id, f"events.workshop.{change.kind}", about_network=event.network,
+                           workshop=change.workshop.name, title=event.title)
         elif change.kind == "lapsed":
-            await ctx.chat.dm(row.user_id, ctx.t("events.offer.lapsed", what=what, when=when(event),
-                                                 register=code(f"{prefix}register {event.slug}")))
-
-
-async def settle(ctx: Context | JobContext, event: Event, *, prefix: str = "!", skip: str | None = None) -> list[Change]:
-    """Expire the event's offers whose deadline passed (see seats.expire_lapsed) and tell everyone
-    concerned. The caller has locked the event row."""
-    changes = await seats.expire_lapsed(ctx.db, event, ctx.now)
-    await tell(ctx, event, changes, prefix=prefix, skip=skip)
-    return changes
+            await say("events.offer.lapsed", register=code(f"{prefix}register {event.slug}"))
 
 
 def workshop_line(t, change: Change, event: Event) -> object:  # noqa: ANN001

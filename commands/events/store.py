@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from api import Context, Role, UserError
-from commands.events.common import role_in
+from api.event_args import role_in
 from commands.events.form import Draft, Workshop, event_slug
 from commands.events.rules import Mode
 from storage import events, networks

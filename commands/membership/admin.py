@@ -3,11 +3,9 @@ from __future__ import annotations
 
 import enum
 
-from api import Context, Reply, Rest, Role, UserError, UserId, Where, command
+from api import Context, Reply, Rest, Role, UserError, UserId, Where, command, confirmable
 from api.render import Text, bold, bullets, isolate, lines, pill
 from commands.common.lists import BUDGET, LIMIT, fit
-from commands.common.places import require_private
-from commands.confirm.flows import ask, confirmable
 from commands.membership import service
 from commands.membership.rules import matches_filter
 from storage import members, networks
@@ -29,11 +27,10 @@ async def remove(ctx: Context, user: UserId, reason: Rest | None = None) -> Repl
     summary = ctx.t("membership.remove_summary", user=pill(user), network=net.name)
     if reason:
         summary = summary + " " + ctx.t("membership.remove_summary_reason", reason=reason[:500])
-    return await ask(ctx, REMOVE, {"user": user, "network": net.id, "reason": reason}, summary=summary)
+    return await ctx.confirm(REMOVE, {"user": user, "network": net.id, "reason": reason}, summary=summary)
 
 
 async def _removable(ctx: Context, user: str) -> tuple[Network, Membership]:
-    await require_private(ctx, "remove")
     net = await service.coordinator_scope(ctx, "remove", user, states=(members.ACTIVE, members.PENDING))
     row = await members.membership(ctx.db, net.id, user, lock=True)
     if row is None or row.state not in (members.ACTIVE, members.PENDING):
@@ -49,7 +46,8 @@ async def remove_confirmed(ctx: Context, args: dict) -> Reply:
     if net.id != args["network"]:
         return ctx.reply("confirm.expired")
     members.set_state(row, members.REMOVED, ctx.now)
-    t = service.translator_for(ctx, await members.get(ctx.db, user), net)
+    await ctx.release(user, net.id)  # their seats and waiting-list places go to the next in line
+    t = await ctx.translator_for(user, net.id)
     await service.dismiss(ctx, net, user, t("membership.removed_reason", network=net.name).plain)
     text = t("membership.removed_dm", network=net.name)
     if reason:
@@ -60,7 +58,6 @@ async def remove_confirmed(ctx: Context, args: dict) -> Reply:
 
 @command("members", help="cmd.members", role=Role.COORDINATOR, where=Where.PRIVATE, usage="[filter]")
 async def members_command(ctx: Context, filter: Rest | None = None) -> Reply:  # noqa: A002
-    await require_private(ctx, "members")
     here = await service.room_network(ctx)
     if here is not None:
         service.require_coordinator(ctx, here, "members")
@@ -103,7 +100,6 @@ def _line(ctx: Context, m: Member, ms: Membership, version: int) -> Text:
 @command("role", help="cmd.role", role=Role.COORDINATOR, where=Where.PRIVATE,
          usage="<user> member|facilitator|coordinator")
 async def role(ctx: Context, user: UserId, new_role: NetworkRole) -> Reply:
-    await require_private(ctx, "role")
     net = await service.coordinator_scope(ctx, "role", user)
     row = await members.membership(ctx.db, net.id, user, lock=True)
     if row is None or row.state != members.ACTIVE:
@@ -114,6 +110,6 @@ async def role(ctx: Context, user: UserId, new_role: NetworkRole) -> Reply:
     await service.coordinator_count_ok(ctx, net, user, new_role.value)
     row.role, row.updated_at = new_role.value, ctx.now
     await service.change_power(ctx, net, user, old, new_role.value)
-    t = service.translator_for(ctx, await members.get(ctx.db, user), net)
+    t = await ctx.translator_for(user, net.id)
     await ctx.chat.dm(user, t("membership.role_dm", network=net.name, role=t(f"members.role.{new_role.value}")))
     return ctx.reply("membership.role_set", user=pill(user), network=net.name, role=ctx.t(f"members.role.{new_role.value}"))

@@ -3,9 +3,7 @@ from __future__ import annotations
 
 from api import Context, Reply, Rest, Role, UserError, UserId, Where, command
 from api.render import bold, code, lines, pill
-from commands.common.places import require_private
 from commands.membership import service
-from commands.membership.admin import members_command, remove, role  # noqa: F401 - registered commands
 from commands.membership.rules import auto_approved
 from storage import members, networks
 from storage.models import Network
@@ -52,15 +50,13 @@ async def _approve(ctx: Context, net: Network, user_id: str, by: str | None) -> 
     row = await members.membership(ctx.db, net.id, user_id, lock=True)
     members.set_state(row, members.ACTIVE, ctx.now)
     await service.admit(ctx, net, user_id, row.role)
-    member = await members.get(ctx.db, user_id)
-    t = service.translator_for(ctx, member, net)
+    t = await ctx.translator_for(user_id, net.id)
     await ctx.chat.dm(user_id, t("membership.welcome", network=net.name, rules=service.house_rules(t, net),
                                  accept=code(f"{ctx.prefix}accept-rules")))
 
 
 @command("approve", help="cmd.approve", role=Role.COORDINATOR, where=Where.PRIVATE)
 async def approve(ctx: Context, user: UserId) -> Reply:
-    await require_private(ctx, "approve")
     net = await service.coordinator_scope(ctx, "approve", user, states=(members.PENDING,))
     row = await members.membership(ctx.db, net.id, user)
     if row is None or row.state != members.PENDING:
@@ -71,13 +67,12 @@ async def approve(ctx: Context, user: UserId) -> Reply:
 
 @command("decline", help="cmd.decline", role=Role.COORDINATOR, where=Where.PRIVATE, usage="<user> [reason...]")
 async def decline(ctx: Context, user: UserId, reason: Rest | None = None) -> Reply:
-    await require_private(ctx, "decline")
     net = await service.coordinator_scope(ctx, "decline", user, states=(members.PENDING,))
     row = await members.membership(ctx.db, net.id, user, lock=True)
     if row is None or row.state != members.PENDING:
         return ctx.reply("membership.no_request", user=user, network=net.name)
     members.set_state(row, members.DECLINED, ctx.now)
-    t = service.translator_for(ctx, await members.get(ctx.db, user), net)
+    t = await ctx.translator_for(user, net.id)
     text = t("membership.declined_dm", network=net.name)
     if reason:
         text = text + "\n" + t("membership.reason", reason=reason[:500])
@@ -140,6 +135,7 @@ async def leave(ctx: Context, network: str | None = None) -> Reply:
         raise UserError("membership.not_member", network=net.name)
     await service.coordinator_count_ok(ctx, net, ctx.sender, None)
     members.set_state(row, members.LEFT, ctx.now)
+    await ctx.release(ctx.sender, net.id)  # their seats and waiting-list places go to the next in line
     await service.dismiss(ctx, net, ctx.sender, ctx.t("membership.left_reason").plain)
     control = await service.control_room(ctx, net)
     if control:

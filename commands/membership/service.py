@@ -7,7 +7,7 @@ from api.i18n import Translator
 from api.render import Text, code
 from api.rooms import level_for
 from storage import members, networks
-from storage.models import Member, Network
+from storage.models import Network
 
 OPEN_ROOMS = ("space", "lobby", "announcements")
 
@@ -52,12 +52,6 @@ async def coordinator_scope(ctx: Context, command: str, target: str | None = Non
     if not mine:
         raise UserError("membership.target_unknown", user=target or "?")
     raise UserError("membership.which_network", command=command, networks=", ".join(mine))
-
-
-def translator_for(ctx: Context, member: Member | None, network: Network | None) -> Translator:
-    """Messages to someone else are in their language, else the network's, else the caller's."""
-    return Translator((member.language if member else None) or (network.language if network else None)
-                      or ctx.t.language)
 
 
 def house_rules(t: Translator, network: Network) -> str:

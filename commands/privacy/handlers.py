@@ -3,9 +3,7 @@ from __future__ import annotations
 
 import json
 
-from api import Attachment, Context, Reply, Role, UserError, Where, command
-from commands.confirm.flows import ask, confirmable
-from commands.privacy.hooks import before_erase
+from api import Attachment, Context, Reply, Role, UserError, Where, command, confirmable
 from storage import members, networks, privacy
 
 FORGET = "privacy.forget"
@@ -14,7 +12,7 @@ OPEN_AND_CONTROL = ("space", "lobby", "announcements", "control")
 
 @command("mydata", help="cmd.mydata", role=Role.ANYONE)
 async def mydata(ctx: Context) -> Reply | None:
-    data = await privacy.export(ctx.db, ctx.sender)
+    data = await privacy.export(ctx.db, ctx.sender, ctx.declared.exporters if ctx.declared else None)
     data["exported_at"] = ctx.now.isoformat()
     body = json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True).encode()
     file = Attachment("kring-mydata.json", "application/json", body)
@@ -27,7 +25,7 @@ async def mydata(ctx: Context) -> Reply | None:
 @command("forgetme", help="cmd.forgetme", role=Role.ANYONE, where=Where.DM)
 async def forgetme(ctx: Context) -> Reply:
     await _refuse_coordinator(ctx)
-    return await ask(ctx, FORGET, {}, summary=ctx.t("privacy.forget_summary"))
+    return await ctx.confirm(FORGET, {}, summary=ctx.t("privacy.forget_summary"))
 
 
 async def _refuse_coordinator(ctx: Context) -> None:
@@ -45,10 +43,8 @@ async def forget_confirmed(ctx: Context, args: dict) -> Reply | None:
         if await members.membership(ctx.db, net.id, ctx.sender):
             kinds = await networks.rooms(ctx.db, net.id)
             rooms += [kinds[k] for k in OPEN_AND_CONTROL if k in kinds]
-    afters = await before_erase(ctx)
-    await privacy.erase(ctx.db, ctx.sender, ctx.now)
-    for after in afters:  # e.g. the seats the person held go to the waiting list
-        await after()
+    await ctx.release(ctx.sender)  # e.g. the seats the person held go to the next in line
+    await privacy.erase(ctx.db, ctx.sender, ctx.now, ctx.declared.erasers if ctx.declared else None)
     reason = ctx.t("privacy.kick_reason").plain
     for room_id in rooms:
         await ctx.chat.kick(room_id, ctx.sender, reason, private=True)

@@ -9,7 +9,7 @@ from api import Context, Reply, Rest, Role, UserError, command
 from api.i18n import Translator
 from api.render import bold, code, lines
 from commands.common.places import privately
-from commands.membership.rules import match_zone
+from commands.profile.rules import match_zone
 from storage import members, networks
 
 ORG_LIMIT = 255  # the column's size

@@ -7,7 +7,8 @@ from zoneinfo import available_timezones
 import pytest
 
 from api.rooms import choose_room_version, creators_privileged, power_levels, supports_restricted
-from commands.membership.rules import auto_approved, loses_last_coordinator, match_zone, matches_filter
+from commands.membership.rules import auto_approved, loses_last_coordinator, matches_filter
+from commands.profile.rules import match_zone
 
 BOT = "@kring:example.org"
 ZONES = available_timezones()

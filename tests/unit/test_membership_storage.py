@@ -76,44 +76,39 @@ async def test_privacy_registry_exports_and_erases_everything(any_db):
         assert await members.get(session, user_id) is not None, "registered erasers run before the member row goes"
         seen.append(user_id)
 
-    privacy.register_exporter("test_extra", export_extra)
-    privacy.register_eraser("test_extra", erase_extra)
-    try:
-        async with any_db.transaction() as session:
-            await _network(session)
-            row, _ = await members.request_join(session, "north", ALICE, "about me", T0)
-            (await members.get(session, ALICE)).display_name = "Alice 100% Zwaan_enburg"
-            await direct_rooms.record(session, "!dm:x", ALICE, T0)
-            await confirmations.ask(session, ALICE, "!dm:x", "privacy.forget", {}, T0)
-            await outbox.enqueue(session, "message", {"content": {"body": "Alice 100% Zwaan_enburg said hi"}},
-                                 T0, room_id="!lobby:x")
-            await outbox.enqueue(session, "message", {"content": {"body": "x"}}, T0, room_id="!dm:x")
-            await outbox.enqueue(session, "message", {"content": {"body": f"hi {ALICE}"}}, T0, room_id="!ctl:x")
-            kept = await outbox.enqueue(session, "message", {"content": {"body": "Alice 1000 ZwaanXenburg"}},
-                                        T0, room_id="!lobby:x")
-            waiting = await outbox.enqueue(session, "message", {"content": {"body": "Alice 100% Zwaan_enburg"}},
-                                           T0, room_id="!lobby:x")
-            for item in await outbox.pending(session):
-                if item.id != waiting.id:
-                    await outbox.mark_done(session, item.id, T0)
-        async with any_db.transaction() as session:
-            data = await privacy.export(session, ALICE)
-        assert data["profile"]["display_name"] == "Alice 100% Zwaan_enburg"
-        assert data["memberships"][0]["note"] == "about me" and data["test_extra"] == {"extra_for": ALICE}
-        assert data["conversations"][0]["flow"] == "confirm"
-        async with any_db.transaction() as session:
-            await privacy.erase(session, ALICE, T0)
-        assert seen == [ALICE]
-        async with any_db.transaction() as session:
-            dump = []
-            for table in Base.metadata.sorted_tables:
-                dump += [repr(r) for r in (await session.execute(select(table))).all()]
-            remaining = {i.id for i in (await session.execute(select(outbox.OutboxItem))).scalars()}
-        text = "\n".join(dump)
-        assert ALICE not in text
-        assert remaining == {kept.id, waiting.id}, "LIKE wildcards in a name never match other rows"
-        # A display name is only looked for in what was already sent: a queued message is never lost
-        # because it happens to contain the same words as someone's name.
-    finally:
-        privacy._exporters.pop("test_extra", None)
-        privacy._erasers.pop("test_extra", None)
+    extra_exporters, extra_erasers = {"test_extra": export_extra}, {"test_extra": erase_extra}
+    async with any_db.transaction() as session:
+        await _network(session)
+        row, _ = await members.request_join(session, "north", ALICE, "about me", T0)
+        (await members.get(session, ALICE)).display_name = "Alice 100% Zwaan_enburg"
+        await direct_rooms.record(session, "!dm:x", ALICE, T0)
+        await confirmations.ask(session, ALICE, "!dm:x", "privacy.forget", {}, T0)
+        await outbox.enqueue(session, "message", {"content": {"body": "Alice 100% Zwaan_enburg said hi"}},
+                             T0, room_id="!lobby:x")
+        await outbox.enqueue(session, "message", {"content": {"body": "x"}}, T0, room_id="!dm:x")
+        await outbox.enqueue(session, "message", {"content": {"body": f"hi {ALICE}"}}, T0, room_id="!ctl:x")
+        kept = await outbox.enqueue(session, "message", {"content": {"body": "Alice 1000 ZwaanXenburg"}},
+                                    T0, room_id="!lobby:x")
+        waiting = await outbox.enqueue(session, "message", {"content": {"body": "Alice 100% Zwaan_enburg"}},
+                                       T0, room_id="!lobby:x")
+        for item in await outbox.pending(session):
+            if item.id != waiting.id:
+                await outbox.mark_done(session, item.id, T0)
+    async with any_db.transaction() as session:
+        data = await privacy.export(session, ALICE, extra_exporters)
+    assert data["profile"]["display_name"] == "Alice 100% Zwaan_enburg"
+    assert data["memberships"][0]["note"] == "about me" and data["test_extra"] == {"extra_for": ALICE}
+    assert data["conversations"][0]["flow"] == "confirm"
+    async with any_db.transaction() as session:
+        await privacy.erase(session, ALICE, T0, extra_erasers)
+    assert seen == [ALICE]
+    async with any_db.transaction() as session:
+        dump = []
+        for table in Base.metadata.sorted_tables:
+            dump += [repr(r) for r in (await session.execute(select(table))).all()]
+        remaining = {i.id for i in (await session.execute(select(outbox.OutboxItem))).scalars()}
+    text = "\n".join(dump)
+    assert ALICE not in text
+    assert remaining == {kept.id, waiting.id}, "LIKE wildcards in a name never match other rows"
+    # A display name is only looked for in what was already sent: a queued message is never lost
+    # because it happens to contain the same words as someone's name.

@@ -1,0 +1,33 @@
+"""The Recipients capability: in which language a message to someone other than the actor is
+written. Their own `!lang`, else the configured language of the network the message is about (or
+of their one network), else the bot's. Looked up once per person per transaction."""
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.i18n import Translator
+from storage import members, networks
+
+
+class DbRecipients:
+    def __init__(self, session: AsyncSession, default_language: str) -> None:
+        self.session = session
+        self.default_language = default_language
+        self._known: dict[tuple[str, str | None], Translator] = {}
+
+    async def translator(self, user_id: str, network: str | None = None) -> Translator:
+        key = (user_id, network)
+        if key not in self._known:
+            self._known[key] = Translator(await self._language(user_id, network) or self.default_language)
+        return self._known[key]
+
+    async def _language(self, user_id: str, network: str | None) -> str | None:
+        member = await members.get(self.session, user_id)
+        if member is not None and member.language:
+            return member.language
+        candidates = [network] if network else await members.active_networks(self.session, user_id)
+        for network_id in candidates:
+            net = await networks.get(self.session, network_id)
+            if net is not None and net.language:
+                return net.language
+        return None
