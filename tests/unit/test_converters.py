@@ -52,8 +52,9 @@ async def roster(ctx: Context) -> Reply:
 @pytest.fixture
 async def world(db: Database, make_dispatcher, clock: FakeClock) -> EventWorld:
     calls.clear()
-    registry = Registry([getattr(f, COMMAND_ATTR) for f in (when_, who, seat, roster)]
-                        + Registry.discover().specs)
+    found = Registry.discover()
+    registry = Registry([getattr(f, COMMAND_ATTR) for f in (when_, who, seat, roster)] + found.specs,
+                        declared=found.declared)
     world = await EventWorld(db, make_dispatcher(registry), clock).setup()
     async with db.transaction() as s:
         await networks.upsert(s, "other", name="Other", language=None, timezone=None, house_rules="",

@@ -133,7 +133,8 @@ async def test_a_lapsed_offer_from_the_schedule_names_the_configured_prefix(db: 
     carol = await world.person("carol", "coordinator")
     said = await world.say(carol, "?event create\n" + FORM.format(capacity=1, mode="offer"))
     slug = said.text().split("Created draft ", 1)[1].split(".", 1)[0]
-    assert "Published" in (await world.say(carol, f"?event publish {slug}")).text()
+    assert "?confirm" in (await world.say(carol, f"?event publish {slug}")).text()
+    assert "Published" in (await world.say(carol, "?confirm")).text()
     alice, bob = await world.people(2)
     await world.say(alice, f"?register {slug}")
     await world.say(bob, f"?register {slug}")
