@@ -15,9 +15,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, ValidationInfo, field_validator
 
+from api import i18n
+
 ENV_PREFIX = "KRING__"
 USER_ID = re.compile(r"^@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(:\d+)?$")
-LANGUAGES = ("en", "nl", "nb")
 
 
 class ConfigError(Exception):
@@ -36,6 +37,16 @@ def _check_user_id(value: str) -> str:
     if not USER_ID.match(value):
         raise ValueError(f"{value!r} is not a Matrix ID like @name:example.org")
     return value
+
+
+def _check_language(value: str | None) -> str | None:
+    """A language is one whose catalogue ships in api/locales (see the README's Languages)."""
+    if value is None:
+        return None
+    found = i18n.known_language(value)
+    if found is None:
+        raise ValueError(f"unknown language {value!r} (one of {', '.join(i18n.languages())})")
+    return found
 
 
 def _check_zone(value: str) -> str:
@@ -110,7 +121,7 @@ class AutoApproveConfig(_Section):
 class NetworkConfig(_Section):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,31}$")
     name: str
-    language: Literal["en", "nl", "nb"] | None = None
+    language: str | None = None
     timezone: str | None = None
     coordinators: list[str] = []
     # issue 3: members and rooms
@@ -120,19 +131,21 @@ class NetworkConfig(_Section):
 
     _uids = field_validator("coordinators")(lambda cls, v: [_check_user_id(x) for x in v])
     _zone = field_validator("timezone")(lambda cls, v: v if v is None else _check_zone(v))
+    _language = field_validator("language")(lambda cls, v: _check_language(v))
 
 
 class BotConfig(_Section):
     command_prefix: str = Field("!", min_length=1, max_length=3)
     coordinators: list[str] = []
     timezone: str = "Europe/Amsterdam"
-    language: Literal["en", "nl", "nb"] = "en"
+    language: str = "en"
     command_max_age_seconds: int = Field(600, ge=10)
     schedule_catch_up_hours: float = Field(24, ge=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     _uids = field_validator("coordinators")(lambda cls, v: [_check_user_id(x) for x in v])
     _zone = field_validator("timezone")(_check_zone)
+    _language = field_validator("language")(lambda cls, v: _check_language(v))
 
 
 class Config(_Section):

@@ -1,11 +1,11 @@
 """A person's profile: language, timezone, organisation, and what Kring knows of their standing."""
 from __future__ import annotations
 
-import enum
 import unicodedata
 from zoneinfo import available_timezones
 
 from api import Context, Reply, Rest, Role, UserError, command
+from api import i18n
 from api.i18n import Translator
 from api.render import bold, code, lines
 from commands.common.places import privately
@@ -15,18 +15,18 @@ from storage import members, networks
 ORG_LIMIT = 255  # the column's size
 
 
-class Language(enum.Enum):
-    EN = "en"
-    NL = "nl"
-    NB = "nb"
-
-
-@command("lang", help="cmd.lang", role=Role.ANYONE, usage="en|nl|nb", aliases=("language",))
-async def lang(ctx: Context, language: Language) -> Reply:
+@command("lang", help="cmd.lang", role=Role.ANYONE, usage="[language]", aliases=("language",))
+async def lang(ctx: Context, language: str | None = None) -> Reply:
+    """Without a code: the languages, each named in itself. The answer comes in the new language."""
+    choices = ", ".join(f"{code_} ({i18n.language_name(code_)})" for code_ in i18n.languages())
+    if language is None:
+        return ctx.reply("profile.lang_list", languages=choices, example=code(f"{ctx.prefix}lang nl"))
+    found = i18n.known_language(language)
+    if found is None:
+        raise UserError("profile.lang_unknown", value=language[:32], languages=choices)
     member = await members.get_or_create(ctx.db, ctx.sender, ctx.now)
-    member.language = language.value
-    t = Translator(language.value)
-    return Reply(t("profile.lang_set", language=t(f"profile.language.{language.value}")))
+    member.language = found
+    return Reply(Translator(found)("profile.lang_set", language=i18n.language_name(found)))
 
 
 @command("tz", help="cmd.tz", role=Role.ANYONE, usage="<IANA zone, e.g. Europe/Amsterdam>", aliases=("timezone",))
@@ -63,7 +63,7 @@ async def profile(ctx: Context) -> Reply:
     rows = [
         bold(ctx.t("profile.title")),
         ctx.t("profile.line.id", user=ctx.sender),
-        ctx.t("profile.line.lang", language=ctx.t(f"profile.language.{language}") if language else unset),
+        ctx.t("profile.line.lang", language=i18n.language_name(language) if language else unset),
         ctx.t("profile.line.tz", zone=(member.timezone if member and member.timezone else unset)),
         ctx.t("profile.line.org", organisation=(member.organisation if member and member.organisation else unset)),
     ]

@@ -92,6 +92,15 @@ def test_an_unknown_network_timezone_suggests_a_close_name(tmp_path: Path) -> No
     assert "Europe/Oslo" in found["networks.0.timezone"]
 
 
+def test_a_language_is_one_with_a_catalogue(tmp_path: Path) -> None:
+    data = {**GOOD, "bot": {"language": "fr"}, "networks": [{"id": "north", "name": "North", "language": "nl-BE"}]}
+    found = problems(write(tmp_path, data))
+    assert list(found) == ["bot.language"]
+    assert "unknown language 'fr' (one of en, nb, nl)" in found["bot.language"]
+    data = {**GOOD, "networks": [{"id": "north", "name": "North", "language": "nl-BE"}]}
+    assert load_config(write(tmp_path, data), environ={}).networks[0].language == "nl"
+
+
 def test_a_timezone_nothing_like_a_zone_gets_an_example(tmp_path: Path) -> None:
     data = {**GOOD, "bot": {"timezone": "Q"}}
     assert "IANA name like Europe/Amsterdam" in problems(write(tmp_path, data))["bot.timezone"]

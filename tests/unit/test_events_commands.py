@@ -45,7 +45,7 @@ async def test_every_mistake_in_the_form_is_listed_at_once(world: EventWorld) ->
     text = (await world.say(carol, "!event create\n" + body)).text()
     assert "Mars/Olympus\" is not a timezone I know" in text
     assert "The end (2025-04-14 18:00) is not after the start (2025-04-14 19:30)" in text
-    assert "The capacity must be between 1 and 100000 (not 0)" in text
+    assert "The capacity must be between 1 and 100,000 (not 0)" in text
     text = (await world.say(carol, "!event create\n" + FORM.format(capacity=5, mode="offer").replace("2025-04-14", "2024-04-14"))).text()
     assert "is in the past" in text
 
@@ -77,7 +77,7 @@ async def test_step_by_step_creation_asks_each_field_and_rechecks_bad_answers(wo
         ("2025-05-20 10:00", "When does it end"),
         ("16:00", "Where is it"),
         ("Town hall, Groningen", "How many seats"),
-        ("0", "between 1 and 100000"),
+        ("0", "between 1 and 100,000"),
         ("60", "registration close"),
         ("-", "invitation only"),
         ("no", "confirm the purpose and expectations"),

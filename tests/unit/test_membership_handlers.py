@@ -167,13 +167,14 @@ async def test_remove_members_list_and_leave(db, run):
 
 async def test_profile_commands(db, run):
     [reply] = await run("!lang nl")
+    assert body(reply) == "Vanaf nu spreek ik Nederlands met u."
     [reply] = await run("!tz Europe/Brusels")
-    assert "Did you mean Europe/Brussels?" in body(reply)
+    assert "Bedoelde u Europe/Brussels?" in body(reply)
     [reply] = await run("!tz europe/brussels")
     assert "Europe/Brussels" in body(reply)
     await run("!org  Hospital   Noord ")
     [profile] = await run("!profile")
-    assert "Europe/Brussels" in body(profile) and "Hospital Noord" in body(profile) and "Dutch" in body(profile)
+    assert "Europe/Brussels" in body(profile) and "Hospital Noord" in body(profile) and "Nederlands" in body(profile)
     async with db.transaction() as session:
         m = await members.get(session, ALICE)
         assert (m.language, m.timezone, m.organisation) == ("nl", "Europe/Brussels", "Hospital Noord")
