@@ -91,11 +91,18 @@ def _zone(zone: str | tzinfo | None) -> tzinfo:
 
 class Translator:
     """t("key", name=value) -> Text. Values are escaped; Text values keep their own markup;
-    numbers are written the locale's way. t.datetime(...), t.number(...) format for this reader."""
+    numbers are written the locale's way. t.datetime(...), t.number(...) format for this reader:
+    a reader with a zone of their own (`!tz`) sees every time on their own clock, the zone named;
+    else each time is shown on the clock of the zone it is given with (the event's)."""
 
-    def __init__(self, language: str = FALLBACK) -> None:
+    def __init__(self, language: str = FALLBACK, zone: str | None = None) -> None:
         self.language = language
         self.locale = locale_of(language)
+        self.own_zone = zone
+
+    def clock(self, zone: str | tzinfo | None) -> str | tzinfo | None:
+        """The zone a time is shown in: the reader's own, else the one given (the event's)."""
+        return self.own_zone or zone
 
     def entry(self, key: str) -> Entry:
         found = catalogue(self.language).get(key) or catalogue(FALLBACK).get(key)
@@ -127,14 +134,14 @@ class Translator:
     def date(self, day: date | datetime, zone: str | tzinfo | None = None, *, short: bool = False) -> str:
         """ "dinsdag 23 september 2025"; short: "di 23 sep 2025"."""
         if isinstance(day, datetime):
-            day = _aware(day).astimezone(_zone(zone)).date()
+            day = _aware(day).astimezone(_zone(self.clock(zone))).date()
         if short:
             return format_skeleton("yMMMEd", day, locale=self.locale)
         return format_date(day, "full", locale=self.locale)
 
     def time(self, moment: datetime, zone: str | tzinfo | None = None) -> str:
         """ "09:30" (nl, nb), "9:30 AM" (en): the moment on the clock of `zone`."""
-        return format_time(_aware(moment).astimezone(_zone(zone)), "short", locale=self.locale)
+        return format_time(_aware(moment).astimezone(_zone(self.clock(zone))), "short", locale=self.locale)
 
     def moment(self, moment: datetime, zone: str | tzinfo | None = None, *, short: bool = False) -> str:
         """Date and time without the zone: "dinsdag 23 september 2025 om 09:30"."""
@@ -143,18 +150,18 @@ class Translator:
 
     def datetime(self, moment: datetime, zone: str | tzinfo, *, short: bool = False) -> str:
         """ "dinsdag 23 september 2025 om 09:30 (Brussel)", "tirsdag 23. september 2025 kl. 09:30 (Oslo)"."""
-        return f"{self.moment(moment, zone, short=short)} ({self.zone(zone)})"
+        return f"{self.moment(moment, zone, short=short)} ({self.zone(self.clock(zone))})"
 
     def span(self, start: datetime, end: datetime, zone: str | tzinfo, *, short: bool = False) -> str:
         """A start and an end: one date when both fall on the same day on that clock."""
-        z = _zone(zone)
+        z = _zone(self.clock(zone))
         if _aware(start).astimezone(z).date() == _aware(end).astimezone(z).date():
             text = self.template("format.span_day").format(
                 date=self.date(start, z, short=short), start=self.time(start, z), end=self.time(end, z))
         else:
             text = self.template("format.span").format(
                 start=self.moment(start, z, short=short), end=self.moment(end, z, short=short))
-        return f"{text} ({self.zone(zone)})"
+        return f"{text} ({self.zone(z)})"
 
 
 def _aware(moment: datetime) -> datetime:

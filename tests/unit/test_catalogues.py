@@ -177,6 +177,13 @@ def test_a_moment_is_written_with_its_zone_named_by_its_city(lang: str, zone: st
     assert Translator(lang).datetime(START, zone) == expected
 
 
+def test_a_reader_with_a_zone_of_their_own_sees_their_own_clock() -> None:
+    t = Translator("nb", zone="America/New_York")
+    assert t.datetime(START, "Europe/Oslo") == "tirsdag 23. september 2025 kl. 03:30 (New York)"
+    assert t.span(START, START.replace(hour=9), "Europe/Oslo") == "tirsdag 23. september 2025 kl. 03:30–05:30 (New York)"
+    assert t.date(START.replace(hour=2), "Europe/Oslo") == "mandag 22. september 2025"
+
+
 def test_a_span_on_one_day_names_the_day_once() -> None:
     end = START.replace(hour=9)
     assert Translator("nl").span(START, end, "Europe/Amsterdam") == \
