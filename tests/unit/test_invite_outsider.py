@@ -46,7 +46,7 @@ async def test_an_outsider_invited_to_a_draft_gets_the_join_step_on_publishing(w
     slug = said.text().split("Created draft ", 1)[1].split(".", 1)[0]
     await world.say(carol, f"!invite {slug} {STRANGER}")
     asked = await world.say(carol, f"!event publish {slug}")
-    assert "send an invitation to the 1 invited people" in asked.text() and not asked.to_user(STRANGER)
+    assert "send an invitation to the 1 invited person" in asked.text() and not asked.to_user(STRANGER)
     said = await world.say(carol, "!confirm")
     [invitation] = said.to_user(STRANGER)
     assert "type !join main here" in invitation.body
