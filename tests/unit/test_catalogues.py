@@ -15,6 +15,7 @@ from babel import Locale
 
 from api import Where, i18n
 from api.i18n import PLURAL_CATEGORIES, Translator
+from commands.events.form import FIELDS
 from storage import events, members, networks
 
 REPO = Path(__file__).resolve().parents[2]
@@ -41,9 +42,7 @@ DYNAMIC: dict[str, tuple[str, ...]] = {
     "events.workshop.{}": ("confirmed", "waitlisted", "offered", "pending", "already_confirmed",
                            "already_waitlisted", "already_offered", "already_pending"),
     "events.my.{}": ("confirmed", "waitlisted", "offered", "pending"),
-    "events.flow.ask.{}": ("network", "title", "purpose", "expectations", "programme", "timezone", "starts",
-                           "ends", "place", "capacity", "registration_closes", "invite_only", "workshops",
-                           "workshops_per_member", "waitlist_mode", "offer_hours"),
+    "events.flow.ask.{}": tuple(f.replace(" ", "_").replace("-", "_") for f in FIELDS),
 }
 NAMESPACES = {key.split(".")[0] for key in EN}
 
