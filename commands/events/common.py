@@ -10,6 +10,7 @@ from api import Context, Role, UserError
 from api.converters import DEFAULT_TZ
 from api.render import Text, bullets, code, lines
 from commands.common.lists import fit
+from commands.events import words
 from commands.events.form import FIELDS, Problem
 from storage import members, networks
 from storage.models import Event
@@ -28,14 +29,16 @@ async def default_timezone(ctx: Context, network: str) -> str:
 
 def problems_text(ctx: Context, problems: list[Problem]) -> Text:
     """The problems as a list, capped so that the reply always fits in one message."""
-    items, hidden = fit((ctx.t(key, **values) for key, values in problems), len(problems), limit=PROBLEM_LIMIT)
+    texts = (ctx.t(key, **{k: words.localise(ctx.t, v) for k, v in values.items()}) for key, values in problems)
+    items, hidden = fit(texts, len(problems), limit=PROBLEM_LIMIT)
     return bullets(items) + (lines(["", ctx.t("events.form.more_problems", count=hidden)]) if hidden else "")
 
 
 def raise_problems(ctx: Context, problems: list[Problem]) -> None:
     if problems:
         raise UserError("events.form.problems", problems=problems_text(ctx, problems),
-                        fields=", ".join(FIELDS), example=code("starts: 2027-03-14 19:30"))
+                        fields=", ".join(words.shown(ctx.t, f) for f in FIELDS),
+                        example=code(f"{words.shown(ctx.t, 'starts')}: 2027-03-14 19:30"))
 
 
 def when(event: Event) -> str:

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from api import Context, Reply, flow
 from api.render import Text, code, lines
+from commands.events import words
 from commands.events.common import coordinator_networks, default_timezone, problems_text
 from commands.events.form import FIELDS, REQUIRED, FieldProblem, Known, build, parse_value
 from commands.events.store import create_draft
@@ -57,7 +58,7 @@ def _next(step: str, raw: dict[str, str], answered: list[str]) -> str | None:
 
 async def _known(ctx: Context, network: str, raw: dict[str, str]) -> Known:
     """The answers so far, parsed in form order, so a later field can lean on an earlier one."""
-    known = Known(ctx.now, await default_timezone(ctx, network))
+    known = Known(ctx.now, await default_timezone(ctx, network), words=words.vocabulary())
     for name in FIELDS:
         if name in raw:
             try:
@@ -96,7 +97,7 @@ async def create_step(ctx: Context, text: str) -> Reply | None:
     if following is not None:
         conversations.advance(row, following, {**data, "raw": raw}, ctx.now + TTL)
         return Reply(_question(ctx, following))
-    draft, problems = build(dict(raw), Known(ctx.now, await default_timezone(ctx, data["network"])))
+    draft, problems = build(dict(raw), Known(ctx.now, await default_timezone(ctx, data["network"]), words=words.vocabulary()))
     if problems:  # time passed while answering (a start now in the past): ask that field again
         again = await _first_failing(ctx, data["network"], raw)
         data["answered"] = [a for a in answered if a != again]
@@ -108,7 +109,7 @@ async def create_step(ctx: Context, text: str) -> Reply | None:
 
 
 async def _first_failing(ctx: Context, network: str, raw: dict[str, str]) -> str:
-    known = Known(ctx.now, await default_timezone(ctx, network))
+    known = Known(ctx.now, await default_timezone(ctx, network), words=words.vocabulary())
     for name in STEPS:
         if name in raw:
             try:

@@ -9,14 +9,16 @@ from __future__ import annotations
 import difflib
 import functools
 import re
+import unicodedata
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
 from api.slugs import slugify
 from api.types import whole_number
 from commands.events.rules import Mode
+from commands.events.vocabulary import ALIASES, ENGLISH, FieldName, Vocabulary
 
 Problem = tuple[str, dict[str, Any]]
 
@@ -26,24 +28,12 @@ FIELDS = ("network", "title", "purpose", "expectations", "programme", "timezone"
           "waitlist mode", "offer hours")
 REQUIRED = ("title", "purpose", "starts", "ends", "capacity")
 MULTILINE = frozenset({"purpose", "expectations", "programme", "workshops"})
-ALIASES = {
-    "program": "programme", "agenda": "programme", "tz": "timezone", "time zone": "timezone",
-    "start": "starts", "begins": "starts", "end": "ends", "link": "place", "location": "place",
-    "place or link": "place", "where": "place", "seats": "capacity", "closes": "registration closes",
-    "registration": "registration closes", "deadline": "registration closes", "invite only": "invite-only",
-    "invitation only": "invite-only", "workshop": "workshops", "per member": "workshops per member",
-    "waitlist": "waitlist mode", "waiting list": "waitlist mode", "mode": "waitlist mode",
-    "offer": "offer hours", "expected": "expectations", "expectation": "expectations",
-    "acknowledgement": "acknowledge", "acknowledgment": "acknowledge",
-}
 RESERVED_SLUGS = frozenset({"create", "edit", "publish", "cancel", "new"})
-_KEY_LINE = re.compile(r"^\s*([A-Za-z][A-Za-z _-]{0,30}?)\s*:\s?(.*)$")
+_KEY_LINE = re.compile(r"^\s*([^\W\d_][^\W\d_ -]*(?:[ -][^\W\d_]+){0,4}?)\s*:\s?(.*)$")
 _DATETIME = ("%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%d-%m-%Y %H:%M", "%d/%m/%Y %H:%M", "%Y-%m-%d %H.%M",
              "%d-%m-%Y %H.%M")
 _DATE = ("%Y-%m-%d", "%d-%m-%Y", "%d/%m/%Y")
 _TIME = ("%H:%M", "%H.%M")
-YES = frozenset({"yes", "y", "true", "on", "1", "ja", "j"})
-NO = frozenset({"no", "n", "false", "off", "0", "nee", "nei", "-"})
 
 
 @dataclass(frozen=True)
@@ -81,6 +71,7 @@ class Known:
     now: datetime
     default_tz: str
     values: dict[str, Any] = field(default_factory=dict)
+    words: Vocabulary = ENGLISH
 
     @property
     def tz(self) -> str:
@@ -93,24 +84,25 @@ class FieldProblem(Exception):
         self.problem: Problem = (key, values)
 
 
-def canonical(name: str) -> str | None:
+def canonical(name: str, words: Vocabulary = ENGLISH) -> str | None:
+    """The field a typed name means, in any language of `words` ("titel", "tittel" -> title)."""
     key = re.sub(r"[\s_]+", " ", name.strip().lower()).replace(" - ", "-")
-    key = ALIASES.get(key, key)
-    if key in FIELDS:
-        return key
-    key = key.replace("-", " ")
-    key = ALIASES.get(key, key)
-    return key if key in FIELDS else None
+    plain = unicodedata.normalize("NFKD", key).encode("ascii", "ignore").decode()  # "formal" for "formål"
+    for candidate in (key, key.replace("-", " "), plain):
+        found = words.fields.get(candidate) or ALIASES.get(candidate, candidate)
+        if found in FIELDS:
+            return found
+    return None
 
 
-def split_fields(body: str) -> tuple[dict[str, str], list[Problem]]:
+def split_fields(body: str, words: Vocabulary = ENGLISH) -> tuple[dict[str, str], list[Problem]]:
     """`key: value` lines; a line without a known key continues a multi-line field."""
     raw: dict[str, str] = {}
     problems: list[Problem] = []
     current: str | None = None
     for line in body.splitlines():
         match = _KEY_LINE.match(line)
-        name = canonical(match.group(1)) if match else None
+        name = canonical(match.group(1), words) if match else None
         if name:
             current = name
             raw[name] = match.group(2).strip()
@@ -123,7 +115,8 @@ def split_fields(body: str) -> tuple[dict[str, str], list[Problem]]:
             raw[current] = (raw[current] + "\n" + line.strip()).strip("\n") if raw[current] else line.strip()
         elif match:
             word = match.group(1).strip().lower()
-            hint = ", ".join(difflib.get_close_matches(word, FIELDS, 2, 0.6))
+            close = difflib.get_close_matches(word, sorted({*FIELDS, *words.fields}), 2, 0.6)
+            hint = tuple(dict.fromkeys(FieldName(canonical(w, words) or w) for w in close))
             problems.append(("events.form.unknown_field_hint" if hint else "events.form.unknown_field",
                              {"name": word[:30], "hint": hint}))
         else:
@@ -136,7 +129,7 @@ def parse_value(name: str, raw: str, known: Known) -> Any:
     try:
         return _PARSERS[name](raw.strip(), known)
     except FieldProblem as err:  # every message names the field it is about
-        raise FieldProblem(err.problem[0], **{"name": name, **err.problem[1]}) from None
+        raise FieldProblem(err.problem[0], **{"name": FieldName(name), **err.problem[1]}) from None
 
 
 def build(raw: dict[str, str], known: Known, base: Draft | None = None) -> tuple[Draft | None, list[Problem]]:
@@ -158,7 +151,7 @@ def build(raw: dict[str, str], known: Known, base: Draft | None = None) -> tuple
     if base is None:
         missing = [n for n in REQUIRED if n not in raw or not raw[n]]
         if missing:
-            problems.append(("events.form.missing", {"names": ", ".join(missing)}))
+            problems.append(("events.form.missing", {"names": tuple(FieldName(n) for n in missing)}))
     elif not problems:
         problems += _consistency(known)
     if problems:
@@ -238,13 +231,32 @@ def _timezone(raw: str, known: Known) -> str:
     return raw
 
 
-def _local_datetime(raw: str, tz: str, *, formats: tuple[str, ...]) -> datetime | None:
+def _strp(raw: str, formats: tuple[str, ...]) -> datetime | None:
     for fmt in formats:
         try:
-            naive = datetime.strptime(raw, fmt)
+            return datetime.strptime(raw, fmt)
         except ValueError:
             continue
-        return _localize(naive, tz)
+    return None
+
+
+def _local_datetime(raw: str, known: Known) -> datetime | None:
+    """On the event's clock: "2027-03-14 19:30", or a day word and a time ("i morgen 19:30")."""
+    relative = _relative_day(raw, known)
+    if relative is not None:
+        clock = _strp(relative[1], _TIME)
+        return None if clock is None else _localize(datetime.combine(relative[0], clock.time()), known.tz)
+    naive = _strp(raw, _DATETIME)
+    return None if naive is None else _localize(naive, known.tz)
+
+
+def _relative_day(raw: str, known: Known) -> tuple[date, str] | None:
+    """ "morgen 19:30", "i morgen 19:30", "tomorrow 19:30": the day, and what follows the word."""
+    text = " ".join(raw.lower().split())
+    for word in sorted(known.words.days, key=len, reverse=True):
+        if text == word or text.startswith(word + " "):
+            today = known.now.astimezone(ZoneInfo(known.tz)).date()
+            return today + timedelta(days=known.words.days[word]), text[len(word):].strip()
     return None
 
 
@@ -261,83 +273,72 @@ def _localize(naive: datetime, tz: str) -> datetime:
 
 
 def _starts(raw: str, known: Known) -> datetime:
-    value = _local_datetime(raw, known.tz, formats=_DATETIME)
+    value = _local_datetime(raw, known)
     if value is None:
-        raise FieldProblem("events.form.bad_datetime", name="starts", value=raw[:40])
+        raise FieldProblem("events.form.bad_datetime", value=raw[:40])
     if value <= known.now:
-        raise FieldProblem("events.form.in_past", name="starts", value=raw[:40])
+        raise FieldProblem("events.form.in_past", value=raw[:40])
     return value
 
 
 def _ends(raw: str, known: Known) -> datetime:
-    value = _local_datetime(raw, known.tz, formats=_DATETIME)
+    value = _local_datetime(raw, known)
     starts = known.values.get("starts")
-    if value is None and starts is not None:
-        for fmt in _TIME:
-            try:
-                clock = datetime.strptime(raw, fmt).time()
-            except ValueError:
-                continue
-            day = starts.astimezone(ZoneInfo(known.tz)).date()
-            value = _localize(datetime.combine(day, clock), known.tz)
-            break
+    if value is None and starts is not None and (clock := _strp(raw, _TIME)) is not None:
+        value = _localize(datetime.combine(starts.astimezone(ZoneInfo(known.tz)).date(), clock.time()), known.tz)
     if value is None:
         raise FieldProblem("events.form.bad_end", value=raw[:40])
     if starts is not None and value <= starts:
         raise FieldProblem("events.form.end_before_start", ends=_local(value, known.tz), starts=_local(starts, known.tz))
     if value <= known.now:
-        raise FieldProblem("events.form.in_past", name="ends", value=raw[:40])
+        raise FieldProblem("events.form.in_past", value=raw[:40])
     return value
 
 
 def _closes(raw: str, known: Known) -> datetime | None:
     if raw in ("", "-"):
         return None
-    value = _local_datetime(raw, known.tz, formats=_DATETIME)
+    value = _local_datetime(raw, known)
+    if value is None:  # a day alone: registration closes at its end
+        relative, naive = _relative_day(raw, known), _strp(raw, _DATE)
+        day = relative[0] if relative and not relative[1] else (naive.date() if naive else None)
+        value = None if day is None else _localize(datetime.combine(day, time(23, 59)), known.tz)
     if value is None:
-        for fmt in _DATE:
-            try:
-                day: date = datetime.strptime(raw, fmt).date()
-            except ValueError:
-                continue
-            value = _localize(datetime.combine(day, time(23, 59)), known.tz)
-            break
-    if value is None:
-        raise FieldProblem("events.form.bad_datetime", name="registration closes", value=raw[:40])
+        raise FieldProblem("events.form.bad_datetime", value=raw[:40])
     if value <= known.now:
-        raise FieldProblem("events.form.in_past", name="registration closes", value=raw[:40])
+        raise FieldProblem("events.form.in_past", value=raw[:40])
     ends = known.values.get("ends")
     if ends is not None and value > ends:
         raise FieldProblem("events.form.closes_after_end", value=raw[:40])
     return value
 
 
-def _whole(name: str, low: int, high: int):  # noqa: ANN202
+def _whole(low: int, high: int):  # noqa: ANN202
     def parse(raw: str, known: Known) -> int:
         value = whole_number(raw)
         if value is None:
-            raise FieldProblem("events.form.not_number", name=name, value=raw[:40])
+            raise FieldProblem("events.form.not_number", value=raw[:40])
         if not low <= value <= high:
-            raise FieldProblem("events.form.out_of_range", name=name, value=value, low=low, high=high)
+            raise FieldProblem("events.form.out_of_range", value=value, low=low, high=high)
         return value
     return parse
 
 
 def _yes_no(raw: str, known: Known) -> bool:
-    if raw.lower() in YES or raw.lower() in NO or raw == "":
-        return raw.lower() in YES
+    if raw.lower() in known.words.yes or raw.lower() in known.words.no or raw == "":
+        return raw.lower() in known.words.yes
     raise FieldProblem("events.form.yes_no", value=raw[:40])
 
 
 def _mode(raw: str, known: Known) -> Mode:
     try:
-        return Mode(raw.lower())
+        return Mode(known.words.modes.get(raw.lower(), raw.lower()))
     except ValueError:
         raise FieldProblem("events.form.bad_mode", value=raw[:40]) from None
 
 
 def _workshops(raw: str, known: Known) -> list[Workshop]:
-    if raw.lower() in ("", "-", "none", "no"):
+    if raw.lower() in ("", "-", "none") or raw.lower() in known.words.no:
         return []
     out: list[Workshop] = []
     for line in filter(None, (x.strip().lstrip("-*").strip() for x in raw.splitlines())):
@@ -348,8 +349,7 @@ def _workshops(raw: str, known: Known) -> list[Workshop]:
         if capacity is None:
             raise FieldProblem("events.form.bad_workshop", line=line[:60])
         if capacity < 1:
-            raise FieldProblem("events.form.out_of_range", name=f"capacity of {name.strip()[:40]}", value=capacity,
-                               low=1, high=100_000)
+            raise FieldProblem("events.form.workshop_capacity", name=name.strip()[:40], value=capacity)
         key = slugify(name, limit=24)
         if not key or any(w.key == key for w in out):
             raise FieldProblem("events.form.workshop_twice", name=name.strip()[:40])
@@ -360,9 +360,9 @@ def _workshops(raw: str, known: Known) -> list[Workshop]:
 _PARSERS = {
     "network": _network, "title": _text(200, 3), "purpose": _text(2000, 10), "expectations": _optional_text(2000),
     "programme": _optional_text(4000), "timezone": _timezone, "starts": _starts, "ends": _ends,
-    "place": _optional_text(500), "capacity": _whole("capacity", 1, 100_000), "registration closes": _closes,
+    "place": _optional_text(500), "capacity": _whole(1, 100_000), "registration closes": _closes,
     "invite-only": _yes_no, "acknowledge": _yes_no, "workshops": _workshops, "waitlist mode": _mode,
-    "workshops per member": _whole("workshops per member", 1, 20), "offer hours": _whole("offer hours", 1, 336),
+    "workshops per member": _whole(1, 20), "offer hours": _whole(1, 336),
 }
 
 

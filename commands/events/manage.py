@@ -11,7 +11,7 @@ from api.event_args import EventArg, ManagedEvent, find_event, shown_here
 from api.render import Text, bold, bullets, code, lines, pill
 from commands.common.lists import clip, fit
 from commands.common.places import privately, require_private
-from commands.events import files, flows, notify, service
+from commands.events import files, flows, notify, service, words
 from commands.events.common import coordinator_networks, default_timezone, local, raise_problems, when
 from commands.events.form import Draft, Known, Workshop, build, split_fields
 from commands.events.store import create_draft, creation_network, draft_of
@@ -29,9 +29,9 @@ async def event_create(ctx: Context, form: Rest | None = None) -> Reply:
     here = await creation_network(ctx)
     if form is None:
         return await flows.begin(ctx, here)
-    raw, problems = split_fields(form)
+    raw, problems = split_fields(form, words.vocabulary())
     network = await _network_for(ctx, raw.pop("network", None), here)
-    known = Known(ctx.now, await default_timezone(ctx, network))
+    known = Known(ctx.now, await default_timezone(ctx, network), words=words.vocabulary())
     draft, more = build(raw, known)
     raise_problems(ctx, problems + more)
     event = await create_draft(ctx, draft, network)
@@ -57,14 +57,14 @@ async def event_edit(ctx: Context, e: ManagedEvent, changes: Rest) -> Reply:
     if e.state == events.CANCELLED:
         raise UserError("events.edit.cancelled", title=e.title)
     await service.settle(ctx, e)
-    raw, problems = split_fields(changes)
+    raw, problems = split_fields(changes, words.vocabulary())
     if "network" in raw:
         problems.append(("events.edit.no_network", {}))
     if not raw and not problems:
-        raise UserError("events.edit.nothing", example=code(f"{ctx.prefix}event edit {e.slug} capacity: 40"))
+        raise UserError("events.edit.nothing", example=code(f"{ctx.prefix}event edit {e.slug} {words.shown(ctx.t, 'capacity')}: 40"))
     workshops = await events.workshops(ctx.db, e.id)
     base = draft_of(e, workshops)
-    draft, more = build(raw, Known(ctx.now, e.timezone), base=base)
+    draft, more = build(raw, Known(ctx.now, e.timezone, words=words.vocabulary()), base=base)
     raise_problems(ctx, problems + more)
     assert draft is not None
     removed = await _reconcile_workshops(ctx, e.id, draft.workshops) if "workshops" in raw else []
@@ -140,7 +140,7 @@ def _check_publishable(ctx: Context, e) -> None:  # noqa: ANN001
     if e.state != events.DRAFT:
         raise UserError(f"events.publish.{e.state}", title=e.title)
     if e.ends_at <= ctx.now or e.closes_at <= ctx.now:
-        raise UserError("events.publish.past", title=e.title, edit=code(f"{ctx.prefix}event edit {e.slug} starts: ..."))
+        raise UserError("events.publish.past", title=e.title, edit=code(f"{ctx.prefix}event edit {e.slug} {words.shown(ctx.t, 'starts')}: ..."))
 
 
 async def _publish_rooms(ctx: Context, e) -> list[tuple[str, str]]:  # noqa: ANN001
@@ -229,7 +229,8 @@ async def event_cancel_confirmed(ctx: Context, args: dict) -> Reply:
 async def invite(ctx: Context, e: ManagedEvent, users: Rest) -> Reply:
     await require_private(ctx, "invite", e.network)
     if not e.invite_only:
-        raise UserError("events.invite.open", title=e.title, edit=code(f"{ctx.prefix}event edit {e.slug} invite-only: yes"))
+        raise UserError("events.invite.open", title=e.title, edit=code(f"{ctx.prefix}event edit {e.slug} {words.shown(ctx.t, 'invite-only')}: "
+                                                                     f"{words.first(ctx.t, 'words.yes')}"))
     if e.state == events.CANCELLED:
         raise UserError("events.register.cancelled", title=e.title)
     wanted = list(dict.fromkeys(users.split()))

@@ -43,6 +43,8 @@ DYNAMIC: dict[str, tuple[str, ...]] = {
                            "already_waitlisted", "already_offered", "already_pending"),
     "events.my.{}": ("confirmed", "waitlisted", "offered", "pending"),
     "events.flow.ask.{}": tuple(f.replace(" ", "_").replace("-", "_") for f in FIELDS),
+    "events.field.{}": tuple(f.replace(" ", "_").replace("-", "_") for f in FIELDS),
+    "words.{}": ("offer", "auto"),
 }
 NAMESPACES = {key.split(".")[0] for key in EN}
 

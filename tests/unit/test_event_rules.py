@@ -176,7 +176,7 @@ def test_the_timezone_hint_suggests_the_right_name() -> None:
 
 def test_missing_required_fields_are_named() -> None:
     _, problems = parse("title: Something")
-    assert ("events.form.missing", {"names": "purpose, starts, ends, capacity"}) in problems
+    assert ("events.form.missing", {"names": ("purpose", "starts", "ends", "capacity")}) in problems
 
 
 def test_a_workshop_line_without_capacity_is_refused() -> None:
