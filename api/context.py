@@ -24,6 +24,9 @@ class Reply:
     notice: bool = True
     mentions: tuple[str, ...] = ()
     files: tuple[Attachment, ...] = ()
+    about: str | None = None  # the person the reply is about (erased with them; see Chat.send)
+    # a list of people (a roster, a CSV file): the bot keeps none of its content once it is sent
+    private: bool = False
 
 
 @dataclass(frozen=True)
@@ -37,7 +40,7 @@ class Chat(Protocol):
     """Sending elsewhere than the reply: written to the outbox in the command's transaction."""
 
     async def send(self, room_id: str, text: Text, *, notice: bool = False,
-                   mentions: tuple[str, ...] = ()) -> None: ...
+                   mentions: tuple[str, ...] = (), about: str | None = None) -> None: ...
 
     async def dm(self, user_id: str, text: Text, *, notice: bool = False,
                  files: tuple[Attachment, ...] = ()) -> None: ...
@@ -55,9 +58,13 @@ class Chat(Protocol):
 
     async def leave(self, room_id: str) -> None: ...
 
+    async def redact(self, room_id: str, event_id: str, reason: str | None = None) -> None: ...
+
 
 class Schedule(Protocol):
-    async def at(self, key: str, kind: str, due_at: datetime, payload: dict[str, Any]) -> None: ...
+    # about: the person the action concerns (erased with them)
+    async def at(self, key: str, kind: str, due_at: datetime, payload: dict[str, Any], *,
+                 about: str | None = None) -> None: ...
 
     async def cancel(self, key: str) -> None: ...
 

@@ -20,6 +20,7 @@ KICK = "kick"
 POWER = "power"
 STATE = "state"
 LEAVE = "leave"
+REDACT = "redact"
 
 
 def message_content(
@@ -61,19 +62,22 @@ class OutboxChat:
         self.now = now
         self.items: list[OutboxItem] = []  # handed to the sender once the transaction commits
 
-    async def _enqueue(self, kind: str, payload: dict[str, Any], now: datetime, *,
-                       room_id: str | None = None, user_id: str | None = None) -> None:
-        self.items.append(await outbox.enqueue(self.session, kind, payload, now, room_id=room_id, user_id=user_id))
+    async def _enqueue(self, kind: str, payload: dict[str, Any], now: datetime, *, room_id: str | None = None,
+                       user_id: str | None = None, about: str | None = None) -> None:
+        self.items.append(await outbox.enqueue(self.session, kind, payload, now, room_id=room_id, user_id=user_id,
+                                               about=about))
 
     async def send(self, room_id: str, text: Text, *, notice: bool = False,
                    mentions: tuple[str, ...] = (), reply_to: str | None = None,
                    thread_root: str | None = None, files: tuple[Attachment, ...] = (),
-                   private: bool = False) -> None:
+                   private: bool = False, about: str | None = None) -> None:
+        """`about`: the person the message concerns; if they ask to be forgotten it is redacted."""
         content = message_content(text, notice=notice, mentions=mentions, reply_to=reply_to, thread_root=thread_root)
         payload = {"content": content, "private": True} if private else {"content": content}
-        await self._enqueue( MESSAGE, payload, self.now, room_id=room_id)
+        await self._enqueue(MESSAGE, payload, self.now, room_id=room_id, about=about)
         for att in files:
-            await self._enqueue(FILE, file_payload(att), self.now, room_id=room_id)
+            await self._enqueue(FILE, {**file_payload(att), "private": True} if private else file_payload(att),
+                                self.now, room_id=room_id)
 
     async def dm(self, user_id: str, text: Text, *, notice: bool = False,
                  files: tuple[Attachment, ...] = ()) -> None:
@@ -84,17 +88,17 @@ class OutboxChat:
             await self._enqueue(FILE, file_payload(att), self.now, user_id=user_id)
 
     # ---- room operations: invites, kicks, power levels, state, leaving ------------------------
-    # `private=True` rows lose their payload once done (used when a person asked to be forgotten).
+    # `private=True` rows lose their payload once done (a person asked to be forgotten; a roster).
     async def invite(self, room_id: str, user_id: str) -> None:
-        await self._enqueue( INVITE, {"user_id": user_id}, self.now, room_id=room_id)
+        await self._enqueue(INVITE, {"user_id": user_id}, self.now, room_id=room_id, about=user_id)
 
     async def kick(self, room_id: str, user_id: str, reason: str | None = None, *, private: bool = False) -> None:
         payload = {"user_id": user_id, "reason": reason, "private": private}
-        await self._enqueue( KICK, payload, self.now, room_id=room_id)
+        await self._enqueue(KICK, payload, self.now, room_id=room_id, about=user_id)
 
     async def set_power(self, room_id: str, user_id: str, level: int) -> None:
         """Give one person this power level in the room (0 removes them from the list)."""
-        await self._enqueue( POWER, {"user_id": user_id, "level": level}, self.now, room_id=room_id)
+        await self._enqueue(POWER, {"user_id": user_id, "level": level}, self.now, room_id=room_id, about=user_id)
 
     async def put_state(self, room_id: str, event_type: str, content: dict[str, Any], state_key: str = "") -> None:
         payload = {"type": event_type, "state_key": state_key, "content": content}
@@ -104,10 +108,15 @@ class OutboxChat:
         """The bot leaves the room, after everything queued before in that room is sent."""
         await self._enqueue( LEAVE, {"private": True}, self.now, room_id=room_id)
 
+    async def redact(self, room_id: str, event_id: str, reason: str | None = None) -> None:
+        """Remove a message the bot sent (its content; Matrix keeps that an event was there)."""
+        await self._enqueue(REDACT, {"event_id": event_id, "reason": reason, "private": True}, self.now,
+                            room_id=room_id)
+
     async def reply(self, reply: Reply, room_id: str, event_id: str, thread_root: str | None,
                     in_busy_room: bool) -> None:
         await self.send(
             room_id, reply.text, notice=reply.notice, mentions=reply.mentions,
             reply_to=event_id if (in_busy_room or thread_root) else None,
-            thread_root=thread_root, files=reply.files,
+            thread_root=thread_root, files=reply.files, about=reply.about, private=reply.private,
         )

@@ -15,7 +15,7 @@ import secrets
 from collections.abc import Callable
 from datetime import datetime
 
-from bot.chat import FILE, INVITE, KICK, LEAVE, MESSAGE, POWER, STATE
+from bot.chat import FILE, INVITE, KICK, LEAVE, MESSAGE, POWER, REDACT, STATE
 from bot.matrix.gateway import MatrixGateway, SendOutcome
 from bot.send_slots import SendSlots
 from storage import direct_rooms, outbox
@@ -236,7 +236,7 @@ class OutboxSender:
         except (ConnectionError, OSError, TimeoutError) as exc:
             outcome = SendOutcome("retry", error=type(exc).__name__)
         if outcome.status == "ok":
-            await self._finish(item, None)
+            await self._finish(item, None, outcome.event_id)
             self.sent += 1
             return None
         if outcome.status == "failed" or (
@@ -283,6 +283,8 @@ class OutboxSender:
             return await self.gateway.put_state(room_id, p["type"], p["content"], p.get("state_key", ""))
         if item.kind == LEAVE:
             return await self.gateway.leave_room(room_id)
+        if item.kind == REDACT:
+            return await self.gateway.redact(room_id, p["event_id"], p.get("reason"), item.txn_id)
         return SendOutcome("failed", error=f"unknown outbox kind {item.kind}")
 
     async def _dm_room(self, user_id: str) -> str:
@@ -301,7 +303,7 @@ class OutboxSender:
             log.info("opened a DM", extra={"room_id": room_id})
         return room_id
 
-    async def _finish(self, item: OutboxItem, error: str | None) -> None:
+    async def _finish(self, item: OutboxItem, error: str | None, event_id: str | None = None) -> None:
         async with self.db.transaction() as session:
-            await outbox.mark_done(session, item.id, self.clock(), error)
+            await outbox.mark_done(session, item.id, self.clock(), error, event_id)
         self._unexpected.pop(item.id, None)

@@ -15,8 +15,9 @@ class DbSchedule:
         self.now = now
         self.changed = False
 
-    async def at(self, key: str, kind: str, due_at: datetime, payload: dict[str, Any]) -> None:
-        await rows.put(self.session, key, kind, due_at, payload, self.now)
+    async def at(self, key: str, kind: str, due_at: datetime, payload: dict[str, Any], *,
+                 about: str | None = None) -> None:
+        await rows.put(self.session, key, kind, due_at, payload, self.now, about)
         self.changed = True
 
     async def cancel(self, key: str) -> None:

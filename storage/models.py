@@ -113,6 +113,10 @@ class OutboxItem(Base):
     payload: Mapped[dict[str, Any]]
     txn_id: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime]
+    # the person a message is about (a join request in the control room): erased with them by this
+    # column, and the sent event (event_id, from the homeserver) redacted
+    about: Mapped[str | None] = mapped_column(String(255), index=True)
+    event_id: Mapped[str | None] = mapped_column(String(255))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     done_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text)
@@ -131,6 +135,7 @@ class ScheduledAction(Base):
     created_at: Mapped[datetime]
     done_at: Mapped[datetime | None]
     outcome: Mapped[str | None] = mapped_column(String(32))
+    about: Mapped[str | None] = mapped_column(String(255), index=True)  # the person it concerns, erased with them
 
 
 class PendingDecryption(Base):

@@ -21,10 +21,11 @@ async def enqueue(
     *,
     room_id: str | None = None,
     user_id: str | None = None,
+    about: str | None = None,
 ) -> OutboxItem:
     """Add an item; its transaction id is fixed now so every retry is deduplicated by Matrix."""
     values = {"kind": kind, "room_id": room_id, "user_id": user_id, "payload": payload,
-              "txn_id": f"kring-{uuid.uuid4().hex}", "created_at": now, "attempts": 0}
+              "txn_id": f"kring-{uuid.uuid4().hex}", "created_at": now, "attempts": 0, "about": about}
     # A Core insert (no ORM flush: this is on every command's path); the row's id comes back.
     item_id = (await session.execute(_INSERT, values)).scalar_one()
     return OutboxItem(id=item_id, **values)
@@ -37,14 +38,17 @@ async def pending(session: AsyncSession, limit: int = 200) -> list[OutboxItem]:
     return list(rows.scalars())
 
 
-async def mark_done(session: AsyncSession, item_id: int, now: datetime, error: str | None = None) -> None:
-    """Done (sent, or given up with an error). A row marked private keeps no payload or person once done."""
+async def mark_done(session: AsyncSession, item_id: int, now: datetime, error: str | None = None,
+                    event_id: str | None = None) -> None:
+    """Done (sent, with the event id the homeserver gave, or given up with an error). A row marked
+    private keeps no payload or person once done."""
     item = await session.get(OutboxItem, item_id)
     if item:
         item.done_at = now
         item.error = error
+        item.event_id = event_id
         if item.payload.get("private"):
-            item.payload, item.user_id = {}, None
+            item.payload, item.user_id, item.about = {}, None, None
 
 
 async def note_attempt(session: AsyncSession, item_id: int) -> None:
@@ -67,3 +71,12 @@ async def pending_in_lane(session: AsyncSession, room_id: str | None, user_id: s
     else:
         query = query.where(OutboxItem.room_id.is_(None), OutboxItem.user_id == user_id)
     return list((await session.execute(query.order_by(OutboxItem.id).limit(limit))).scalars())
+
+
+async def sent_about(session: AsyncSession, user_id: str) -> list[tuple[str, str]]:
+    """(room, event id) of every message or file about the person that reached a room (room
+    operations about them, such as a power-level change, are state and never redacted)."""
+    query = select(OutboxItem.room_id, OutboxItem.event_id).where(
+        OutboxItem.about == user_id, OutboxItem.kind.in_(("message", "file")), OutboxItem.room_id.is_not(None),
+        OutboxItem.event_id.is_not(None))
+    return [(room, event) for room, event in await session.execute(query.order_by(OutboxItem.id))]

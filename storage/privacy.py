@@ -13,28 +13,31 @@ function, so the privacy commands never need to know the other features:
     async def _erase(session, user_id, now):       # delete the person's rows, or keep them
         ...                                        # without any Matrix ID or display name
 
+What belongs to a person is found by reference (a column naming them), never by searching
+stored text for their Matrix ID or name.
+
 `collected()` finds the tagged functions of every storage module; a feature's own (declared with
 the same decorators, re-exported by api) are collected by discovery and passed in as `extra`.
 Tagged erasers run first, in module order, all inside the caller's transaction; the built-in
-ones (memberships, the member row, DMs, flows, queued messages and scheduled actions that still
-name the person) run last, so erasers can still look the member up. What must stay for other
-people's records (an average, how many came) stays only anonymised.
+ones (memberships, the member row, DMs, flows, the messages to or about the person and the
+scheduled actions about them) run last, so erasers can still look the member up. Messages about
+the person that reached a room are redacted by the caller (outbox.sent_about). What must stay
+for other people's records (an average, how many came) stays only anonymised.
 """
 from __future__ import annotations
 
 import importlib
-import json
 import pkgutil
 from collections.abc import Awaitable, Callable, Mapping
 from functools import cache
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, cast, delete, or_, select
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (Conversation, DirectRoom, Member, Membership, OutboxItem, PendingDecryption,
-                            ScheduledAction)
+                            ProcessedEvent, ScheduledAction)
 
 Exporter = Callable[[AsyncSession, str], Awaitable[Any]]
 Eraser = Callable[[AsyncSession, str, datetime], Awaitable[None]]
@@ -94,20 +97,9 @@ async def export(session: AsyncSession, user_id: str, extra: Mapping[str, Export
 async def erase(session: AsyncSession, user_id: str, now: datetime, extra: Mapping[str, Eraser] | None = None) -> None:
     """Forget the person: every declared eraser, then the built-in ones."""
     member = (await session.execute(select(Member).where(Member.user_id == user_id))).scalar_one_or_none()
-    needles = [user_id] + ([member.display_name] if member and member.display_name else [])
     for fn in {**collected()[1], **(extra or {})}.values():
         await fn(session, user_id, now)
-    await _erase_builtin(session, user_id, needles, member)
-
-
-def mentions(column: Any, needles: list[str]) -> Any:
-    """A condition: the JSON column's text holds one of the needles (as JSON would write them)."""
-    conds = []
-    for needle in needles:
-        encoded = json.dumps(needle)[1:-1]
-        pattern = "%" + encoded.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        conds.append(cast(column, String).like(pattern, escape="\\"))
-    return or_(*conds)
+    await _erase_builtin(session, user_id, member)
 
 
 # ---- built-in sections -----------------------------------------------------------------
@@ -149,20 +141,17 @@ async def _conversations(session: AsyncSession, user_id: str) -> list[dict[str, 
 @exporter("scheduled")
 async def _scheduled(session: AsyncSession, user_id: str) -> list[dict[str, Any]]:
     rows = await session.execute(select(ScheduledAction).where(
-        ScheduledAction.done_at.is_(None), mentions(ScheduledAction.payload, [user_id])))
+        ScheduledAction.done_at.is_(None), ScheduledAction.about == user_id))
     return [{"kind": r.kind, "due_at": _iso(r.due_at)} for r in rows.scalars()]
 
 
-async def _erase_builtin(session: AsyncSession, user_id: str, needles: list[str], member: Member | None) -> None:
-    dm_rooms = list((await session.execute(
-        select(DirectRoom.room_id).where(DirectRoom.user_id == user_id))).scalars())
-    # Anything naming the person by Matrix ID goes; a display name (which may be a common word) is
-    # only looked for in what was already sent, so no one else's queued message is lost.
-    sent = OutboxItem.done_at.is_not(None)
+async def _erase_builtin(session: AsyncSession, user_id: str, member: Member | None) -> None:
+    dm_rooms = select(DirectRoom.room_id).where(DirectRoom.user_id == user_id)
     await session.execute(delete(OutboxItem).where(or_(
-        OutboxItem.user_id == user_id, OutboxItem.room_id.in_(dm_rooms), mentions(OutboxItem.payload, [user_id]),
-        sent & mentions(OutboxItem.payload, needles))))
-    await session.execute(delete(ScheduledAction).where(mentions(ScheduledAction.payload, [user_id])))
+        OutboxItem.user_id == user_id, OutboxItem.room_id.in_(dm_rooms), OutboxItem.about == user_id)))
+    await session.execute(delete(ScheduledAction).where(ScheduledAction.about == user_id))
+    # the commands sent in the person's DMs stay recorded (each runs once), but no longer by room
+    await session.execute(update(ProcessedEvent).where(ProcessedEvent.room_id.in_(dm_rooms)).values(room_id=""))
     await session.execute(delete(Conversation).where(Conversation.user_id == user_id))
     await session.execute(delete(PendingDecryption).where(PendingDecryption.sender == user_id))
     await session.execute(delete(DirectRoom).where(DirectRoom.user_id == user_id))

@@ -11,15 +11,17 @@ from storage.models import ScheduledAction
 
 
 async def put(
-    session: AsyncSession, key: str, kind: str, due_at: datetime, payload: dict[str, Any], now: datetime
+    session: AsyncSession, key: str, kind: str, due_at: datetime, payload: dict[str, Any], now: datetime,
+    about: str | None = None,
 ) -> ScheduledAction:
-    """Schedule (or reschedule, while not yet done) the action with this stable key."""
+    """Schedule (or reschedule, while not yet done) the action with this stable key; `about` is the
+    person it concerns (erased with them)."""
     row = (await session.execute(select(ScheduledAction).where(ScheduledAction.key == key))).scalar_one_or_none()
     if row is None:
-        row = ScheduledAction(key=key, kind=kind, due_at=due_at, payload=payload, created_at=now)
+        row = ScheduledAction(key=key, kind=kind, due_at=due_at, payload=payload, created_at=now, about=about)
         session.add(row)
     elif row.done_at is None:
-        row.kind, row.due_at, row.payload = kind, due_at, payload
+        row.kind, row.due_at, row.payload, row.about = kind, due_at, payload, about
     await session.flush()
     return row
 

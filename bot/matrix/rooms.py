@@ -133,6 +133,16 @@ class RoomAdmin:
             return SendOutcome("ok")
         return self._outcome(resp)
 
+    async def redact(self, room_id: str, event_id: str, reason: str | None, txn_id: str) -> SendOutcome:
+        """Redact an event; one already gone (or never known) counts as done."""
+        try:
+            resp = await self.client.room_redact(room_id, event_id, reason, tx_id=txn_id)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            return SendOutcome("retry", error=type(exc).__name__)
+        if isinstance(resp, nio.RoomRedactResponse) or resp.status_code == "M_NOT_FOUND":
+            return SendOutcome("ok")
+        return self._outcome(resp)
+
     async def leave_room(self, room_id: str) -> SendOutcome:
         try:
             resp = await self.client.room_leave(room_id)

@@ -296,9 +296,9 @@ async def export(ctx: Context, e: ManagedEvent) -> Reply:
     control = await networks.room_id(ctx.db, e.network, "control")
     if ctx.is_dm and control:  # the file is for the coordinators together: it goes to their room
         await ctx.chat.send(control, ctx.t("events.export.posted", title=e.title, count=len(rows), by=pill(ctx.sender)),
-                            notice=True, files=(attachment,))
+                            notice=True, files=(attachment,), private=True)  # the file names people
         return ctx.reply("events.export.sent", title=e.title)
-    return Reply(ctx.t("events.export.here", title=e.title, count=len(rows)), files=(attachment,))
+    return Reply(ctx.t("events.export.here", title=e.title, count=len(rows)), files=(attachment,), private=True)
 
 
 @command("questions", help="cmd.questions", role=Role.FACILITATOR, where=Where.PRIVATE)
@@ -320,7 +320,7 @@ async def questions(ctx: Context, e: Annotated[Event, EventArg(least=Role.FACILI
     parts = [bold(ctx.t("events.questions.title", title=e.title, count=len(found))), bullets(items)]
     clipped = any(len(q.text) > QUESTION_CLIP for q in found[:len(items)])
     if not hidden and not clipped:
-        return Reply(lines(parts))
+        return Reply(lines(parts), private=True)  # names people: nothing of it is kept once sent
     parts.append(ctx.t("events.questions.capped", count=hidden) if hidden else ctx.t("events.questions.clipped"))
     table = [(asked(q), q.user_id or ctx.t("events.questions.anonymous").plain, q.text) for q in found]
-    return Reply(lines(parts), files=(files.questions_csv(e, table),))
+    return Reply(lines(parts), files=(files.questions_csv(e, table),), private=True)

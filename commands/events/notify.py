@@ -38,7 +38,7 @@ async def tell(ctx: Context | JobContext, event: Event, changes: list[Change], *
             continue
         if change.kind == "offered":
             await ctx.schedule.at(offer_key(row), OFFER_EXPIRY, row.offer_expires_at,
-                                  {"registration_id": row.id, "offers": row.offers})
+                                  {"registration_id": row.id, "offers": row.offers}, about=row.user_id)
         if row.user_id == skip:
             continue
         what = _place_name(change, event)

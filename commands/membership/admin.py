@@ -53,7 +53,7 @@ async def remove_confirmed(ctx: Context, args: dict) -> Reply:
     if reason:
         text = text + "\n" + t("membership.reason", reason=reason[:500])
     await ctx.chat.dm(user, text)
-    return ctx.reply("membership.removed", user=pill(user), network=net.name)
+    return Reply(ctx.t("membership.removed", user=pill(user), network=net.name), about=user)
 
 
 @command("members", help="cmd.members", role=Role.COORDINATOR, where=Where.PRIVATE, usage="[filter]")
@@ -81,7 +81,7 @@ async def members_command(ctx: Context, filter: Rest | None = None) -> Reply:  #
         if hidden:
             block.append(ctx.t("members.more", count=hidden))
         out.append(lines(block))
-    return Reply(lines(out))
+    return Reply(lines(out), private=True)  # a roster: nothing of it is kept once sent
 
 
 def _line(ctx: Context, m: Member, ms: Membership, version: int) -> Text:
@@ -112,4 +112,5 @@ async def role(ctx: Context, user: UserId, new_role: NetworkRole) -> Reply:
     await service.change_power(ctx, net, user, old, new_role.value)
     t = await ctx.translator_for(user, net.id)
     await ctx.chat.dm(user, t("membership.role_dm", network=net.name, role=t(f"members.role.{new_role.value}")))
-    return ctx.reply("membership.role_set", user=pill(user), network=net.name, role=ctx.t(f"members.role.{new_role.value}"))
+    return Reply(ctx.t("membership.role_set", user=pill(user), network=net.name,
+                       role=ctx.t(f"members.role.{new_role.value}")), about=user)

@@ -36,13 +36,14 @@ async def join(ctx: Context, network: str | None = None, about: Rest | None = No
     if auto_approved(ctx.sender, auto.get("user_ids", []), auto.get("domains", [])):
         await _approve(ctx, net, ctx.sender, by=None)
         if control:
-            await ctx.chat.send(control, ctx.t("membership.auto_approved_note", user=pill(ctx.sender), network=net.name))
+            await ctx.chat.send(control, ctx.t("membership.auto_approved_note", user=pill(ctx.sender), network=net.name),
+                                about=ctx.sender)
         return ctx.reply("membership.auto_approved", network=net.name)
     if control:
         text = ctx.t("membership.request_note", user=pill(ctx.sender), network=net.name,
                      note=note or ctx.t("membership.no_note"),
                      approve=code(f"{ctx.prefix}approve {ctx.sender}"), decline=code(f"{ctx.prefix}decline {ctx.sender}"))
-        await ctx.chat.send(control, text)
+        await ctx.chat.send(control, text, about=ctx.sender)  # redacted if the person is forgotten
     return ctx.reply("membership.request_sent", network=net.name)
 
 
@@ -62,7 +63,7 @@ async def approve(ctx: Context, user: UserId) -> Reply:
     if row is None or row.state != members.PENDING:
         return ctx.reply("membership.no_request", user=user, network=net.name)
     await _approve(ctx, net, user, by=ctx.sender)
-    return ctx.reply("membership.approved", user=pill(user), network=net.name)
+    return Reply(ctx.t("membership.approved", user=pill(user), network=net.name), about=user)
 
 
 @command("decline", help="cmd.decline", role=Role.COORDINATOR, where=Where.PRIVATE, usage="<user> [reason...]")
@@ -77,7 +78,7 @@ async def decline(ctx: Context, user: UserId, reason: Rest | None = None) -> Rep
     if reason:
         text = text + "\n" + t("membership.reason", reason=reason[:500])
     await ctx.chat.dm(user, text)
-    return ctx.reply("membership.declined", user=pill(user), network=net.name)
+    return Reply(ctx.t("membership.declined", user=pill(user), network=net.name), about=user)
 
 
 async def _my_network(ctx: Context, raw: str | None, command_name: str) -> Network:
@@ -139,6 +140,7 @@ async def leave(ctx: Context, network: str | None = None) -> Reply:
     await service.dismiss(ctx, net, ctx.sender, ctx.t("membership.left_reason").plain)
     control = await service.control_room(ctx, net)
     if control:
-        await ctx.chat.send(control, ctx.t("membership.left_note", user=pill(ctx.sender), network=net.name), notice=True)
+        await ctx.chat.send(control, ctx.t("membership.left_note", user=pill(ctx.sender), network=net.name), notice=True,
+                            about=ctx.sender)
     return ctx.reply("membership.left", network=net.name, prefix=ctx.prefix, network_id=net.id)
 

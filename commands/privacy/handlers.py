@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 from api import Attachment, Context, Reply, Role, UserError, Where, command, confirmable
-from storage import members, networks, privacy
+from storage import members, networks, outbox, privacy
 
 FORGET = "privacy.forget"
 OPEN_AND_CONTROL = ("space", "lobby", "announcements", "control")
@@ -44,7 +44,10 @@ async def forget_confirmed(ctx: Context, args: dict) -> Reply | None:
             kinds = await networks.rooms(ctx.db, net.id)
             rooms += [kinds[k] for k in OPEN_AND_CONTROL if k in kinds]
     await ctx.release(ctx.sender)  # e.g. the seats the person held go to the next in line
+    redact = await outbox.sent_about(ctx.db, ctx.sender)  # the join request and introduction, notes about them
     await privacy.erase(ctx.db, ctx.sender, ctx.now, ctx.declared.erasers if ctx.declared else None)
+    for room_id, event_id in redact:
+        await ctx.chat.redact(room_id, event_id, ctx.t("privacy.redact_reason").plain)
     reason = ctx.t("privacy.kick_reason").plain
     for room_id in rooms:
         await ctx.chat.kick(room_id, ctx.sender, reason, private=True)

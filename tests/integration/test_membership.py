@@ -370,6 +370,11 @@ async def test_mydata_matches_the_store_and_forgetme_leaves_no_trace(make_bot, m
     dump = await _dump(bot)
     assert alice.user_id not in dump
     assert "Alice Zwanenburg" not in dump and "Zwanenburg" not in dump
+    # her join request and introduction are redacted in the control room, for everyone in it
+    [request] = [m for m in carol.seen if m.room_id == rooms["control"] and "adviser at a hospital" in m.content.get("body", "")]
+    gone = await carol.client.room_get_event(rooms["control"], request.event_id)
+    assert gone.event.source["content"] == {} and "redacted_because" in gone.event.source["unsigned"]
+    assert "asked to be forgotten" in gone.event.source["unsigned"]["redacted_because"]["content"]["reason"]
 
 
 async def _dump(bot) -> str:
