@@ -93,13 +93,14 @@ class Telling:
         return await self.recipients.translator(user_id, network)
 
     async def tell(self, user_id: str, key: str, *, about_network: str | None = None, notice: bool = False,
-                   files: tuple[Attachment, ...] = (), **values: object) -> None:
+                   files: tuple[Attachment | Callable[[Translator], Attachment], ...] = (), **values: object) -> None:
         """A DM to `user_id` rendered in their language (else that of `about_network`, the network
         the message is about); a callable value (Localized) is rendered with the recipient's
-        translator too, e.g. `what=lambda t: t("events.workshop_of", ...)`."""
+        translator too, e.g. `what=lambda t: t("events.workshop_of", ...)`, and so is a callable file
+        (a calendar entry in their language)."""
         t = await self.translator_for(user_id, about_network)
-        text = t(key, **{k: v(t) if callable(v) else v for k, v in values.items()})
-        await self.chat.dm(user_id, text, notice=notice, files=files)
+        text = t(key, **values)
+        await self.chat.dm(user_id, text, notice=notice, files=tuple(f(t) if callable(f) else f for f in files))
 
 
 class Runtime(Protocol):

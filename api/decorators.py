@@ -34,10 +34,16 @@ class CommandSpec:
     params: tuple[Param, ...]
     feature: str = ""
     confidential: bool = False
+    local: tuple[tuple[str, str], ...] = ()  # (language, name): the command's name in that language
 
     @property
     def names(self) -> tuple[str, ...]:
-        return (self.name, *self.aliases)
+        """Every name the command answers to, in every language, whatever the member's own."""
+        return (self.name, *self.aliases, *(name for _lang, name in self.local))
+
+    def name_in(self, language: str) -> str:
+        """The name `!help` and usage lines show a reader of `language`."""
+        return dict(self.local).get(language, self.name)
 
 
 COMMAND_ATTR = "__kring_command__"
@@ -56,14 +62,18 @@ def command(
     where: Where = Where.ANY,
     aliases: tuple[str, ...] = (),
     usage: str | None = None,
+    local: dict[str, str] | None = None,
 ) -> Callable[[Handler], Handler]:
-    """Declare a chat command. Parsing, usage, !help and access checks all derive from this."""
+    """Declare a chat command. Parsing, usage, !help and access checks all derive from this.
+    `local` names it in other languages ({"nl": "aanmelden", "nb": "meld-på"}): every member may
+    type any of them; !help shows each reader the name in their language."""
 
     def decorate(fn: Handler) -> Handler:
         params = _params(fn)
         spec = CommandSpec(
             name=name, handler=fn, role=role, where=where, help_key=help, aliases=aliases,
             usage=usage if usage is not None else " ".join(_usage_of(p) for p in params), params=params,
+            local=tuple(sorted((local or {}).items())),
         )
         setattr(fn, COMMAND_ATTR, spec)
         return fn

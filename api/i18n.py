@@ -60,10 +60,13 @@ def known_language(code: str) -> str | None:
 
 @cache
 def locale_of(language: str) -> Locale:
+    """The CLDR locale whose dates and numbers a catalogue uses: its `format.locale` entry (English
+    is written the British way, 24-hour clock), else its own code."""
+    code = catalogue(language).get("format.locale") or language
     try:
-        return Locale.parse(language.replace("-", "_"))
+        return Locale.parse(str(code).replace("-", "_"))
     except (UnknownLocaleError, ValueError):
-        return Locale.parse(FALLBACK)
+        return Locale.parse("en_GB")
 
 
 def language_name(code: str) -> str:
@@ -115,6 +118,9 @@ class Translator:
         return plural_form(self.entry(key), count, self.locale)
 
     def __call__(self, key: str, **values: object) -> Text:
+        """A callable value is rendered for this reader first (a time on their clock: `when=lambda
+        t: t.span(...)`), so one set of values serves every recipient."""
+        values = {k: v(self) if callable(v) else v for k, v in values.items()}
         return render_template(self.template(key, values.get("count")), values, self.locale)
 
     # -- numbers, dates, times ------------------------------------------------------------------

@@ -134,13 +134,13 @@ class Dispatcher:
 
     async def _context(self, session, msg: Incoming, now: datetime) -> Context:  # noqa: ANN001
         partner = await self._partner(session, msg.room_id)
-        language, role_names = await members.language_and_roles(session, msg.sender)
+        language, zone, role_names = await members.reader_and_roles(session, msg.sender)
         roles = {net: Role.parse(r) for net, r in role_names.items()}
         language = language or self.settings.language
         return Context(
             sender=msg.sender, room_id=msg.room_id, is_dm=partner == msg.sender, event_id=msg.event_id,
             event_time=msg.origin_time, now=now, role=max(roles.values(), default=Role.ANYONE), roles=roles,
-            db=session, t=Translator(language), chat=OutboxChat(session, now),
+            db=session, t=Translator(language, zone=zone), chat=OutboxChat(session, now),
             schedule=DbSchedule(session, now), runtime=self.runtime, prefix=self.settings.prefix,
             commands=self.registry.specs, declared=self.registry.declared,
             recipients=DbRecipients(session, self.settings.language),

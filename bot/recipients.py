@@ -1,12 +1,14 @@
-"""The Recipients capability: in which language a message to someone other than the actor is
-written. Their own `!lang`, else the configured language of the network the message is about (or
-of their one network), else the bot's. Looked up once per person per transaction."""
+"""The Recipients capability: in which language, and on which clock, a message to someone other
+than the actor is written. Their own `!lang`, else the configured language of the network the
+message is about (or of their one network), else the bot's; their own `!tz`, else each time's own
+zone. Looked up once per person per transaction."""
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.i18n import Translator
 from storage import members, networks
+from storage.models import Member
 
 
 class DbRecipients:
@@ -18,11 +20,12 @@ class DbRecipients:
     async def translator(self, user_id: str, network: str | None = None) -> Translator:
         key = (user_id, network)
         if key not in self._known:
-            self._known[key] = Translator(await self._language(user_id, network) or self.default_language)
+            member = await members.get(self.session, user_id)
+            language = await self._language(member, user_id, network) or self.default_language
+            self._known[key] = Translator(language, zone=member.timezone if member else None)
         return self._known[key]
 
-    async def _language(self, user_id: str, network: str | None) -> str | None:
-        member = await members.get(self.session, user_id)
+    async def _language(self, member: Member | None, user_id: str, network: str | None) -> str | None:
         if member is not None and member.language:
             return member.language
         candidates = [network] if network else await members.active_networks(self.session, user_id)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from api import Context, Reply, Rest, Role, UserError, UserId, Where, whole_number
+from api.i18n import Translator
 from api.render import Text, code
 
 from api.declared import Declared
@@ -140,10 +141,16 @@ def extract(body: str, prefix: str, user_id: str, display_name: str | None,
 
 
 def check_access(spec: CommandSpec, role: Role, is_dm: bool) -> None:
+    """The command and the role are named in the reader's language (rendered by their translator)."""
+    name = _local_name(spec)
     if role < spec.role:
-        raise UserError("error.role", command=spec.name, role=spec.role.name.lower())
+        raise UserError("error.role", command=name, role=lambda t: t(f"members.role.{spec.role.name.lower()}"))
     if not place_ok(spec.where, is_dm):
-        raise UserError("error.where_dm" if spec.where is Where.DM else "error.where_room", command=spec.name)
+        raise UserError("error.where_dm" if spec.where is Where.DM else "error.where_room", command=name)
+
+
+def _local_name(spec: CommandSpec) -> Callable[[Translator], str]:
+    return lambda t: spec.name_in(t.language)
 
 
 def parse_args(spec: CommandSpec, rest: str) -> dict[str, Any]:
@@ -223,11 +230,11 @@ async def resolve(spec: CommandSpec, values: dict[str, Any], ctx: Context) -> di
 async def check_place(spec: CommandSpec, ctx: Context) -> None:
     """Where.PRIVATE: only the caller's DM, or a coordinators' room of a network they coordinate."""
     if spec.where is Where.PRIVATE and not ctx.is_dm and await ctx.control_network() is None:
-        raise UserError("places.private", command=spec.name)
+        raise UserError("places.private", command=_local_name(spec))
 
 
 def usage_line(ctx: Context, spec: CommandSpec) -> Text:
-    return ctx.t("error.usage_line", usage=code(f"{ctx.prefix}{spec.name} {spec.usage}".strip()))
+    return ctx.t("error.usage_line", usage=code(f"{ctx.prefix}{spec.name_in(ctx.t.language)} {spec.usage}".strip()))
 
 
 async def route(registry: Registry, ctx: Context, found: tuple[CommandSpec, str] | Unknown,

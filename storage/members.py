@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Member, Membership
+from storage.models import Member, Membership, Network
 
 
 async def get(session: AsyncSession, user_id: str) -> Member | None:
@@ -32,19 +32,23 @@ async def roles(session: AsyncSession, user_id: str) -> dict[str, str]:
     return {network: role for network, role in rows}
 
 
-_LANGUAGE_AND_ROLES = (
-    select(Member.language, Membership.network, Membership.role)
+_READER_AND_ROLES = (
+    select(Member.language, Member.timezone, Membership.network, Membership.role, Network.language)
     .outerjoin(Membership, and_(Membership.member_id == Member.id, Membership.state == "active"))
+    .outerjoin(Network, Network.id == Membership.network)
     .where(Member.user_id == bindparam("user_id"))
+    .order_by(Membership.network)
 )
 
 
-async def language_and_roles(session: AsyncSession, user_id: str) -> tuple[str | None, dict[str, str]]:
-    """The person's chosen language (if any) and network -> role of their active memberships, in
-    one query of plain columns, built once (this runs for every command)."""
-    rows = (await session.execute(_LANGUAGE_AND_ROLES, {"user_id": user_id})).all()
-    language = rows[0][0] if rows else None
-    return language, {network: role for _lang, network, role in rows if network is not None}
+async def reader_and_roles(session: AsyncSession, user_id: str) -> tuple[str | None, str | None, dict[str, str]]:
+    """The language to write to the person in (their own choice, else the configured language of
+    their network, the first by id that has one), their own timezone, and network -> role of their
+    active memberships: one query of plain columns, built once (this runs for every command)."""
+    rows = (await session.execute(_READER_AND_ROLES, {"user_id": user_id})).all()
+    own = rows[0][0] if rows else None
+    language = own or next((net_lang for *_, net_lang in rows if net_lang), None)
+    return language, rows[0][1] if rows else None, {net: role for _l, _z, net, role, _nl in rows if net is not None}
 
 
 async def set_role(session: AsyncSession, network: str, user_id: str, role: str, now: datetime) -> Membership:

@@ -8,7 +8,7 @@ from api import Context, Reply, Role, command
 from storage import confirmations
 
 
-@command("confirm", help="cmd.confirm", role=Role.ANYONE)
+@command("confirm", help="cmd.confirm", role=Role.ANYONE, local={"nl": "bevestigen", "nb": "bekreft"})
 async def confirm(ctx: Context) -> Reply | None:
     row = await confirmations.current(ctx.db, ctx.sender, ctx.room_id)
     if row is None or row.flow != confirmations.FLOW:
@@ -24,7 +24,7 @@ async def confirm(ctx: Context) -> Reply | None:
     return await fn(ctx, args)
 
 
-@command("stop", help="cmd.stop", role=Role.ANYONE)
+@command("stop", help="cmd.stop", role=Role.ANYONE, local={"nl": "stoppen", "nb": "stopp"})
 async def stop(ctx: Context) -> Reply:
     flow = await confirmations.stop(ctx.db, ctx.sender, ctx.room_id)
     return ctx.reply("confirm.stopped" if flow == confirmations.FLOW else "flow.stopped" if flow else "flow.none")

@@ -4,9 +4,9 @@ problems as one polite reply. Finding an event or a workshop is the converters' 
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from api import Context, Role, UserError
+from api.context import Localized
 from api.converters import DEFAULT_TZ
 from api.render import Text, bullets, code, lines
 from commands.common.lists import fit
@@ -41,16 +41,19 @@ def raise_problems(ctx: Context, problems: list[Problem]) -> None:
                         example=code(f"{words.shown(ctx.t, 'starts')}: 2027-03-14 19:30"))
 
 
-def when(event: Event) -> str:
-    """Sun 14 Mar 2027, 19:30–21:30 (Europe/Amsterdam); both dates when it spans days."""
-    zone = ZoneInfo(event.timezone)
-    start, end = event.starts_at.astimezone(zone), event.ends_at.astimezone(zone)
-    tail = end.strftime("%H:%M") if start.date() == end.date() else end.strftime("%a %d %b %Y, %H:%M")
-    return f"{start.strftime('%a %d %b %Y, %H:%M')}–{tail} ({event.timezone})"
+def when(event: Event, *, short: bool = False) -> Localized:
+    """The event's start and end for each reader: "dinsdag 23 september 2025 van 19:30 tot 21:30
+    (Amsterdam)", on the reader's own clock when they set one (!tz), else the event's."""
+    starts, ends, zone = event.starts_at, event.ends_at, event.timezone
+    return lambda t: t.span(starts, ends, zone, short=short)
 
 
-def local(event: Event, moment: datetime) -> str:
-    return f"{moment.astimezone(ZoneInfo(event.timezone)).strftime('%a %d %b %Y, %H:%M')} ({event.timezone})"
+def local(event: Event, moment: datetime, *, day_only: bool = False) -> Localized:
+    """A moment about the event (an offer's end, registration closing), as `when` shows times."""
+    zone = event.timezone
+    if day_only:
+        return lambda t: t.date(moment, zone, short=True)
+    return lambda t: t.datetime(moment, zone)
 
 
 def coordinator_networks(ctx: Context) -> list[str]:

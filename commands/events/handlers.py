@@ -20,7 +20,7 @@ from storage.models import Event, EventWorkshop, Registration
 ACKNOWLEDGED = "events.register"
 
 
-@command("events", help="cmd.events", role=Role.MEMBER)
+@command("events", help="cmd.events", role=Role.MEMBER, local={"nl": "bijeenkomsten", "nb": "arrangementer"})
 async def list_events(ctx: Context) -> Reply:
     """In a DM: everything the caller may see. In a network's room: that network's events only,
     and drafts and invitation-only events only in its coordinators' room (for its coordinators);
@@ -55,7 +55,7 @@ async def list_events(ctx: Context) -> Reply:
                         ctx.t("events.list.more", show=code(f"{ctx.prefix}event <id>")), *hint]))
 
 
-@command("event", help="cmd.event", role=Role.MEMBER)
+@command("event", help="cmd.event", role=Role.MEMBER, local={"nl": "bijeenkomst", "nb": "arrangement"})
 async def show_event(ctx: Context, e: LockedEvent) -> Reply:
     await service.settle(ctx, e)
     text = await _details(ctx, e)
@@ -76,7 +76,7 @@ async def _details(ctx: Context, e: Event) -> Text:
                    for_coordinator=role_in(ctx, e.network) >= Role.COORDINATOR)
 
 
-@command("register", help="cmd.register", role=Role.MEMBER)
+@command("register", help="cmd.register", role=Role.MEMBER, local={"nl": "aanmelden", "nb": "meld-på"})
 async def register(ctx: Context, e: LockedEvent, chosen: WorkshopRef | None = None) -> Reply:
     await _may_register(ctx, e)
     main = await regs.get(ctx.db, e.id, ctx.sender)
@@ -114,7 +114,7 @@ async def _take_place(ctx: Context, e: Event, chosen) -> Reply:  # noqa: ANN001
     parts: list[Text] = [_main_text(ctx, e, outcome)]
     if chosen is not None:
         parts.append(_workshop_text(ctx, e, chosen, outcome))
-    attach = (files.ics(e),) if outcome.main_new and outcome.main.state == regs.CONFIRMED else ()
+    attach = (files.ics(e, ctx.t),) if outcome.main_new and outcome.main.state == regs.CONFIRMED else ()
     return await _privately(ctx, lines(parts), attach)
 
 
@@ -150,7 +150,7 @@ async def _privately(ctx: Context, text: Text, attach: tuple[Attachment, ...]) -
     return await privately(ctx, text, attach, notice=False, sent_key="events.sent_privately")
 
 
-@command("cancel", help="cmd.cancel", role=Role.MEMBER)
+@command("cancel", help="cmd.cancel", role=Role.MEMBER, local={"nl": "afmelden", "nb": "meld-av"})
 async def cancel(ctx: Context, e: LockedEvent, chosen: WorkshopRef | None = None) -> Reply:
     await service.settle(ctx, e)
     row = await regs.get(ctx.db, e.id, ctx.sender, chosen.id if chosen else 0)
@@ -185,7 +185,7 @@ async def _lapse(ctx: Context, e: Event, row: Registration) -> Reply:
     return ctx.reply("events.offer.lapsed_already", title=e.title, register=code(f"{ctx.prefix}register {e.slug}"))
 
 
-@command("accept", help="cmd.accept", role=Role.MEMBER)
+@command("accept", help="cmd.accept", role=Role.MEMBER, local={"nl": "aannemen", "nb": "godta"})
 async def accept(ctx: Context, e: LockedEvent, workshop: WorkshopRef | None = None) -> Reply:
     row = await _offer(ctx, e, workshop)
     if offer_lapsed(State(row.state), row.offer_expires_at, ctx.now):
@@ -197,11 +197,11 @@ async def accept(ctx: Context, e: LockedEvent, workshop: WorkshopRef | None = No
     parts = [ctx.t("events.offer.accepted", what=what, when=when(e), purpose=e.purpose, expect=expectations(ctx.t, e),
                    cancel=code(f"{ctx.prefix}cancel {e.slug}"))]
     parts += [notify.workshop_line(ctx.t, c, e) for c in changes if c.kind in ("seated", "queued")]
-    attach = (files.ics(e),) if row.slot == 0 else ()
+    attach = (files.ics(e, ctx.t),) if row.slot == 0 else ()
     return await _privately(ctx, lines(parts), attach)
 
 
-@command("decline", help="cmd.decline_offer", role=Role.MEMBER)
+@command("decline", help="cmd.decline_offer", role=Role.MEMBER, local={"nl": "afslaan", "nb": "avslå"})
 async def decline(ctx: Context, e: LockedEvent, workshop: WorkshopRef | None = None) -> Reply:
     row = await _offer(ctx, e, workshop)
     if offer_lapsed(State(row.state), row.offer_expires_at, ctx.now):
@@ -210,7 +210,7 @@ async def decline(ctx: Context, e: LockedEvent, workshop: WorkshopRef | None = N
     return ctx.reply("events.offer.declined", title=e.title)
 
 
-@command("my", help="cmd.my", role=Role.MEMBER)
+@command("my", help="cmd.my", role=Role.MEMBER, local={"nl": "mijn", "nb": "mine"})
 async def my(ctx: Context) -> Reply:
     """The caller's own registrations: answered only in the DM (a shared room hears that it was sent)."""
     lapsed = {e.id for r, e in await regs.of_user(ctx.db, ctx.sender, [regs.OFFERED])
@@ -239,11 +239,12 @@ async def _my_lines(ctx: Context, rows: list[tuple[Registration, Event]]) -> lis
         status = ctx.t(f"events.my.{r.state}", position=position,
                        until=local(e, r.offer_expires_at) if r.offer_expires_at else "",
                        accept=code(f"{ctx.prefix}accept {e.slug} {key}".strip()))
-        items.append(ctx.t("events.my.line", slug=code(e.slug), what=what, when=when(e), status=status))
+        items.append(ctx.t("events.my.line", slug=code(e.slug), what=what, when=when(e, short=True), status=status))
     return items
 
 
-@command("ask", help="cmd.ask", role=Role.MEMBER, usage="<event> [anonymous] <question...>")
+@command("ask", help="cmd.ask", role=Role.MEMBER, usage="<event> [anonymous] <question...>",
+         local={"nl": "vraag", "nb": "spør"})
 async def ask(ctx: Context, e: EventRef, question: Rest) -> Reply:
     first, _, rest = question.strip().partition(" ")
     anonymous = first.lower().rstrip(":") in ("anonymous", "anon", "anoniem", "anonym") and bool(rest.strip())

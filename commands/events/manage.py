@@ -2,11 +2,12 @@
 to members is written in each one's language (ctx.tell)."""
 from __future__ import annotations
 
+import functools
 import re
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 from api import Context, Reply, Rest, Role, UserError, Where, command, confirmable
+from api.context import Localized
 from api.event_args import EventArg, ManagedEvent, find_event, shown_here
 from api.render import Text, bold, bullets, code, lines, pill
 from commands.common.lists import clip, fit
@@ -24,7 +25,8 @@ LIST_LIMIT = 20
 QUESTION_CLIP = 400  # characters of a question in the chat list; the file has them whole
 
 
-@command("event create", help="cmd.event_create", role=Role.COORDINATOR, usage="[field: value lines...]")
+@command("event create", help="cmd.event_create", role=Role.COORDINATOR, usage="[field: value lines...]",
+         local={"nl": "nieuwe bijeenkomst", "nb": "nytt arrangement"})
 async def event_create(ctx: Context, form: Rest | None = None) -> Reply:
     here = await creation_network(ctx)
     if form is None:
@@ -52,7 +54,8 @@ async def _network_for(ctx: Context, named: str | None, here: str | None) -> str
     raise UserError("events.create.which_network", networks=", ".join(mine))
 
 
-@command("event edit", help="cmd.event_edit", role=Role.COORDINATOR, usage="<event> <field: value lines...>")
+@command("event edit", help="cmd.event_edit", role=Role.COORDINATOR, usage="<event> <field: value lines...>",
+         local={"nl": "bijeenkomst wijzigen", "nb": "endre arrangement"})
 async def event_edit(ctx: Context, e: ManagedEvent, changes: Rest) -> Reply:
     if e.state == events.CANCELLED:
         raise UserError("events.edit.cancelled", title=e.title)
@@ -74,7 +77,7 @@ async def event_edit(ctx: Context, e: ManagedEvent, changes: Rest) -> Reply:
     told = 0
     if moved and e.state == events.PUBLISHED:
         e.revision += 1
-        told = await _tell_registrants(ctx, e, "events.changed.dm", files.ics(e))
+        told = await _tell_registrants(ctx, e, "events.changed.dm", functools.partial(files.ics, e))
     taken = await regs.holding(ctx.db, e.id, 0)
     parts = [ctx.t("events.edit.done", slug=code(e.slug), fields=", ".join(raw), told=told)]
     if removed:
@@ -116,7 +119,8 @@ async def _tell_registrants(ctx: Context, e, key: str, attachment) -> int:  # no
     return len(people)
 
 
-@command("event publish", help="cmd.event_publish", role=Role.COORDINATOR)
+@command("event publish", help="cmd.event_publish", role=Role.COORDINATOR,
+         local={"nl": "bijeenkomst publiceren", "nb": "publiser arrangement"})
 async def event_publish(ctx: Context, e: ManagedEvent) -> Reply:
     """Publishing is loud (a post every member reads, or invitations): say what will happen, then !confirm."""
     _check_publishable(ctx, e)
@@ -185,7 +189,8 @@ async def _send_invitation(ctx: Context, e, user_id: str) -> None:  # noqa: ANN0
                        join=code(f"{ctx.prefix}join {e.network}"))
 
 
-@command("event cancel", help="cmd.event_cancel", role=Role.COORDINATOR, where=Where.PRIVATE)
+@command("event cancel", help="cmd.event_cancel", role=Role.COORDINATOR, where=Where.PRIVATE,
+         local={"nl": "bijeenkomst annuleren", "nb": "avlys arrangement"})
 async def event_cancel(ctx: Context, e: Annotated[Event, EventArg(manage=True)]) -> Reply:
     await require_private(ctx, "event cancel", e.network)  # the summary names who will be told
     if e.state == events.CANCELLED:
@@ -214,7 +219,7 @@ async def event_cancel_confirmed(ctx: Context, args: dict) -> Reply:
         regs.set_state(r, regs.CANCELLED, ctx.now)
     e.state, e.cancelled_at, e.updated_at, e.revision = events.CANCELLED, ctx.now, ctx.now, e.revision + 1
     people = sorted({r.user_id for r in rows})
-    attachment = files.ics(e, cancelled=True)
+    attachment = functools.partial(files.ics, e, cancelled=True)
     for user in people:
         await ctx.tell(user, "events.cancel_event.dm", about_network=e.network, files=(attachment,), title=e.title,
                        when=when(e))
@@ -225,7 +230,8 @@ async def event_cancel_confirmed(ctx: Context, args: dict) -> Reply:
     return ctx.reply("events.cancel_event.done", title=e.title, count=len(people))
 
 
-@command("invite", help="cmd.invite", role=Role.COORDINATOR, where=Where.PRIVATE, usage="<event> <user...>")
+@command("invite", help="cmd.invite", role=Role.COORDINATOR, where=Where.PRIVATE, usage="<event> <user...>",
+         local={"nl": "uitnodigen", "nb": "inviter"})
 async def invite(ctx: Context, e: ManagedEvent, users: Rest) -> Reply:
     await require_private(ctx, "invite", e.network)
     if not e.invite_only:
@@ -260,7 +266,7 @@ async def invite(ctx: Context, e: ManagedEvent, users: Rest) -> Reply:
     return Reply(lines(parts))
 
 
-@command("attendees", help="cmd.attendees", role=Role.COORDINATOR)
+@command("attendees", help="cmd.attendees", role=Role.COORDINATOR, local={"nl": "deelnemers", "nb": "deltakere"})
 async def attendees(ctx: Context, e: ManagedEvent) -> Reply:
     """Counts only, no names (those are in !export), so it may be used anywhere, except that a
     draft or invitation-only event is only shown in a private place."""
@@ -282,7 +288,8 @@ async def attendees(ctx: Context, e: ManagedEvent) -> Reply:
     return Reply(text) if await shown_here(ctx, e) else await privately(ctx, text)
 
 
-@command("export", help="cmd.export", role=Role.COORDINATOR, where=Where.PRIVATE)
+@command("export", help="cmd.export", role=Role.COORDINATOR, where=Where.PRIVATE,
+         local={"nl": "exporteren", "nb": "eksporter"})
 async def export(ctx: Context, e: ManagedEvent) -> Reply:
     await require_private(ctx, "export", e.network)
     await service.settle(ctx, e)
@@ -292,7 +299,7 @@ async def export(ctx: Context, e: ManagedEvent) -> Reply:
         for n, r in enumerate(await regs.waiting(ctx.db, e.id, slot), start=1):
             positions[r.id] = n
     workshops = {w.id: w for w in await events.workshops(ctx.db, e.id)}
-    attachment = files.csv_export(e, rows, workshops, positions)
+    attachment = files.csv_export(e, rows, workshops, positions, ctx.t)
     control = await networks.room_id(ctx.db, e.network, "control")
     if ctx.is_dm and control:  # the file is for the coordinators together: it goes to their room
         await ctx.chat.send(control, ctx.t("events.export.posted", title=e.title, count=len(rows), by=pill(ctx.sender)),
@@ -301,7 +308,8 @@ async def export(ctx: Context, e: ManagedEvent) -> Reply:
     return Reply(ctx.t("events.export.here", title=e.title, count=len(rows)), files=(attachment,), private=True)
 
 
-@command("questions", help="cmd.questions", role=Role.FACILITATOR, where=Where.PRIVATE)
+@command("questions", help="cmd.questions", role=Role.FACILITATOR, where=Where.PRIVATE,
+         local={"nl": "vragen", "nb": "spørsmål"})
 async def questions(ctx: Context, e: Annotated[Event, EventArg(least=Role.FACILITATOR)]) -> Reply:
     """Facilitators read these in their DM; coordinators also in the coordinators' room. An
     anonymous question shows only the day it was asked (that is all that is stored of it)."""
@@ -309,10 +317,8 @@ async def questions(ctx: Context, e: Annotated[Event, EventArg(least=Role.FACILI
     found = await events.questions(ctx.db, e.id)
     if not found:
         return ctx.reply("events.questions.none", title=e.title)
-    zone = ZoneInfo(e.timezone)
-
-    def asked(q) -> str:  # noqa: ANN001
-        return local(e, q.created_at) if q.user_id else q.created_at.astimezone(zone).strftime("%a %d %b %Y")
+    def asked(q) -> Localized:  # noqa: ANN001
+        return local(e, q.created_at, day_only=not q.user_id)
 
     items, hidden = fit((ctx.t("events.questions.line", text=clip(q.text, QUESTION_CLIP), asked=asked(q),
                                by=pill(q.user_id) if q.user_id else ctx.t("events.questions.anonymous"))
@@ -322,5 +328,5 @@ async def questions(ctx: Context, e: Annotated[Event, EventArg(least=Role.FACILI
     if not hidden and not clipped:
         return Reply(lines(parts), private=True)  # names people: nothing of it is kept once sent
     parts.append(ctx.t("events.questions.capped", count=hidden) if hidden else ctx.t("events.questions.clipped"))
-    table = [(asked(q), q.user_id or ctx.t("events.questions.anonymous").plain, q.text) for q in found]
-    return Reply(lines(parts), files=(files.questions_csv(e, table),), private=True)
+    table = [(asked(q)(ctx.t), q.user_id or ctx.t("events.questions.anonymous").plain, q.text) for q in found]
+    return Reply(lines(parts), files=(files.questions_csv(e, table, ctx.t),), private=True)

@@ -50,7 +50,7 @@ async def tell(ctx: Context | JobContext, event: Event, changes: list[Change], *
                       accept=code(f"{prefix}accept {event.slug}{workshop_arg}"),
                       decline=code(f"{prefix}decline {event.slug}{workshop_arg}"))
         elif change.kind == "promoted":
-            attach = (files.ics(event),) if change.workshop is None else ()
+            attach = (functools.partial(files.ics, event),) if change.workshop is None else ()
             await say("events.promoted.dm", files=attach, cancel=code(f"{prefix}cancel {event.slug}{workshop_arg}"))
         elif change.kind in ("seated", "queued"):
             await ctx.tell(row.user_id, f"events.workshop.{change.kind}", about_network=event.network,

@@ -57,4 +57,4 @@ def details(t: T, prefix: str, event: Event, workshops: list[EventWorkshop], tak
 def list_line(t: T, event: Event, taken: int, *, draft: bool = False) -> Text:
     seat_text = seats(t, event.capacity, taken)
     key = "events.list.draft_line" if draft else "events.list.line"
-    return t(key, slug=code(event.slug), title=event.title, when=when(event), seats=seat_text)
+    return t(key, slug=code(event.slug), title=event.title, when=when(event, short=True), seats=seat_text)

@@ -20,7 +20,8 @@ class NetworkRole(enum.Enum):
     COORDINATOR = "coordinator"
 
 
-@command("remove", help="cmd.remove", role=Role.COORDINATOR, where=Where.PRIVATE, usage="<user> [reason...]")
+@command("remove", help="cmd.remove", role=Role.COORDINATOR, where=Where.PRIVATE, usage="<user> [reason...]",
+         local={"nl": "verwijderen", "nb": "fjern"})
 async def remove(ctx: Context, user: UserId, reason: Rest | None = None) -> Reply:
     """Loud (the person is taken out of every room and told): say what will happen, then !confirm."""
     net, _row = await _removable(ctx, user)
@@ -56,7 +57,8 @@ async def remove_confirmed(ctx: Context, args: dict) -> Reply:
     return Reply(ctx.t("membership.removed", user=pill(user), network=net.name), about=user)
 
 
-@command("members", help="cmd.members", role=Role.COORDINATOR, where=Where.PRIVATE, usage="[filter]")
+@command("members", help="cmd.members", role=Role.COORDINATOR, where=Where.PRIVATE, usage="[filter]",
+         local={"nl": "leden", "nb": "medlemmer"})
 async def members_command(ctx: Context, filter: Rest | None = None) -> Reply:  # noqa: A002
     here = await service.room_network(ctx)
     if here is not None:
@@ -98,7 +100,7 @@ def _line(ctx: Context, m: Member, ms: Membership, version: int) -> Text:
 
 
 @command("role", help="cmd.role", role=Role.COORDINATOR, where=Where.PRIVATE,
-         usage="<user> member|facilitator|coordinator")
+         usage="<user> member|facilitator|coordinator", local={"nl": "rol", "nb": "rolle"})
 async def role(ctx: Context, user: UserId, new_role: NetworkRole) -> Reply:
     net = await service.coordinator_scope(ctx, "role", user)
     row = await members.membership(ctx.db, net.id, user, lock=True)

@@ -22,7 +22,8 @@ async def _pick_for_join(ctx: Context, first: str | None, rest: str | None) -> t
     raise UserError("membership.unknown_network", value=first[:40], choices=await service.choices(ctx))
 
 
-@command("join", help="cmd.join", role=Role.ANYONE, where=Where.DM, usage="<network> [about yourself...]")
+@command("join", help="cmd.join", role=Role.ANYONE, where=Where.DM, usage="<network> [about yourself...]",
+         local={"nl": "lid-worden", "nb": "bli-med"})
 async def join(ctx: Context, network: str | None = None, about: Rest | None = None) -> Reply:
     net, note = await _pick_for_join(ctx, network, about)
     note = note.strip()[:500] if note else None
@@ -56,7 +57,8 @@ async def _approve(ctx: Context, net: Network, user_id: str, by: str | None) -> 
                                  accept=code(f"{ctx.prefix}accept-rules")))
 
 
-@command("approve", help="cmd.approve", role=Role.COORDINATOR, where=Where.PRIVATE)
+@command("approve", help="cmd.approve", role=Role.COORDINATOR, where=Where.PRIVATE,
+         local={"nl": "goedkeuren", "nb": "godkjenn"})
 async def approve(ctx: Context, user: UserId) -> Reply:
     net = await service.coordinator_scope(ctx, "approve", user, states=(members.PENDING,))
     row = await members.membership(ctx.db, net.id, user)
@@ -66,7 +68,8 @@ async def approve(ctx: Context, user: UserId) -> Reply:
     return Reply(ctx.t("membership.approved", user=pill(user), network=net.name), about=user)
 
 
-@command("decline", help="cmd.decline", role=Role.COORDINATOR, where=Where.PRIVATE, usage="<user> [reason...]")
+@command("decline", help="cmd.decline", role=Role.COORDINATOR, where=Where.PRIVATE, usage="<user> [reason...]",
+         local={"nl": "afwijzen", "nb": "avslå"})
 async def decline(ctx: Context, user: UserId, reason: Rest | None = None) -> Reply:
     net = await service.coordinator_scope(ctx, "decline", user, states=(members.PENDING,))
     row = await members.membership(ctx.db, net.id, user, lock=True)
@@ -94,7 +97,7 @@ async def _my_network(ctx: Context, raw: str | None, command_name: str) -> Netwo
     raise UserError("membership.name_network", command=command_name, networks=", ".join(mine) or "-")
 
 
-@command("rules", help="cmd.rules", role=Role.ANYONE)
+@command("rules", help="cmd.rules", role=Role.ANYONE, local={"nl": "huisregels", "nb": "husregler"})
 async def rules(ctx: Context, network: str | None = None) -> Reply:
     if network is None and len(all_nets := await networks.all_networks(ctx.db)) == 1:
         net = all_nets[0]
@@ -107,7 +110,7 @@ async def rules(ctx: Context, network: str | None = None) -> Reply:
                         service.house_rules(ctx.t, net), status]))
 
 
-@command("accept-rules", help="cmd.accept_rules", role=Role.MEMBER)
+@command("accept-rules", help="cmd.accept_rules", role=Role.MEMBER, local={"nl": "regels-aanvaarden", "nb": "godta-regler"})
 async def accept_rules(ctx: Context, network: str | None = None) -> Reply:
     wanted = [(await service.network_named(ctx, network)).id] if network else await members.active_networks(ctx.db, ctx.sender)
     done = []
@@ -128,7 +131,7 @@ async def accept_rules(ctx: Context, network: str | None = None) -> Reply:
                                       rules=code(f"{ctx.prefix}rules"))]))
 
 
-@command("leave", help="cmd.leave", role=Role.MEMBER)
+@command("leave", help="cmd.leave", role=Role.MEMBER, local={"nl": "verlaten", "nb": "forlat"})
 async def leave(ctx: Context, network: str | None = None) -> Reply:
     net = await _my_network(ctx, network, "leave")
     row = await members.membership(ctx.db, net.id, ctx.sender, lock=True)

@@ -10,7 +10,7 @@ FORGET = "privacy.forget"
 OPEN_AND_CONTROL = ("space", "lobby", "announcements", "control")
 
 
-@command("mydata", help="cmd.mydata", role=Role.ANYONE)
+@command("mydata", help="cmd.mydata", role=Role.ANYONE, local={"nl": "mijn-gegevens", "nb": "mine-data"})
 async def mydata(ctx: Context) -> Reply | None:
     data = await privacy.export(ctx.db, ctx.sender, ctx.declared.exporters if ctx.declared else None)
     data["exported_at"] = ctx.now.isoformat()
@@ -22,7 +22,8 @@ async def mydata(ctx: Context) -> Reply | None:
     return ctx.reply("privacy.mydata_sent")
 
 
-@command("forgetme", help="cmd.forgetme", role=Role.ANYONE, where=Where.DM)
+@command("forgetme", help="cmd.forgetme", role=Role.ANYONE, where=Where.DM,
+         local={"nl": "vergeet-mij", "nb": "glem-meg"})
 async def forgetme(ctx: Context) -> Reply:
     await _refuse_coordinator(ctx)
     return await ctx.confirm(FORGET, {}, summary=ctx.t("privacy.forget_summary"))

@@ -15,7 +15,8 @@ from storage import members, networks
 ORG_LIMIT = 255  # the column's size
 
 
-@command("lang", help="cmd.lang", role=Role.ANYONE, usage="[language]", aliases=("language",))
+@command("lang", help="cmd.lang", role=Role.ANYONE, usage="[language]", aliases=("language",),
+         local={"nl": "taal", "nb": "språk"})
 async def lang(ctx: Context, language: str | None = None) -> Reply:
     """Without a code: the languages, each named in itself. The answer comes in the new language."""
     choices = ", ".join(f"{code_} ({i18n.language_name(code_)})" for code_ in i18n.languages())
@@ -29,7 +30,8 @@ async def lang(ctx: Context, language: str | None = None) -> Reply:
     return Reply(Translator(found)("profile.lang_set", language=i18n.language_name(found)))
 
 
-@command("tz", help="cmd.tz", role=Role.ANYONE, usage="<IANA zone, e.g. Europe/Amsterdam>", aliases=("timezone",))
+@command("tz", help="cmd.tz", role=Role.ANYONE, usage="<IANA zone, e.g. Europe/Amsterdam>", aliases=("timezone",),
+         local={"nl": "tijdzone", "nb": "tidssone"})
 async def tz(ctx: Context, zone: str) -> Reply:
     found, suggestions = match_zone(zone, available_timezones())
     if found is None:
@@ -41,7 +43,8 @@ async def tz(ctx: Context, zone: str) -> Reply:
     return await privately(ctx, ctx.t("profile.tz_set", zone=found))
 
 
-@command("org", help="cmd.org", role=Role.ANYONE, usage="[organisation...]", aliases=("organisation",))
+@command("org", help="cmd.org", role=Role.ANYONE, usage="[organisation...]", aliases=("organisation",),
+         local={"nl": "organisatie", "nb": "organisasjon"})
 async def org(ctx: Context, organisation: Rest | None = None) -> Reply:
     value = " ".join(organisation.split()) if organisation else None
     if value and len(value) > ORG_LIMIT:
@@ -54,7 +57,8 @@ async def org(ctx: Context, organisation: Rest | None = None) -> Reply:
     return await privately(ctx, ctx.t("profile.org_set", organisation=value) if value else ctx.t("profile.org_cleared"))
 
 
-@command("profile", help="cmd.profile", role=Role.ANYONE, aliases=("me",))
+@command("profile", help="cmd.profile", role=Role.ANYONE, aliases=("me",),
+         local={"nl": "profiel", "nb": "profil"})
 async def profile(ctx: Context) -> Reply:
     """Answered only in the DM: organisation, networks and roles are nobody else's business."""
     member = await members.get(ctx.db, ctx.sender)

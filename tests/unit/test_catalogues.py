@@ -171,7 +171,7 @@ START = datetime(2025, 9, 23, 7, 30, tzinfo=timezone.utc)  # 09:30 in Brussels a
 @pytest.mark.parametrize(("lang", "zone", "expected"), [
     ("nl", "Europe/Brussels", "dinsdag 23 september 2025 om 09:30 (Brussel)"),
     ("nb", "Europe/Oslo", "tirsdag 23. september 2025 kl. 09:30 (Oslo)"),
-    ("en", "Europe/Brussels", "Tuesday, September 23, 2025 at 9:30\u202fAM (Brussels)"),
+    ("en", "Europe/Brussels", "Tuesday, 23 September 2025 at 09:30 (Brussels)"),
     ("nl", "America/New_York", "dinsdag 23 september 2025 om 03:30 (New York)"),
 ])
 def test_a_moment_is_written_with_its_zone_named_by_its_city(lang: str, zone: str, expected: str) -> None:

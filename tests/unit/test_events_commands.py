@@ -32,7 +32,7 @@ async def test_an_event_is_created_from_one_message_as_a_draft_with_a_readable_i
     text = said.text()
     assert "Created draft theme-alcohol-work-2025" in text
     assert "Why we meet: Collect members' experiences" in text
-    assert "Mon 14 Apr 2025, 19:30–21:30 (Europe/Amsterdam)" in text
+    assert "Monday, 14 April 2025, 19:30–21:30 (Amsterdam)" in text
     alice = await world.person("alice")
     said = await world.say(alice, "!events")
     assert "no coming events" in said.text(), "a draft is not shown to members"

@@ -120,8 +120,8 @@ async def test_anonymous_questions_only_in_a_dm_and_dated_by_the_day(world: Even
     assert anonymous.created_at == datetime(2025, 3, 9, 23, 0, tzinfo=timezone.utc)  # midnight in Amsterdam
     assert named.user_id == alice and named.created_at == world.clock.now
     text = (await world.say(fred, f"!questions {slug}")).text()
-    assert "How do we handle a relapse? (anonymous, Mon 10 Mar 2025)" in text
-    assert f"What does the employer have to pay for? ({alice}, Mon 10 Mar 2025, 14:17" in text
+    assert "How do we handle a relapse? (anonymous, Mon, 10 Mar 2025)" in text
+    assert f"What does the employer have to pay for? ({alice}, Monday, 10 March 2025 at 14:17 (Amsterdam))" in text
     assert REFUSED in (await world.say(fred, f"!questions {slug}", room=LOBBY)).text()
 
 
