@@ -75,6 +75,10 @@ class Recipients(Protocol):
 
     async def translator(self, user_id: str, network: str | None = None) -> Translator: ...
 
+    async def for_network(self, network: str) -> Translator:
+        """For a network's own rooms (announcements, coordinators' room): its language, else the bot's."""
+        ...
+
 
 # A value of a message to someone else that must itself be written in their language.
 Localized = Callable[[Translator], Text]
@@ -101,6 +105,19 @@ class Telling:
         t = await self.translator_for(user_id, about_network)
         text = t(key, **values)
         await self.chat.dm(user_id, text, notice=notice, files=tuple(f(t) if callable(f) else f for f in files))
+
+    async def translator_for_network(self, network: str) -> Translator:
+        if self.recipients is None:
+            return self.t
+        return await self.recipients.for_network(network)
+
+    async def post(self, room_id: str, key: str, *, about_network: str, notice: bool = False,
+                   about: str | None = None, **values: object) -> None:
+        """A message to one of the network's own rooms (its announcements, its coordinators'
+        room), written in the network's language; callable values as for `tell`. `about`: the
+        person it concerns (redacted if they ask to be forgotten)."""
+        t = await self.translator_for_network(about_network)
+        await self.chat.send(room_id, t(key, **values), notice=notice, about=about)
 
 
 class Runtime(Protocol):

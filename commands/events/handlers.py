@@ -266,9 +266,9 @@ async def ask(ctx: Context, e: EventRef, question: Rest) -> Reply:
     await events.add_question(ctx.db, e.id, None if anonymous else ctx.sender, text, asked_at)
     control = await networks.room_id(ctx.db, e.network, "control")
     if control:  # by event and count only: never the text, nor (for an anonymous one) who asked
-        await ctx.chat.send(control, ctx.t("events.questions.new_note", title=e.title, slug=e.slug,
-                                           count=await events.question_count(ctx.db, e.id),
-                                           questions=code(f"{ctx.prefix}questions {e.slug}")), notice=True)
+        await ctx.post(control, "events.questions.new_note", about_network=e.network, notice=True, title=e.title,
+                       slug=e.slug, count=await events.question_count(ctx.db, e.id),
+                       questions=code(f"{ctx.prefix}questions {e.slug}"))
     return ctx.reply("events.ask.thanks_anonymous" if anonymous else "events.ask.thanks", title=e.title)
 
 

@@ -164,8 +164,8 @@ async def event_publish_confirmed(ctx: Context, args: dict) -> Reply:
                 inv.notified_at, told = ctx.now, told + 1
         return ctx.reply("events.publish.invited", title=e.title, count=told,
                          invite=code(f"{ctx.prefix}invite {e.slug} @name:server"))
-    text = lines([bold(ctx.t("events.publish.heading")),
-                  details(ctx.t, ctx.prefix, e, await events.workshops(ctx.db, e.id), {}, {})])
+    t = await ctx.translator_for_network(e.network)  # what every member reads: the network's language
+    text = lines([bold(t("events.publish.heading")), details(t, ctx.prefix, e, await events.workshops(ctx.db, e.id), {}, {})])
     posted = []
     for kind, room in await _publish_rooms(ctx, e):
         await ctx.chat.send(room, text)
@@ -226,7 +226,7 @@ async def event_cancel_confirmed(ctx: Context, args: dict) -> Reply:
     if was_published and not e.invite_only:
         room = await networks.room_id(ctx.db, e.network, "announcements")
         if room:
-            await ctx.chat.send(room, ctx.t("events.cancel_event.post", title=e.title, when=when(e)))
+            await ctx.post(room, "events.cancel_event.post", about_network=e.network, title=e.title, when=when(e))
     return ctx.reply("events.cancel_event.done", title=e.title, count=len(people))
 
 

@@ -37,14 +37,13 @@ async def join(ctx: Context, network: str | None = None, about: Rest | None = No
     if auto_approved(ctx.sender, auto.get("user_ids", []), auto.get("domains", [])):
         await _approve(ctx, net, ctx.sender, by=None)
         if control:
-            await ctx.chat.send(control, ctx.t("membership.auto_approved_note", user=pill(ctx.sender), network=net.name),
-                                about=ctx.sender)
+            await ctx.post(control, "membership.auto_approved_note", about_network=net.id, about=ctx.sender,
+                           user=pill(ctx.sender), network=net.name)
         return ctx.reply("membership.auto_approved", network=net.name)
-    if control:
-        text = ctx.t("membership.request_note", user=pill(ctx.sender), network=net.name,
-                     note=note or ctx.t("membership.no_note"),
-                     approve=code(f"{ctx.prefix}approve {ctx.sender}"), decline=code(f"{ctx.prefix}decline {ctx.sender}"))
-        await ctx.chat.send(control, text, about=ctx.sender)  # redacted if the person is forgotten
+    if control:  # redacted if the person is forgotten
+        await ctx.post(control, "membership.request_note", about_network=net.id, about=ctx.sender,
+                       user=pill(ctx.sender), network=net.name, note=note or (lambda t: t("membership.no_note")),
+                       approve=code(f"{ctx.prefix}approve {ctx.sender}"), decline=code(f"{ctx.prefix}decline {ctx.sender}"))
     return ctx.reply("membership.request_sent", network=net.name)
 
 
@@ -143,7 +142,7 @@ async def leave(ctx: Context, network: str | None = None) -> Reply:
     await service.dismiss(ctx, net, ctx.sender, ctx.t("membership.left_reason").plain)
     control = await service.control_room(ctx, net)
     if control:
-        await ctx.chat.send(control, ctx.t("membership.left_note", user=pill(ctx.sender), network=net.name), notice=True,
-                            about=ctx.sender)
+        await ctx.post(control, "membership.left_note", about_network=net.id, about=ctx.sender, notice=True,
+                       user=pill(ctx.sender), network=net.name)
     return ctx.reply("membership.left", network=net.name, prefix=ctx.prefix, network_id=net.id)
 

@@ -10,9 +10,9 @@ import pytest
 from api import i18n
 from bot.router import Registry
 from bot.scheduler import ScheduleRunner
-from storage import members, registrations as regs
+from storage import members, networks, registrations as regs
 from storage.database import Database
-from tests.unit.event_world import CONTROL, FORM, NET, EventWorld
+from tests.unit.event_world import ANNOUNCEMENTS, CONTROL, FORM, NET, EventWorld
 from tests.unit.helpers import FakeClock, open_dm
 
 EVERY_STATE = (*regs.ACTIVE, regs.CANCELLED, regs.DECLINED, regs.EXPIRED)
@@ -21,6 +21,8 @@ TEST_CATALOGUE = {
     "membership.welcome": "XX-WELCOME {network} {accept}",
     "events.offer.dm": "XX-OFFER {what} {accept}",
     "events.workshop_of": "XX-WORKSHOP {workshop}",
+    "events.offer.lapsed": "XX-LAPSED {register}",
+    "events.cancel_event.post": "XX-CANCELLED {title}",
 }
 
 
@@ -146,3 +148,50 @@ async def test_a_lapsed_offer_from_the_schedule_names_the_configured_prefix(db: 
     [lapsed] = said.to_user(bob)
     assert "offer ran out" in lapsed.body
     assert f"?register {slug}" in lapsed.body and "!register" not in lapsed.body
+
+
+async def set_network_language(db: Database, language: str) -> None:
+    async with db.transaction() as s:
+        (await networks.get(s, NET)).language = language
+
+
+async def test_without_their_own_language_a_member_reads_the_networks(world: EventWorld, db: Database,
+                                                                      test_catalogue: None) -> None:
+    carol = await world.person("carol", "coordinator")
+    await set_language(db, carol, "en")  # the coordinator chose English; the network speaks "xx"
+    await set_network_language(db, TEST_LANGUAGE)
+    dave = "@dave:example.org"
+    await open_dm(db, world.dm(dave), dave)
+    await world.say(dave, f"!join {NET} hello")
+    said = await world.say(carol, f"!approve {dave}", room=CONTROL)
+    assert said.to_user(dave)[0].body.startswith("XX-WELCOME Main")
+    assert "is now a member" in said.to_room(CONTROL)[0].body
+
+
+async def test_a_lapsed_offer_from_the_schedule_is_in_the_recipients_language(world: EventWorld, db: Database,
+                                                                              clock: FakeClock,
+                                                                              test_catalogue: None) -> None:
+    carol = await world.person("carol", "coordinator")
+    slug = await world.create(carol, capacity=1)
+    alice, bob = await world.people(2)
+    await set_language(db, bob, TEST_LANGUAGE)
+    for person in (alice, bob):
+        await world.say(person, f"!register {slug}")
+    await world.say(alice, f"!cancel {slug}")
+    clock.advance(hours=25)
+    runner = ScheduleRunner(db, Registry.discover().jobs, clock, catch_up=timedelta(hours=48), language="en")
+    [lapsed] = (await world.run_due(runner)).to_user(bob)
+    assert lapsed.body == f"XX-LAPSED !register {slug}"
+
+
+async def test_a_cancellation_is_posted_in_the_networks_language(world: EventWorld, db: Database,
+                                                                 test_catalogue: None) -> None:
+    carol = await world.person("carol", "coordinator")
+    await set_language(db, carol, "en")
+    slug = await world.create(carol, capacity=1)
+    await set_network_language(db, TEST_LANGUAGE)
+    await world.say(carol, f"!event cancel {slug}", room=CONTROL)
+    said = await world.say(carol, "!confirm", room=CONTROL)
+    [post] = said.to_room(ANNOUNCEMENTS)
+    assert post.body == "XX-CANCELLED Theme meeting on alcohol at work"
+    assert "XX" not in said.to_room(CONTROL)[0].body, "the coordinator's reply stays in her language"
