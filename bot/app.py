@@ -62,7 +62,8 @@ class Kring:
         self.gateway = MatrixGateway(config.matrix)
         self.registry = Registry.discover()
         self.cross_signing: crosssign.CrossSigningStatus | None = None
-        self.outbox = OutboxSender(self.db, self.gateway, clock, encrypt_dms=config.matrix.encryption)
+        self.outbox = OutboxSender(self.db, self.gateway, clock, encrypt_dms=config.matrix.encryption,
+                                   retry_max_s=config.matrix.retry_max_seconds)
         self.schedule = ScheduleRunner(
             self.db, self.registry.jobs, clock, catch_up=timedelta(hours=config.bot.schedule_catch_up_hours),
             language=config.bot.language, prefix=config.bot.command_prefix, on_commit=self.outbox.wake,
@@ -76,7 +77,8 @@ class Kring:
         )
         self.sync = SyncLoop(self.gateway, self.db, self.dispatcher, clock,
                              language=config.bot.language, on_commit=self.outbox.wake,
-                             answers_out=lambda: self.outbox.settled(ANSWERS_FIRST_S))
+                             answers_out=lambda: self.outbox.settled(ANSWERS_FIRST_S),
+                             retry_max_s=config.matrix.retry_max_seconds)
         self.sync.watchers.append(RoomGuard(
             self.db, config.matrix.user_id, clock, language=config.bot.language,
             prefix=config.bot.command_prefix, on_commit=self.outbox.wake))

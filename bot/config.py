@@ -70,6 +70,9 @@ class MatrixConfig(_Section):
     recovery_key: SecretStr | None = None
     key_passphrase: SecretStr | None = None
     request_timeout_seconds: float = 60
+    # The longest wait between two tries to reach the homeserver (sync and sends): after an
+    # outage of any length the bot is back within this many seconds of the homeserver.
+    retry_max_seconds: float = Field(2.0, gt=0, le=60)
 
     _uid = field_validator("user_id")(_check_user_id)
 

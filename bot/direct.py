@@ -1,4 +1,4 @@
-"""The bot's record of its DMs, kept true. Confidential answers go only to DMs, so a room counts
+"""Which invites the bot takes, and its record of its DMs, kept true. Confidential answers go only to DMs, so a room counts
 as one only while it holds the bot and one person: an invite marked "direct" into a room with
 others is a group room, and a DM that gains a third member, or that its person left, is forgotten
 (the next message to that person opens a new DM)."""
@@ -11,7 +11,7 @@ from datetime import datetime
 from bot.chat import OutboxChat
 from api.i18n import Translator
 from bot.matrix.gateway import Invite, MatrixGateway, SyncBatch
-from storage import direct_rooms
+from storage import direct_rooms, members, networks
 from storage.database import Database
 
 log = logging.getLogger("kring.direct")
@@ -29,21 +29,38 @@ class DirectRooms:
         self.on_commit = on_commit
 
     async def accept(self, invite: Invite) -> None:
-        """Join any room the bot is invited to; record it as a DM only if it is one-to-one."""
+        """Take an invite into a room where the inviter is the only other person (a DM), into one
+        of the networks' rooms, or from a coordinator; decline (leave) any other group room,
+        posting nothing there. Recorded as a DM only if marked direct and one-to-one."""
+        trusted = await self._trusted(invite)
         if not await self.gateway.join(invite.room_id):
             log.warning("could not join after invite", extra={"room_id": invite.room_id})
             return
-        direct = invite.is_direct and invite.inviter is not None
-        if direct:
-            present = {user for user, state in (await self.gateway.memberships(invite.room_id)).items()
-                       if state in PRESENT and user != self.gateway.user_id}
-            direct = present == {invite.inviter}
-            if not direct:
-                log.info("invited as a DM, but others are in the room: a group room", extra={"room_id": invite.room_id})
+        try:
+            others = {user for user, state in (await self.gateway.memberships(invite.room_id)).items()
+                      if state in PRESENT and user != self.gateway.user_id}
+        except ConnectionError:
+            others = None  # unknown: only a trusted invite is kept
+        one_to_one = invite.inviter is not None and others == {invite.inviter}
+        if not (one_to_one or trusted):
+            await self.gateway.leave(invite.room_id)
+            log.info("declined an invite into a group room", extra={"room_id": invite.room_id})
+            return
+        direct = invite.is_direct and one_to_one
+        if invite.is_direct and not direct:
+            log.info("invited as a DM, but others are in the room: a group room", extra={"room_id": invite.room_id})
         if direct:
             async with self.db.transaction() as session:
                 await direct_rooms.record(session, invite.room_id, invite.inviter, self.clock())
         log.info("joined after invite", extra={"room_id": invite.room_id, "direct": direct})
+
+    async def _trusted(self, invite: Invite) -> bool:
+        """One of the networks' own rooms, or an invite from a coordinator of any network."""
+        async with self.db.read() as session:
+            if await networks.network_of_room(session, invite.room_id):
+                return True
+            roles = await members.roles(session, invite.inviter) if invite.inviter else {}
+        return "coordinator" in roles.values()
 
     async def __call__(self, batch: SyncBatch) -> None:
         """A sync watcher: forget DMs that stopped being one-to-one."""

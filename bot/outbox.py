@@ -17,6 +17,7 @@ from datetime import datetime
 
 from bot.chat import FILE, INVITE, KICK, LEAVE, MESSAGE, POWER, REDACT, STATE
 from bot.matrix.gateway import MatrixGateway, SendOutcome
+from bot.retry import retry_delay
 from bot.send_slots import SendSlots
 from storage import direct_rooms, outbox
 from storage.database import Database
@@ -42,13 +43,14 @@ def lane_of(item: OutboxItem) -> Lane:
 class OutboxSender:
     def __init__(self, db: Database, gateway: MatrixGateway, clock: Callable[[], datetime], *,
                  encrypt_dms: bool, parallel_rooms: int = 8, backoff_base: float = 0.5,
-                 max_unexpected: int = MAX_UNEXPECTED_FAILURES) -> None:
+                 max_unexpected: int = MAX_UNEXPECTED_FAILURES, retry_max_s: float = 2.0) -> None:
         self.db = db
         self.gateway = gateway
         self.clock = clock
         self.encrypt_dms = encrypt_dms
         self.backoff_base = backoff_base
         self.max_unexpected = max_unexpected
+        self.retry_max_s = retry_max_s  # network retries: soon after the homeserver is back (bot/retry.py)
         self._unexpected: dict[int, int] = {}  # item id -> unexpected failures so far (kept across lane restarts)
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -208,7 +210,7 @@ class OutboxSender:
                 outcome = await self._send_once(item, attempt)
                 if outcome is None:
                     return
-                wait = outcome.retry_after or self._backoff(attempt + 1)
+                wait = outcome.retry_after or retry_delay(attempt + 1, self.retry_max_s, self.backoff_base)
                 log.warning("send retry", extra={"item": item.id, "error": outcome.error, "wait_s": wait})
             except Stopping:
                 raise

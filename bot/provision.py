@@ -26,6 +26,7 @@ log = logging.getLogger("kring.provision")
 MARKER = "org.kring.room"
 ORDER = ("space", "control", "lobby", "announcements")
 CHILDREN = ("lobby", "announcements")
+HISTORY_CONTROL = "joined"  # who joins the control room later does not read what was said before
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,8 @@ class Provisioner:
         await self._wire(net, rooms, changed)
         fresh = {f.kind for f in findings if f.outcome in ("created", "replaced")}
         await self._topics(net, rooms, fresh)
+        if "control" not in fresh:
+            await self._close_history(rooms["control"])
         await self._roster(net, rooms, roster, fresh)
         await self._report(net, rooms, [f for f in findings if f.outcome in ("rejoined", "replaced")],
                            control_is_new="control" in fresh)
@@ -120,7 +123,7 @@ class Provisioner:
         t = Translator(net.language or self.config.bot.language)
         state: list[dict[str, Any]] = [{"type": MARKER, "state_key": "", "content": {"network": net.id, "kind": kind}}]
         # The coordinators' room is closed: who joins later does not read what was said before.
-        visibility = "joined" if kind == "control" else "shared"
+        visibility = HISTORY_CONTROL if kind == "control" else "shared"
         state.append({"type": "m.room.history_visibility", "state_key": "", "content": {"history_visibility": visibility}})
         if kind in CHILDREN and space_id:
             state.append({"type": "m.space.parent", "state_key": space_id,
@@ -145,9 +148,22 @@ class Provisioner:
         promises only what the bot does (no polls or case queue before they exist)."""
         t = Translator(net.language or self.config.bot.language)
         for kind, room_id in rooms.items():
-            topic = t(f"rooms.{kind}.topic", network=net.name).plain
-            if kind not in fresh and (await self.gateway.get_state(room_id, "m.room.topic") or {}).get("topic") != topic:
-                await self.gateway.put_state(room_id, "m.room.topic", {"topic": topic})
+            if kind not in fresh:
+                await self._bring_up_to_date(room_id, "m.room.topic",
+                                             {"topic": t(f"rooms.{kind}.topic", network=net.name).plain})
+
+    async def _close_history(self, room_id: str) -> None:
+        """A control room made before its history became "joined" would show a newly promoted
+        coordinator every earlier join request: bring it to "joined" (from now on)."""
+        await self._bring_up_to_date(room_id, "m.room.history_visibility", {"history_visibility": HISTORY_CONTROL})
+
+    async def _bring_up_to_date(self, room_id: str, event_type: str, content: dict[str, Any]) -> None:
+        """Set a state event of an existing room unless it already holds these values."""
+        current = await self.gateway.get_state(room_id, event_type) or {}
+        if any(current.get(key) != value for key, value in content.items()):
+            outcome = await self.gateway.put_state(room_id, event_type, content)
+            log.log(logging.INFO if outcome.status == "ok" else logging.WARNING, "room state brought up to date",
+                    extra={"room_id": room_id, "type": event_type, "outcome": outcome.status})
 
     def _join_rule(self, space_id: str) -> dict[str, Any]:
         if not self.restricted:

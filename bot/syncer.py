@@ -13,16 +13,19 @@ from api.i18n import Translator
 from bot.chat import OutboxChat
 from bot.direct import DirectRooms
 from bot.matrix.gateway import MatrixGateway, SyncBatch, Undecryptable
+from bot.retry import retry_delay
 from storage import decryption, direct_rooms, processed, runtime_state
 from storage.database import Database
 
 log = logging.getLogger("kring.sync")
+BUG_RETRY_MAX_S = 30.0  # a batch that failed for another reason than the network is retried slower
 
 
 class SyncLoop:
     def __init__(self, gateway: MatrixGateway, db: Database, dispatcher: Dispatcher,
                  clock: Callable[[], datetime], *, language: str, on_commit: Callable[[], None],
-                 answers_out: Callable[[], Awaitable[None]] | None = None) -> None:
+                 answers_out: Callable[[], Awaitable[None]] | None = None, retry_max_s: float = 2.0,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self.gateway = gateway
         self.db = db
         self.dispatcher = dispatcher
@@ -32,6 +35,9 @@ class SyncLoop:
         # Awaited before the next long poll: the batch's answers go out first (bot.outbox.settled).
         self.answers_out = answers_out
         self.batches = 0
+        # While the homeserver is away, a try every retry_max_s seconds at most (bot/retry.py).
+        self.retry_max_s = retry_max_s
+        self._sleep = sleep
         # Rooms handled at once. More would only queue for the database (one writer on SQLite)
         # ahead of the outbox, so replies would wait until the whole batch is decided.
         self._rooms_at_once = asyncio.Semaphore(8)
@@ -82,16 +88,16 @@ class SyncLoop:
                 if self._stopping:
                     return
                 failures += 1
-                wait = min(30.0, 0.5 * 2 ** min(failures, 6))
+                wait = retry_delay(failures, self.retry_max_s)
                 log.warning("sync failed, retrying", extra={"error": type(exc).__name__, "wait_s": wait})
-                await asyncio.sleep(wait)
+                await self._sleep(wait)
                 continue
             except asyncio.CancelledError:
                 raise
             except Exception:
                 failures += 1
                 log.exception("sync batch failed; it will be fetched again")
-                await asyncio.sleep(min(30.0, 0.5 * 2 ** min(failures, 6)))
+                await self._sleep(retry_delay(failures, BUG_RETRY_MAX_S))
                 continue
             failures = 0
             token, full_state = batch.next_batch, False

@@ -201,6 +201,14 @@ class MatrixGateway(RoomAdmin):
         return resp.filter_id
 
     async def sync(self, since: str | None, filter_id: str, *, full_state: bool, timeout_ms: int) -> SyncBatch:
+        """One sync. Every network fault, including the homeserver cutting the open long poll
+        (aiohttp's ServerDisconnectedError, not an OSError), comes out as a ConnectionError."""
+        try:
+            return await self._sync(since, filter_id, full_state=full_state, timeout_ms=timeout_ms)
+        except aiohttp.ClientError as exc:
+            raise ConnectionError(f"sync failed: {type(exc).__name__}") from exc
+
+    async def _sync(self, since: str | None, filter_id: str, *, full_state: bool, timeout_ms: int) -> SyncBatch:
         await self.key_work.done(raise_errors=True)
         resp = await self.client.sync(timeout=timeout_ms, sync_filter=filter_id, since=since, full_state=full_state)
         if isinstance(resp, nio.SyncError):

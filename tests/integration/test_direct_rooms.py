@@ -11,9 +11,9 @@ from api.render import as_text
 
 
 async def test_a_direct_invite_into_a_room_with_others_is_a_group_room(make_bot, make_member):
-    bot = await make_bot()
     alice = await make_member()
     bob = await make_member()
+    bot = await make_bot(bot={"coordinators": [alice.user_id]})  # others' invites into a group are declined
     resp = await alice.client.room_create(is_direct=True, invite=[bob.user_id, bot.user_id],
                                           preset=nio.RoomPreset.private_chat)
     room = resp.room_id
