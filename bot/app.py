@@ -16,6 +16,7 @@ from bot.config import Config
 from bot.dispatch import DispatchSettings, Dispatcher
 from bot.matrix.gateway import MatrixGateway
 from bot.guard import RoomGuard
+from bot.housekeeping import Housekeeping
 from bot.outbox import OutboxSender
 from bot.provision import Finding, Provisioner
 from bot.router import Registry
@@ -82,6 +83,7 @@ class Kring:
         self.sync.watchers.append(RoomGuard(
             self.db, config.matrix.user_id, clock, language=config.bot.language,
             prefix=config.bot.command_prefix, on_commit=self.outbox.wake))
+        self.housekeeping = Housekeeping(self.db, clock, keep_sent=timedelta(days=config.storage.keep_sent_days))
         self.provisioned: list[Finding] = []
         self._tasks: list[asyncio.Task] = []
         self._stopping = asyncio.Event()
@@ -105,6 +107,7 @@ class Kring:
             asyncio.create_task(self.outbox.run(), name="outbox"),
             asyncio.create_task(self.sync.run(), name="sync"),
             asyncio.create_task(self._watch_network(), name="health"),
+            asyncio.create_task(self.housekeeping.run(), name="housekeeping"),
         ]
         log.info("started", extra={"version": self.version, "device_id": self.gateway.device_id,
                                    "cross_signed": bool(self.cross_signing and self.cross_signing.device_signed)})
@@ -168,6 +171,7 @@ class Kring:
         # Sync first (no new commands), then the outbox; both finish the database work in hand.
         self.sync.stop()
         self.outbox.stop()
+        self.housekeeping.stop()
         self._stopping.set()
         done, late = await asyncio.wait(self._tasks, timeout=30) if self._tasks else (set(), set())
         for task in late:

@@ -95,6 +95,8 @@ class MatrixConfig(_Section):
 
 class StorageConfig(_Section):
     database_url: str = "sqlite+aiosqlite:///data/kring.db"
+    # Days the content of a sent message (texts, files) is kept; then only the fact it was sent.
+    keep_sent_days: float = Field(7, ge=0)
 
     @field_validator("database_url")
     @classmethod

@@ -5,7 +5,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import OutboxItem
@@ -80,3 +80,15 @@ async def sent_about(session: AsyncSession, user_id: str) -> list[tuple[str, str
         OutboxItem.about == user_id, OutboxItem.kind.in_(("message", "file")), OutboxItem.room_id.is_not(None),
         OutboxItem.event_id.is_not(None))
     return [(room, event) for room, event in await session.execute(query.order_by(OutboxItem.id))]
+
+
+async def wipe_sent(session: AsyncSession, done_from: datetime, done_before: datetime) -> int:
+    """Data minimisation: rows done in [done_from, done_before) keep no content (texts, files, the
+    person a DM was for); kind, room, transaction id, outcome, and the sent event id and the person
+    it is about (what !forgetme redacts by) stay. Returns how many rows."""
+    result = await session.execute(
+        update(OutboxItem)
+        .where(OutboxItem.done_at.is_not(None), OutboxItem.done_at >= done_from, OutboxItem.done_at < done_before)
+        .values(payload={}, user_id=None)
+    )
+    return result.rowcount or 0

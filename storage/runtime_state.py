@@ -8,6 +8,7 @@ from storage.sql import upsert
 
 SYNC_TOKEN = "sync_token"
 FIRST_SYNC_AT = "first_sync_at"
+OUTBOX_WIPED_UNTIL = "outbox_wiped_until"  # sent rows done before this keep no content
 
 
 async def get(session: AsyncSession, key: str) -> str | None:
