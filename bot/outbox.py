@@ -19,6 +19,7 @@ from bot.chat import FILE, INVITE, KICK, LEAVE, MESSAGE, POWER, REDACT, STATE
 from bot.matrix.gateway import MatrixGateway, SendOutcome
 from bot.retry import retry_delay
 from bot.send_slots import SendSlots
+from bot.shrink import cut_down, event_size
 from storage import direct_rooms, outbox
 from storage.database import Database
 from storage.models import OutboxItem
@@ -237,6 +238,13 @@ class OutboxSender:
             outcome = await self._attempt(item)
         except (ConnectionError, OSError, TimeoutError) as exc:
             outcome = SendOutcome("retry", error=type(exc).__name__)
+        if outcome.status == "failed" and (outcome.error or "").startswith("M_TOO_LARGE") and item.kind == MESSAGE:
+            smaller = cut_down(item.payload["content"])
+            if smaller is not None:  # sent cut down, never lost (bot/shrink.py); the row keeps it whole
+                log.warning("message too large for the homeserver, sending it cut down",
+                            extra={"item": item.id, "bytes": event_size(smaller)})
+                item.payload = {**item.payload, "content": smaller}
+                return SendOutcome("retry", retry_after=0.01, error="M_TOO_LARGE")
         if outcome.status == "ok":
             await self._finish(item, None, outcome.event_id)
             self.sent += 1
