@@ -54,11 +54,17 @@ def main(argv: list[str] | None = None) -> int:
 
 def _check(path: str) -> int:
     try:
-        load_config(path)
+        config = load_config(path)
     except ConfigError as err:
         _print_problems(path, err)
         return 2
     print(f"{path}: OK")
+    keys = config.matrix.keys_file
+    if config.matrix.key_passphrase:
+        print(f"cross-signing keys and crypto store: encrypted at rest with matrix.key_passphrase ({keys})")
+    else:
+        print(f"cross-signing keys and crypto store: NOT encrypted at rest (no matrix.key_passphrase); "
+              f"the keys are kept in {keys}, readable by the bot's user only (mode 0600)")
     return 0
 
 

@@ -27,6 +27,9 @@ from storage.database import Database
 
 log = logging.getLogger("kring")
 HEALTH_INTERVAL = 30.0  # seconds between two checks of the homeserver and cross-signing for !status
+KEYS_NOT_ENCRYPTED = ("matrix.key_passphrase is not set: the bot's cross-signing keys and its crypto store are "
+                      "NOT encrypted at rest (the keys file is readable by this user only, mode 0600); set a "
+                      "passphrase to encrypt them")
 ANSWERS_FIRST_S = 0.5  # how long the sync loop lets a batch's answers go out before it polls again
 
 
@@ -114,14 +117,11 @@ class Kring:
 
     async def _cross_sign(self) -> None:
         cfg = self.config.matrix
-        if not cfg.key_passphrase:
-            log.warning("matrix.key_passphrase is not set: the bot's device is not cross-signed, "
-                        "so Element users will not exchange encrypted messages with it; and the crypto "
-                        "store (the bot's encryption keys) is not encrypted at rest")
-            return
+        passphrase = cfg.key_passphrase.get_secret_value() if cfg.key_passphrase else None
+        if passphrase is None:
+            log.warning(KEYS_NOT_ENCRYPTED, extra={"keys_file": str(cfg.keys_file)})
         self.cross_signing = await crosssign.ensure_cross_signed(
-            self.gateway.client, keys_file=cfg.store_path / "cross_signing.keys",
-            passphrase=cfg.key_passphrase.get_secret_value(),
+            self.gateway.client, keys_file=cfg.keys_file, passphrase=passphrase,
             password=cfg.password.get_secret_value() if cfg.password else None,
             recovery_key=cfg.recovery_key.get_secret_value() if cfg.recovery_key else None,
         )

@@ -76,6 +76,11 @@ class MatrixConfig(_Section):
 
     _uid = field_validator("user_id")(_check_user_id)
 
+    @property
+    def keys_file(self) -> Path:
+        """The cross-signing keys: encrypted with key_passphrase, or without one plain (mode 0600)."""
+        return self.store_path / "cross_signing.keys"
+
     @field_validator("homeserver")
     @classmethod
     def _url(cls, value: str) -> str:

@@ -17,7 +17,6 @@ Existing cross-signing keys are never replaced.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +25,6 @@ from urllib.parse import quote
 
 import aiohttp
 import nio
-from nio.client.async_client import client_session
 
 from bot.matrix.crosssign_keys import (  # noqa: F401 - re-exported: the key material lives there
     CrossSigningError,
@@ -46,57 +44,19 @@ from bot.matrix.crosssign_keys import (  # noqa: F401 - re-exported: the key mat
     CrossSigningKeys,
     save_keys_file,
     load_keys_file,
+    keys_file_encrypted,
     USAGES,
     MASTER,
     SELF_SIGNING,
     USER_SIGNING,
 )
 
+from bot.matrix.crosssign_http import API, call as _call, http_error as _error, request as _request
+
 log = logging.getLogger(__name__)
 
-API = "/_matrix/client/v3"
 
-
-# -- HTTP --------------------------------------------------------------------
-
-
-@client_session
-async def _open_session(client: nio.AsyncClient) -> None:
-    """nio creates its aiohttp session lazily in its decorated API methods."""
-
-
-async def _request(
-    client: nio.AsyncClient, method: str, path: str, body: dict[str, Any] | None = None
-) -> tuple[int, dict[str, Any]]:
-    """One authenticated call on nio's HTTP session; waits out 429s."""
-    await _open_session(client)
-    headers = {"Authorization": f"Bearer {client.access_token}", "Content-Type": "application/json"}
-    data = json.dumps(body) if body is not None else None
-    for _ in range(5):
-        resp = await client.send(method, path, data, headers)
-        text = await resp.text()
-        try:
-            payload = json.loads(text) if text else {}
-        except ValueError:
-            payload = {"error": text[:200]}
-        if resp.status != 429:
-            return resp.status, payload if isinstance(payload, dict) else {}
-        await asyncio.sleep(min(payload.get("retry_after_ms", 1000), 30_000) / 1000)
-    return resp.status, payload
-
-
-def _error(what: str, status: int, payload: dict[str, Any]) -> CrossSigningError:
-    return CrossSigningError(f"{what} -> {status} {payload.get('errcode')}: {payload.get('error')}")
-
-
-async def _call(
-    client: nio.AsyncClient, method: str, path: str, body: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    """_request that raises CrossSigningError unless the answer is 200."""
-    status, payload = await _request(client, method, path, body)
-    if status != 200:
-        raise _error(f"{method} {path}", status, payload)
-    return payload
+# -- HTTP (bot/matrix/crosssign_http.py) -----------------------------------------
 
 
 def _account_data_path(client: nio.AsyncClient, event_type: str) -> str:
@@ -240,7 +200,7 @@ async def _store_in_ssss(client: nio.AsyncClient, keys: CrossSigningKeys) -> Non
 
 
 async def _create_keys(
-    client: nio.AsyncClient, keys_file: Path, passphrase: str, password: str | None
+    client: nio.AsyncClient, keys_file: Path, passphrase: str | None, password: str | None
 ) -> CrossSigningKeys:
     """Generate, save locally, store in SSSS, then publish the cross-signing keys."""
     keys = CrossSigningKeys.generate()
@@ -330,7 +290,7 @@ async def ensure_cross_signed(
     client: nio.AsyncClient,
     *,
     keys_file: Path,
-    passphrase: str,
+    passphrase: str | None,
     password: str | None = None,
     recovery_key: str | None = None,
 ) -> CrossSigningStatus:
@@ -338,11 +298,10 @@ async def ensure_cross_signed(
 
     Creates the account's cross-signing keys when it has none; otherwise uses
     keys_file, or secret storage unlocked with recovery_key. Never replaces
-    existing keys. Server and network errors end up in the returned status;
-    an unwritable keys_file raises OSError.
+    existing keys. Without a passphrase keys_file is written unencrypted (0600).
+    Server and network errors end up in the returned status; an unwritable
+    keys_file raises OSError.
     """
-    if not passphrase:
-        raise ValueError("a passphrase for the cross-signing keys file is required")
     if client.olm is None or not client.user_id or not client.device_id:
         return CrossSigningStatus(False, False, None, "Encryption is not set up on this client (logged in?).")
     keys_file = Path(keys_file)
@@ -362,7 +321,7 @@ async def ensure_cross_signed(
 
 
 async def _create_and_sign(
-    client: nio.AsyncClient, keys_file: Path, passphrase: str, password: str | None
+    client: nio.AsyncClient, keys_file: Path, passphrase: str | None, password: str | None
 ) -> CrossSigningStatus:
     keys = await _create_keys(client, keys_file, passphrase, password)
     assert keys.ssss_key
@@ -380,7 +339,7 @@ async def _create_and_sign(
 
 
 async def _sign_with_existing(
-    client: nio.AsyncClient, state: _ServerState, keys_file: Path, passphrase: str, recovery_key: str | None
+    client: nio.AsyncClient, state: _ServerState, keys_file: Path, passphrase: str | None, recovery_key: str | None
 ) -> CrossSigningStatus:
     """Steps 2-4: keys file, else secret storage via the recovery key, else give up."""
     try:

@@ -1,6 +1,6 @@
 """The key material of Kring's cross-signing, without any network: canonical JSON and Ed25519
-signatures, the recovery key format, secret-storage (SSSS) encryption, and the passphrase-encrypted
-keys file. bot/matrix/crosssign.py uses these to talk to the homeserver."""
+signatures, the recovery key format, secret-storage (SSSS) encryption, and the keys file (encrypted
+with the passphrase when one is set). bot/matrix/crosssign.py uses these to talk to the homeserver."""
 
 from __future__ import annotations
 
@@ -258,14 +258,19 @@ def _kdf(passphrase: str, salt: bytes, params: dict[str, int]) -> bytes:
     return scrypt(passphrase.encode(), salt, 32, N=params["n"], r=params["r"], p=params["p"])
 
 
-def save_keys_file(path: Path, keys: CrossSigningKeys, passphrase: str, user_id: str) -> None:
-    """Write keys encrypted with scrypt(passphrase) + AES-GCM, mode 0600, atomically."""
+def save_keys_file(path: Path, keys: CrossSigningKeys, passphrase: str | None, user_id: str) -> None:
+    """Write keys encrypted with scrypt(passphrase) + AES-GCM, mode 0600, atomically. Without a
+    passphrase they are written unencrypted ("kdf": "none"), readable by the owner only."""
     plain = {
         "user_id": user_id,
         **{usage: b64encode(k.seed) if k else None for usage, k in keys.by_usage().items()},
         "ssss_key_id": keys.ssss_key_id,
         "ssss_key": b64encode(keys.ssss_key) if keys.ssss_key else None,
     }
+    if not passphrase:
+        _write_private(Path(path), json.dumps({"version": KEYS_FILE_VERSION, "kdf": "none", "keys": plain},
+                                              indent=2) + "\n")
+        return
     salt, nonce = secrets.token_bytes(16), secrets.token_bytes(12)
     cipher = AES.new(_kdf(passphrase, salt, _SCRYPT), AES.MODE_GCM, nonce=nonce)
     cipher.update(_KEYS_FILE_AAD)
@@ -297,26 +302,39 @@ def _write_private(path: Path, text: str) -> None:
         raise
 
 
-def load_keys_file(path: Path, passphrase: str, user_id: str) -> CrossSigningKeys:
-    """Decrypt a keys file written by save_keys_file; raises KeysFileError."""
+def load_keys_file(path: Path, passphrase: str | None, user_id: str) -> CrossSigningKeys:
+    """Read a keys file written by save_keys_file (decrypting it); raises KeysFileError."""
     try:
         doc = json.loads(Path(path).read_text())
     except FileNotFoundError as exc:
         raise KeysFileError(f"no keys file at {path}") from exc
     except (OSError, ValueError) as exc:
         raise KeysFileError(f"keys file {path} is unreadable") from exc
-    if not isinstance(doc, dict) or doc.get("version") != KEYS_FILE_VERSION or doc.get("kdf") != "scrypt":
+    if not isinstance(doc, dict) or doc.get("version") != KEYS_FILE_VERSION or doc.get("kdf") not in ("scrypt", "none"):
         raise KeysFileError(f"keys file {path} has an unknown format")
-    try:
-        key = _kdf(passphrase, b64decode(doc["salt"]), {p: int(doc[p]) for p in _SCRYPT})
-        cipher = AES.new(key, AES.MODE_GCM, nonce=b64decode(doc["nonce"]))
-        cipher.update(_KEYS_FILE_AAD)
-        plain = json.loads(cipher.decrypt_and_verify(b64decode(doc["ciphertext"]), b64decode(doc["tag"])))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise KeysFileError(f"cannot decrypt keys file {path} (wrong passphrase?)") from exc
+    if doc["kdf"] == "none":
+        plain = doc.get("keys") if isinstance(doc.get("keys"), dict) else {}
+    elif not passphrase:
+        raise KeysFileError(f"keys file {path} is encrypted: set matrix.key_passphrase")
+    else:
+        try:
+            key = _kdf(passphrase, b64decode(doc["salt"]), {p: int(doc[p]) for p in _SCRYPT})
+            cipher = AES.new(key, AES.MODE_GCM, nonce=b64decode(doc["nonce"]))
+            cipher.update(_KEYS_FILE_AAD)
+            plain = json.loads(cipher.decrypt_and_verify(b64decode(doc["ciphertext"]), b64decode(doc["tag"])))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise KeysFileError(f"cannot decrypt keys file {path} (wrong passphrase?)") from exc
     if plain.get("user_id") != user_id:
         raise KeysFileError(f"keys file {path} belongs to another account")
     return _keys_from_plain(plain)
+
+
+def keys_file_encrypted(path: Path) -> bool | None:
+    """Whether the keys file is encrypted (None when there is none or it is unreadable)."""
+    try:
+        return json.loads(Path(path).read_text()).get("kdf") == "scrypt"
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def _keys_from_plain(plain: dict[str, Any]) -> CrossSigningKeys:

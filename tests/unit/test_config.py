@@ -159,7 +159,8 @@ def test_check_config_ok(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     path = write(tmp_path, GOOD)
     assert main(["check-config", str(path)]) == 0
     out, err = capsys.readouterr()
-    assert out.strip() == f"{path}: OK"
+    assert out.splitlines()[0] == f"{path}: OK"
+    assert "cross-signing keys" in out.splitlines()[1]  # and whether they are encrypted at rest
     assert err == ""
 
 
