@@ -7,14 +7,18 @@ from __future__ import annotations
 import json
 import secrets
 import socket
-from datetime import datetime, timedelta, timezone
+import logging
+import os
+from datetime import datetime, time, timedelta, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import yaml
 
 from bot import logs
 from bot.app import Kring
 from bot.config import load_config
+from bot.dev.leftover import running_pid, stop
 from bot.dev.synapse import LocalSynapse
 from bot.chat import OutboxChat
 from storage import events, members, networks
@@ -27,7 +31,7 @@ ACCOUNTS = {  # localpart: (display name, role in the demo network)
     "ben": ("Ben Member", "member"),
     "cas": ("Cas Member", "member"),
 }
-PREFERRED_PORT = 8008
+PREFERRED_PORT = int(os.environ.get("KRING_DEMO_PORT", "8008"))  # the tests give each run its own
 
 
 def _port_free(port: int) -> bool:
@@ -63,6 +67,8 @@ def _write_config(folder: Path, server: LocalSynapse, bot_user: str, passwords: 
 
 
 DEMO_EVENT = "demo-meeting"
+DEMO_ZONE = ZoneInfo("Europe/Amsterdam")
+log = logging.getLogger("kring.dev")
 
 
 async def _seed(kring: Kring, server_name: str) -> None:
@@ -80,13 +86,15 @@ async def _seed(kring: Kring, server_name: str) -> None:
                 if kind in rooms:
                     await chat.invite(rooms[kind], user_id)
         if await events.by_slug(session, DEMO_EVENT) is None:
-            starts = (now + timedelta(days=14)).replace(hour=17, minute=30, second=0, microsecond=0)
+            # 17:30 on the event's own clock (Amsterdam), as its programme says, two weeks ahead.
+            day = (now + timedelta(days=14)).astimezone(DEMO_ZONE).date()
+            starts = datetime.combine(day, time(17, 30), DEMO_ZONE).astimezone(timezone.utc)
             event = await events.create(session, {
                 "slug": DEMO_EVENT, "network": NETWORK, "title": "Demo theme meeting",
                 "purpose": "Collect members' experiences with a hard conversation at work: not a lecture.",
                 "expectations": "Bring one example you can share without names.",
                 "programme": "17:30 welcome\n17:45 groups\n18:30 plenary",
-                "timezone": "Europe/Amsterdam", "starts_at": starts, "ends_at": starts + timedelta(hours=2),
+                "timezone": DEMO_ZONE.key, "starts_at": starts, "ends_at": starts + timedelta(hours=2),
                 "place": "Online", "capacity": 2, "closes_at": starts - timedelta(days=1),
                 "waitlist_mode": "offer", "offer_hours": 2, "created_by": f"@coco:{server_name}",
             }, [], now)
@@ -94,9 +102,30 @@ async def _seed(kring: Kring, server_name: str) -> None:
     kring.outbox.wake()
 
 
+async def _take_over(folder: Path) -> Path:
+    """A demo an earlier run left running from this folder (its terminal killed, say) is stopped
+    first: it stops its bot and homeserver cleanly. Returns this run's pid file."""
+    pid_file = folder / "demo.pid"
+    earlier = running_pid(pid_file, "demo")
+    if earlier:
+        log.warning("stopping the demo still running from %s (pid %s)", folder, earlier)
+        await stop(earlier, timeout=60)
+    pid_file.write_text(f"{os.getpid()}\n")
+    return pid_file
+
+
 async def run_demo(folder: Path) -> None:
+    shown = folder
     folder = folder.resolve()
     folder.mkdir(parents=True, exist_ok=True)
+    pid_file = await _take_over(folder)
+    try:
+        await _run(folder, shown)
+    finally:
+        pid_file.unlink(missing_ok=True)
+
+
+async def _run(folder: Path, shown: Path) -> None:
     passwords = _secrets(folder)
     first_port = PREFERRED_PORT if _port_free(PREFERRED_PORT) else None
     server = LocalSynapse(folder / "synapse", port=first_port if not (folder / "synapse").exists() else None)
@@ -110,7 +139,7 @@ async def run_demo(folder: Path) -> None:
         kring = Kring(config)
         await kring.start()
         await _seed(kring, server.server_name)
-        _print_welcome(server, bot_user, passwords, folder)
+        _print_welcome(server, bot_user, passwords, folder, shown)
         try:
             await kring.run_tasks()
         finally:
@@ -119,7 +148,7 @@ async def run_demo(folder: Path) -> None:
         await server.stop()
 
 
-def _print_welcome(server: LocalSynapse, bot_user: str, passwords: dict[str, str], folder: Path) -> None:
+def _print_welcome(server: LocalSynapse, bot_user: str, passwords: dict[str, str], folder: Path, shown: Path) -> None:
     width = max(len(n) for n, _r in ACCOUNTS.values())
     logins = "\n".join(
         f"  {name:<{width}}  @{lp}:{server.server_name}  password: {passwords[lp]}  ({role})"
@@ -135,9 +164,10 @@ Demo logins (kept in {folder / 'accounts.json'}):
 {logins}
 
 Log in as one of them (Ann, say), start a direct message with {bot_user} and type:  !help
-Then:  !accept-rules   (the house rules)   !events   !register {DEMO_EVENT}
+Then:  !rules   (the house rules)   !accept-rules   !events   !register {DEMO_EVENT}
 The demo event has 2 seats: register as Ann and Ben, then Cas is put on the waiting list;
 when Ann types !cancel {DEMO_EVENT}, Cas is offered the seat. As Coco, try !status and !members.
+This story holds on a fresh demo. To start afresh: Ctrl-C, then  rm -rf {shown}  and start again.
 
 Ctrl-C stops the bot and the homeserver; the next `make demo` reuses everything.
 """, flush=True)

@@ -12,6 +12,7 @@ import atexit
 import hashlib
 import hmac
 import json
+import logging
 import os
 import secrets
 import signal
@@ -26,34 +27,13 @@ from urllib.parse import quote
 import aiohttp
 import yaml
 
+from bot.dev.leftover import running_pid as leftover_pid, stop as stop_leftover
+from bot.dev.synapse_config import homeserver_config, log_settings
+
+log = logging.getLogger("kring.dev")
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
 ADMIN_LOCALPART = "kring-devserver-admin"
-
-_HIGH = {"per_second": 10_000, "burst_count": 100_000}
-# Every rc_* limiter Synapse 1.163 reads (synapse/config/ratelimiting.py).
-# There is no rc_send_to_device in this version.
-UNTHROTTLED_LIMITS: dict[str, Any] = {
-    "rc_message": _HIGH,
-    "rc_registration": _HIGH,
-    "rc_registration_token_validity": _HIGH,
-    "rc_login": {"address": _HIGH, "account": _HIGH, "failed_attempts": _HIGH},
-    "rc_admin_redaction": _HIGH,
-    "rc_joins": {"local": _HIGH, "remote": _HIGH},
-    "rc_joins_per_room": _HIGH,
-    "rc_key_requests": _HIGH,
-    "rc_3pid_validation": _HIGH,
-    "rc_invites": {"per_room": _HIGH, "per_user": _HIGH, "per_issuer": _HIGH},
-    "rc_third_party_invite": _HIGH,
-    "rc_media_create": _HIGH,
-    "rc_presence": {"per_user": _HIGH},
-    "rc_delayed_event_mgmt": _HIGH,
-    "rc_room_creation": _HIGH,
-    "rc_reports": _HIGH,
-    "rc_user_directory": _HIGH,
-    "rc_profile": _HIGH,
-}
-
 
 class DevServerError(RuntimeError):
     """Synapse could not be started, or answered an API call with an error."""
@@ -119,6 +99,10 @@ class LocalSynapse:
         return self.data_dir / "homeserver.log"
 
     @property
+    def _pid_file(self) -> Path:
+        return self.data_dir / "homeserver.pid"
+
+    @property
     def _state_path(self) -> Path:
         return self.data_dir / "devserver.json"
 
@@ -177,71 +161,10 @@ class LocalSynapse:
             self._secret(name)
 
         log_config = self.data_dir / "log.yaml"
-        log_config.write_text(yaml.safe_dump(self._log_config(), sort_keys=False))
-        config = self._config(key_path, log_config)
+        log_config.write_text(yaml.safe_dump(log_settings(self.log_path), sort_keys=False))
+        config = homeserver_config(self.data_dir, self.server_name, self.port, key_path, log_config,
+                                   rate_limited=self.rate_limited)
         self.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
-
-    def _log_config(self) -> dict[str, Any]:
-        return {
-            "version": 1,
-            "formatters": {
-                "precise": {
-                    "format": "%(asctime)s - %(name)s - %(lineno)d - %(levelname)s"
-                    " - %(request)s - %(message)s"
-                }
-            },
-            "handlers": {
-                "file": {
-                    "class": "logging.FileHandler",
-                    "formatter": "precise",
-                    "filename": str(self.log_path),
-                    "encoding": "utf8",
-                }
-            },
-            "loggers": {"synapse.storage.SQL": {"level": "INFO"}},
-            "root": {"level": "INFO", "handlers": ["file"]},
-            "disable_existing_loggers": False,
-        }
-
-    def _config(self, key_path: Path, log_config: Path) -> dict[str, Any]:
-        d = self.data_dir
-        config: dict[str, Any] = {
-            "server_name": self.server_name,
-            "public_baseurl": self.url + "/",
-            "pid_file": str(d / "homeserver.pid"),
-            "listeners": [
-                {
-                    "port": self.port,
-                    "bind_addresses": ["127.0.0.1"],
-                    "type": "http",
-                    "tls": False,
-                    "x_forwarded": False,
-                    "resources": [{"names": ["client"], "compress": False}],
-                }
-            ],
-            "database": {"name": "sqlite3", "args": {"database": str(d / "homeserver.db")}},
-            "log_config": str(log_config),
-            "media_store_path": str(d / "media_store"),
-            "max_upload_size": "64M",
-            "signing_key_path": str(key_path),
-            "registration_shared_secret_path": str(d / "registration_shared_secret"),
-            "macaroon_secret_key_path": str(d / "macaroon_secret_key"),
-            "form_secret_path": str(d / "form_secret"),
-            "enable_registration": False,
-            "report_stats": False,
-            "enable_metrics": False,
-            "url_preview_enabled": False,
-            "presence": {"enabled": False},
-            "trusted_key_servers": [],
-            "suppress_key_server_warning": True,
-            # Local only: nothing to send over federation.
-            "federation_sender_instances": [],
-            # Cheap password hashing: registering and logging in are much faster.
-            "bcrypt_rounds": 4,
-        }
-        if not self.rate_limited:
-            config.update(UNTHROTTLED_LIMITS)
-        return config
 
     # -- process ---------------------------------------------------------
 
@@ -250,10 +173,14 @@ class LocalSynapse:
         if self.running:
             return
         self._prepare()
+        leftover = leftover_pid(self._pid_file, "synapse.app.homeserver", str(self.config_path))
+        if leftover:  # left running by an earlier run that was killed hard: restart it as ours
+            log.warning("stopping the homeserver an earlier run left behind (pid %s)", leftover)
+            await stop_leftover(leftover)
         if _port_busy(self.port):
             raise DevServerError(
                 f"127.0.0.1:{self.port} is already in use (a Synapse left running from "
-                f"{self.data_dir}? see {self.data_dir / 'homeserver.pid'})"
+                f"{self.data_dir}? see {self._pid_file})"
             )
         out = open(self.data_dir / "homeserver.stdout.log", "ab")
         try:
@@ -266,6 +193,8 @@ class LocalSynapse:
             )
         finally:
             out.close()
+        # Synapse writes no pid file unless it daemonizes: the next run finds a leftover by this one.
+        self._pid_file.write_text(f"{self._proc.pid}\n")
         atexit.register(self._kill_at_exit)
         try:
             await self._wait_ready()
@@ -305,6 +234,7 @@ class LocalSynapse:
         if proc is None:
             return
         atexit.unregister(self._kill_at_exit)
+        self._pid_file.unlink(missing_ok=True)
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
             deadline = time.monotonic() + STOP_TIMEOUT

@@ -4,17 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import re
 import signal
+import socket
 import sys
 from pathlib import Path
 
 from tests.integration.members import NioMember
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 async def start_demo(folder: Path) -> tuple[asyncio.subprocess.Process, str]:
+    # Not the demo's usual 8008: another test run on this machine may hold it.
+    env = {**os.environ, "KRING_DEMO_PORT": str(_free_port())}
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", "demo", "--dir", str(folder),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
     )
     text = ""
     while "Ctrl-C stops" not in text:
@@ -36,6 +47,7 @@ async def test_demo_starts_answers_and_restarts(tmp_path):
         homeserver = text.split("Homeserver: ")[1].split()[0]
         bot_user = text.split("Bot:")[1].split()[0]
         assert "@ann:localhost" in text and "!help" in text
+        assert "!rules" in text and f"rm -rf {folder}" in text  # the house rules; how to start afresh
         password = json.loads((folder / "accounts.json").read_text())["ann"]
         ann = NioMember(homeserver, "@ann:localhost", password)
         await ann.start()
@@ -49,6 +61,10 @@ async def test_demo_starts_answers_and_restarts(tmp_path):
         await ann.send(room, "!register demo-meeting")
         registered = await ann.first(lambda s: s.sender == bot_user and "Demo theme meeting" in s.content.get("body", ""))
         assert "waiting list" not in registered.content["body"]
+        # The event starts, on its own clock, when its programme begins.
+        await ann.send(room, "!event demo-meeting")
+        shown = await ann.first(lambda s: s.sender == bot_user and "17:30 welcome" in s.content.get("body", ""))
+        assert re.search(r"17:30\s*[–-]\s*19:30", shown.content["body"]), shown.content["body"]
         await ann.close()
     finally:
         await stop_demo(proc)
@@ -59,5 +75,31 @@ async def test_demo_starts_answers_and_restarts(tmp_path):
         assert f"Homeserver: {homeserver}" in text
         credentials = json.loads((folder / "bot" / "store" / "credentials.json").read_text())
         assert credentials["device_id"] == device, "the second run must reuse the bot's device"
+    finally:
+        await stop_demo(proc)
+
+
+async def test_after_kill_9_the_next_demo_finds_what_was_left_running(tmp_path):
+    folder = tmp_path / "demo"
+    proc, text = await start_demo(folder)
+    homeserver = text.split("Homeserver: ")[1].split()[0]
+    bot_user = text.split("Bot:")[1].split()[0]
+    homeserver_pid = int((folder / "synapse" / "homeserver.pid").read_text())
+    os.kill(proc.pid, signal.SIGKILL)
+    await proc.wait()
+    assert os.path.exists(f"/proc/{homeserver_pid}"), "kill -9 leaves the homeserver running"
+
+    proc, text = await start_demo(folder)  # before: a traceback, "already in use ... see homeserver.pid"
+    try:
+        assert f"Homeserver: {homeserver}" in text
+        assert int((folder / "synapse" / "homeserver.pid").read_text()) != homeserver_pid
+        password = json.loads((folder / "accounts.json").read_text())["ann"]
+        ann = NioMember(homeserver, "@ann:localhost", password)
+        await ann.start()
+        room = await ann.dm(bot_user, encrypted=False)
+        await ann.send(room, "!ping")
+        [reply] = await ann.messages_from(bot_user, room, 1)
+        assert reply.content["body"].startswith("Pong!")
+        await ann.close()
     finally:
         await stop_demo(proc)

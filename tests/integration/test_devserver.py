@@ -96,3 +96,30 @@ async def test_restart_keeps_users_and_port(tmp_path: Path) -> None:
         status, body = await login(second.url, "frank", "frank-pw")
         assert status == 200 and body["user_id"] == user
         assert await second.admin_token()
+
+
+async def test_a_homeserver_left_running_by_a_killed_run_is_found_and_restarted(tmp_path: Path) -> None:
+    import atexit
+
+    first = LocalSynapse(tmp_path)
+    await first.start()
+    user = await first.register_user("gina", "gina-pw")
+    old_pid = first.pid
+    # What kill -9 of its owner leaves: the homeserver runs on, and nobody holds a handle to it.
+    leftover, first._proc = first._proc, None
+    atexit.unregister(first._kill_at_exit)
+    assert leftover.poll() is None
+    assert int((tmp_path / "homeserver.pid").read_text()) == old_pid
+
+    second = LocalSynapse(tmp_path)
+    try:
+        await second.start()  # before: DevServerError "already in use ... see homeserver.pid"
+        assert leftover.wait(timeout=30) is not None, "the leftover homeserver was stopped"
+        assert second.pid != old_pid and second.url == first.url
+        status, body = await login(second.url, "gina", "gina-pw")
+        assert status == 200 and body["user_id"] == user
+    finally:
+        await second.stop()
+        if leftover.poll() is None:
+            leftover.kill()
+            leftover.wait()
