@@ -17,6 +17,7 @@ import nio
 from bot.config import MatrixConfig
 from bot.matrix.incoming import Incoming
 from bot.matrix.keywork import KeyWork
+from bot.matrix.late_keys import LateKeys
 from bot.matrix.rooms import RoomAdmin, SendOutcome
 from bot.matrix.uploads import MediaUploads
 
@@ -88,7 +89,7 @@ def _utc(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
 
 
-class MatrixGateway(RoomAdmin):
+class MatrixGateway(RoomAdmin, LateKeys):
     def __init__(self, cfg: MatrixConfig) -> None:
         self.cfg = cfg
         self.store_path = Path(cfg.store_path)
@@ -301,35 +302,6 @@ class MatrixGateway(RoomAdmin):
             return True
         except TimeoutError:
             return False
-
-    # ---- encrypted events the bot could not read ----------------------------------------
-    async def request_key(self, room_id: str, event_id: str) -> None:
-        """Ask the sender's devices for a missing room key (best effort)."""
-        event = await self._fetch(room_id, event_id)
-        if isinstance(event, nio.MegolmEvent):
-            message = event.as_key_request(event.sender, self.client.device_id)
-            await self.client.to_device(message)
-
-    async def try_decrypt(self, room_id: str, event_id: str) -> Incoming | None | bool:
-        """The event as Incoming once its key is here; False while it is still unreadable."""
-        event = await self._fetch(room_id, event_id)
-        if isinstance(event, nio.MegolmEvent):
-            try:
-                event = self.client.decrypt_event(event)
-            except (nio.EncryptionError, Exception):  # noqa: BLE001 - still no key
-                return False
-            if isinstance(event, nio.MegolmEvent):
-                return False
-        return self.to_incoming(room_id, event)
-
-    async def _fetch(self, room_id: str, event_id: str) -> Any:
-        resp = await self.client.room_get_event(room_id, event_id)
-        if isinstance(resp, nio.RoomGetEventError):
-            return None
-        event = resp.event
-        if isinstance(event, nio.MegolmEvent):
-            event.room_id = room_id
-        return event
 
     # ---- sending -----------------------------------------------------------------------
     async def send(self, room_id: str, content: dict[str, Any], txn_id: str,
