@@ -40,6 +40,18 @@ async def stop_demo(proc: asyncio.subprocess.Process) -> None:
     assert await asyncio.wait_for(proc.wait(), 60) == 0
 
 
+async def ann_pings(folder: Path, homeserver: str, bot_user: str) -> tuple[NioMember, str]:
+    """Ann logs in with the demo's password, opens a DM with the bot and gets a Pong."""
+    password = json.loads((folder / "accounts.json").read_text())["ann"]
+    ann = NioMember(homeserver, "@ann:localhost", password)
+    await ann.start()
+    room = await ann.dm(bot_user, encrypted=False)
+    await ann.send(room, "!ping")
+    [reply] = await ann.messages_from(bot_user, room, 1)
+    assert reply.content["body"].startswith("Pong!")
+    return ann, room
+
+
 async def test_demo_starts_answers_and_restarts(tmp_path):
     folder = tmp_path / "demo"
     proc, text = await start_demo(folder)
@@ -48,13 +60,7 @@ async def test_demo_starts_answers_and_restarts(tmp_path):
         bot_user = text.split("Bot:")[1].split()[0]
         assert "@ann:localhost" in text and "!help" in text
         assert "!rules" in text and f"rm -rf {folder}" in text  # the house rules; how to start afresh
-        password = json.loads((folder / "accounts.json").read_text())["ann"]
-        ann = NioMember(homeserver, "@ann:localhost", password)
-        await ann.start()
-        room = await ann.dm(bot_user, encrypted=False)
-        await ann.send(room, "!ping")
-        [reply] = await ann.messages_from(bot_user, room, 1)
-        assert reply.content["body"].startswith("Pong!")
+        ann, room = await ann_pings(folder, homeserver, bot_user)
         # what the welcome text tells a newcomer to type works as it says
         await ann.send(room, "!accept-rules")
         await ann.messages_from(bot_user, room, 2)
@@ -93,13 +99,7 @@ async def test_after_kill_9_the_next_demo_finds_what_was_left_running(tmp_path):
     try:
         assert f"Homeserver: {homeserver}" in text
         assert int((folder / "synapse" / "homeserver.pid").read_text()) != homeserver_pid
-        password = json.loads((folder / "accounts.json").read_text())["ann"]
-        ann = NioMember(homeserver, "@ann:localhost", password)
-        await ann.start()
-        room = await ann.dm(bot_user, encrypted=False)
-        await ann.send(room, "!ping")
-        [reply] = await ann.messages_from(bot_user, room, 1)
-        assert reply.content["body"].startswith("Pong!")
+        ann, _room = await ann_pings(folder, homeserver, bot_user)
         await ann.close()
     finally:
         await stop_demo(proc)
