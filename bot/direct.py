@@ -1,7 +1,9 @@
-"""Which invites the bot takes, and its record of its DMs, kept true. Confidential answers go only to DMs, so a room counts
-as one only while it holds the bot and one person: an invite marked "direct" into a room with
-others is a group room, and a DM that gains a third member, or that its person left, is forgotten
-(the next message to that person opens a new DM)."""
+"""Which invites the bot takes, and its record of its DMs, kept true. It goes into DMs, its
+networks' rooms and rooms a coordinator invites it to; anyone else's group room is declined.
+Confidential answers go only to DMs, so a room counts as one only while it holds the bot and one
+person: an invite marked "direct" into a room with others is a group room, and a DM that gains a
+third member, or that its person left, is forgotten (the next message to that person opens a new
+DM)."""
 from __future__ import annotations
 
 import logging

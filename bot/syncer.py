@@ -12,7 +12,7 @@ from bot.matrix.incoming import Incoming
 from api.i18n import Translator
 from bot.chat import OutboxChat
 from bot.direct import DirectRooms
-from bot.matrix.gateway import MatrixGateway, SyncBatch, Undecryptable
+from bot.matrix.gateway import NETWORK_ERRORS, MatrixGateway, SyncBatch, Undecryptable
 from bot.retry import retry_delay
 from storage import decryption, direct_rooms, processed, runtime_state
 from storage.database import Database
@@ -84,7 +84,7 @@ class SyncLoop:
                 finally:
                     self._poll = None
                 await self._handle(batch, first_ever=token is None)
-            except (ConnectionError, OSError, TimeoutError) as exc:
+            except NETWORK_ERRORS as exc:
                 if self._stopping:
                     return
                 failures += 1

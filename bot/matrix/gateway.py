@@ -39,6 +39,11 @@ SYNC_FILTER = {
 }
 
 
+# What a network fault may raise from here: nio lets aiohttp's errors through, and some of them
+# (ServerDisconnectedError: the homeserver cut the connection) are not OSErrors.
+NETWORK_ERRORS = (ConnectionError, OSError, TimeoutError, aiohttp.ClientError)
+
+
 class StoreMissingError(RuntimeError):
     """A device is known but its crypto store is gone: never silently make a new device."""
 
