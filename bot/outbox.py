@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from bot.chat import FILE, INVITE, KICK, LEAVE, MESSAGE, POWER, REDACT, STATE
-from bot.matrix.gateway import NETWORK_ERRORS, MatrixGateway, SendOutcome
+from bot.matrix.gateway import MatrixGateway, SendOutcome
 from bot.retry import retry_delay
 from bot.send_slots import SendSlots
 from bot.shrink import cut_down, event_size
@@ -236,7 +236,7 @@ class OutboxSender:
         """One attempt: None once the item is done (sent or dropped), else the retry outcome."""
         try:
             outcome = await self._attempt(item)
-        except NETWORK_ERRORS as exc:
+        except (ConnectionError, OSError, TimeoutError) as exc:
             outcome = SendOutcome("retry", error=type(exc).__name__)
         if outcome.status == "failed" and (outcome.error or "").startswith("M_TOO_LARGE") and item.kind == MESSAGE:
             smaller = cut_down(item.payload["content"])

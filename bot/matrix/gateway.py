@@ -39,8 +39,8 @@ SYNC_FILTER = {
 }
 
 
-# What a network fault may raise from here: nio lets aiohttp's errors through, and some of them
-# (ServerDisconnectedError: the homeserver cut the connection) are not OSErrors.
+# What a network fault in a sync batch may raise: nio lets aiohttp's errors through, and some of
+# them (ServerDisconnectedError: the homeserver cut the connection) are not OSErrors.
 NETWORK_ERRORS = (ConnectionError, OSError, TimeoutError, aiohttp.ClientError)
 
 
