@@ -58,13 +58,16 @@ def known_language(code: str) -> str | None:
     return None
 
 
-@cache
 def locale_of(language: str) -> Locale:
     """The CLDR locale whose dates and numbers a catalogue uses: its `format.locale` entry (English
     is written the British way, 24-hour clock), else its own code."""
-    code = catalogue(language).get("format.locale") or language
+    return _parse_locale(str(catalogue(language).get("format.locale") or language))
+
+
+@cache
+def _parse_locale(code: str) -> Locale:
     try:
-        return Locale.parse(str(code).replace("-", "_"))
+        return Locale.parse(code.replace("-", "_"))
     except (UnknownLocaleError, ValueError):
         return Locale.parse("en_GB")
 

@@ -22,6 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     migrate.add_argument("--config", "-c", default="config.yaml")
     demo = sub.add_parser("demo", help="local Synapse + the bot + demo accounts, all on this machine")
     demo.add_argument("--dir", default=".demo", help="where the demo keeps its data (default .demo)")
+    demo.add_argument("--lang", default="en", help="the demo network's language: en, nl, nb (default en)")
     args = parser.parse_args(argv)
 
     if args.cmd == "check-config":
@@ -29,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "demo":
         from bot.dev.demo import run_demo
 
-        return _run_until_signal(run_demo(Path(args.dir)))
+        return _run_until_signal(run_demo(Path(args.dir), args.lang))
     try:
         config = load_config(args.config)
     except ConfigError as err:

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
+from api.i18n import Translator, known_language
 from bot import logs
 from bot.app import Kring
 from bot.config import load_config
@@ -50,7 +51,7 @@ def _secrets(folder: Path) -> dict[str, str]:
     return values
 
 
-def _write_config(folder: Path, server: LocalSynapse, bot_user: str, passwords: dict[str, str]) -> Path:
+def _write_config(folder: Path, server: LocalSynapse, bot_user: str, passwords: dict[str, str], t: Translator) -> Path:
     path = folder / "config.yaml"
     coordinator = f"@coco:{server.server_name}"
     config = {
@@ -59,7 +60,8 @@ def _write_config(folder: Path, server: LocalSynapse, bot_user: str, passwords: 
                    "key_passphrase": passwords["key_passphrase"]},
         "storage": {"database_url": f"sqlite+aiosqlite:///{folder / 'bot' / 'kring.db'}"},
         "bot": {"coordinators": [coordinator], "timezone": "Europe/Amsterdam", "language": "en"},
-        "networks": [{"id": NETWORK, "name": "Demo network", "coordinators": [coordinator]}],
+        "networks": [{"id": NETWORK, "name": t("demo.network").plain, "language": t.language,
+                      "coordinators": [coordinator]}],
     }
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     path.chmod(0o600)
@@ -71,7 +73,7 @@ DEMO_ZONE = ZoneInfo("Europe/Amsterdam")
 log = logging.getLogger("kring.dev")
 
 
-async def _seed(kring: Kring, server_name: str) -> None:
+async def _seed(kring: Kring, server_name: str, t: Translator) -> None:
     """Demo accounts as members of the demo network (invited to its rooms), and a demo event."""
     now = datetime.now(timezone.utc)
     async with kring.db.transaction() as session:
@@ -90,10 +92,9 @@ async def _seed(kring: Kring, server_name: str) -> None:
             day = (now + timedelta(days=14)).astimezone(DEMO_ZONE).date()
             starts = datetime.combine(day, time(17, 30), DEMO_ZONE).astimezone(timezone.utc)
             event = await events.create(session, {
-                "slug": DEMO_EVENT, "network": NETWORK, "title": "Demo theme meeting",
-                "purpose": "Collect members' experiences with a hard conversation at work: not a lecture.",
-                "expectations": "Bring one example you can share without names.",
-                "programme": "17:30 welcome\n17:45 groups\n18:30 plenary",
+                "slug": DEMO_EVENT, "network": NETWORK, "title": t("demo.event.title").plain,
+                "purpose": t("demo.event.purpose").plain, "expectations": t("demo.event.expectations").plain,
+                "programme": t("demo.event.programme").plain,
                 "timezone": DEMO_ZONE.key, "starts_at": starts, "ends_at": starts + timedelta(hours=2),
                 "place": "Online", "capacity": 2, "closes_at": starts - timedelta(days=1),
                 "waitlist_mode": "offer", "offer_hours": 2, "created_by": f"@coco:{server_name}",
@@ -102,20 +103,10 @@ async def _seed(kring: Kring, server_name: str) -> None:
     kring.outbox.wake()
 
 
-async def _take_over(folder: Path) -> Path:
-    """A demo an earlier run left running from this folder (its terminal killed, say) is stopped
-    first: it stops its bot and homeserver cleanly. Returns this run's pid file."""
-    pid_file = folder / "demo.pid"
-    earlier = running_pid(pid_file, "demo")
-    if earlier:
-        log.warning("stopping the demo still running from %s (pid %s)", folder, earlier)
-        await stop(earlier, timeout=60)
-    pid_file.write_text(f"{os.getpid()}\n")
-    return pid_file
-
-
-async def run_demo(folder: Path) -> None:
-    shown = folder
+async def run_demo(folder: Path, language: str = "en") -> None:
+    """`language`: the demo network's (its rooms, its demo event, what its members read) and the
+    welcome printed here."""
+    t = Translator(known_language(language) or "en")
     folder = folder.resolve()
     folder.mkdir(parents=True, exist_ok=True)
     pid_file = await _take_over(folder)
@@ -134,12 +125,12 @@ async def _run(folder: Path, shown: Path) -> None:
         bot_user = await server.register_user("kring", passwords["kring"], displayname="Kring")
         for localpart, (name, _role) in ACCOUNTS.items():
             await server.register_user(localpart, passwords[localpart], displayname=name)
-        config = load_config(_write_config(folder, server, bot_user, passwords))
+        config = load_config(_write_config(folder, server, bot_user, passwords, t))
         logs.setup("WARNING")
         kring = Kring(config)
         await kring.start()
-        await _seed(kring, server.server_name)
-        _print_welcome(server, bot_user, passwords, folder, shown)
+        await _seed(kring, server.server_name, t)
+        _print_welcome(server, bot_user, passwords, folder, t)
         try:
             await kring.run_tasks()
         finally:
@@ -148,26 +139,12 @@ async def _run(folder: Path, shown: Path) -> None:
         await server.stop()
 
 
-def _print_welcome(server: LocalSynapse, bot_user: str, passwords: dict[str, str], folder: Path, shown: Path) -> None:
+def _print_welcome(server: LocalSynapse, bot_user: str, passwords: dict[str, str], folder: Path, t: Translator) -> None:
     width = max(len(n) for n, _r in ACCOUNTS.values())
+    password = t("demo.password").plain
     logins = "\n".join(
-        f"  {name:<{width}}  @{lp}:{server.server_name}  password: {passwords[lp]}  ({role})"
+        f"  {name:<{width}}  @{lp}:{server.server_name}  {password}: {passwords[lp]}  ({t('members.role.' + role).plain})"
         for lp, (name, role) in ACCOUNTS.items()
     )
-    print(f"""
-Kring demo is running.
-
-Homeserver: {server.url}   (point Element or any Matrix client at it; "Sign in" -> "Edit" homeserver)
-Bot:        {bot_user}
-
-Demo logins (kept in {folder / 'accounts.json'}):
-{logins}
-
-Log in as one of them (Ann, say), start a direct message with {bot_user} and type:  !help
-Then:  !rules   (the house rules)   !accept-rules   !events   !register {DEMO_EVENT}
-The demo event has 2 seats: register as Ann and Ben, then Cas is put on the waiting list;
-when Ann types !cancel {DEMO_EVENT}, Cas is offered the seat. As Coco, try !status and !members.
-This story holds on a fresh demo. To start afresh: Ctrl-C, then  rm -rf {shown}  and start again.
-
-Ctrl-C stops the bot and the homeserver; the next `make demo` reuses everything.
-""", flush=True)
+    print("\n" + t("demo.welcome", homeserver=server.url, bot=bot_user, accounts=folder / "accounts.json",
+                   logins=logins, event=DEMO_EVENT).plain + "\n", flush=True)

@@ -299,12 +299,14 @@ async def export(ctx: Context, e: ManagedEvent) -> Reply:
         for n, r in enumerate(await regs.waiting(ctx.db, e.id, slot), start=1):
             positions[r.id] = n
     workshops = {w.id: w for w in await events.workshops(ctx.db, e.id)}
-    attachment = files.csv_export(e, rows, workshops, positions, ctx.t)
     control = await networks.room_id(ctx.db, e.network, "control")
     if ctx.is_dm and control:  # the file is for the coordinators together: it goes to their room
-        await ctx.chat.send(control, ctx.t("events.export.posted", title=e.title, count=len(rows), by=pill(ctx.sender)),
-                            notice=True, files=(attachment,), private=True)  # the file names people
+        room_t = await ctx.translator_for_network(e.network)
+        await ctx.chat.send(control, room_t("events.export.posted", title=e.title, count=len(rows), by=pill(ctx.sender)),
+                            notice=True, files=(files.csv_export(e, rows, workshops, positions, room_t),),
+                            private=True)  # the file names people
         return ctx.reply("events.export.sent", title=e.title)
+    attachment = files.csv_export(e, rows, workshops, positions, ctx.t)
     return Reply(ctx.t("events.export.here", title=e.title, count=len(rows)), files=(attachment,), private=True)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from storage import networks
 from storage.database import Database
 from storage.models import Event
 from tests.unit.event_world import EventWorld
@@ -77,3 +78,74 @@ async def test_a_form_may_mix_languages(world: EventWorld) -> None:
     carol = await world.person("carol", "coordinator")
     form = NL_FORM.replace("titel:", "title:").replace("plaatsen:", "plasser:")
     assert "Created draft" in (await world.say(carol, "!event create\n" + form)).text()
+
+
+# ---- registering, reading and being told, each in their own language and on their own clock ----
+
+async def test_each_member_registers_reads_and_is_told_in_their_language_on_their_clock(world: EventWorld) -> None:
+    carol = await world.person("carol", "coordinator")
+    slug = await world.create(carol, capacity=5)
+    nora, ola, ned = [await world.person(n) for n in ("nora", "ola", "ned")]
+    await world.say(nora, "!lang nl")
+    await world.say(ola, "!taal nb")  # a command typed in another language than the member's
+    await world.say(ned, "!tz America/New_York")
+
+    said = await world.say(nora, f"!aanmelden {slug}")
+    assert "U bent aangemeld voor Theme meeting on alcohol at work, maandag 14 april 2025 van 19:30 tot 21:30 " \
+           "(Amsterdam)." in said.text()
+    [ics] = said.files()
+    assert b"Waarom we samenkomen: Collect members" in ics.file_bytes().replace(b"\r\n ", b"")
+    said = await world.say(ola, f"!meld-på {slug}")
+    assert "Du er påmeldt Theme meeting on alcohol at work, mandag 14. april 2025 kl. 19:30–21:30 (Amsterdam)." \
+           in said.text()
+    [ics] = said.files()
+    assert "Hvorfor vi møtes: Collect members".encode() in ics.file_bytes().replace(b"\r\n ", b"")
+    said = await world.say(ned, f"!register {slug}")
+    assert "You are registered for Theme meeting on alcohol at work, Monday, 14 April 2025, 13:30–15:30 (New York)." \
+           in said.text(), "the member's own clock, the zone named"
+    assert "Aanmelden kan tot: maandag 14 april 2025 om 19:30 (Amsterdam)" in (await world.say(nora, f"!bijeenkomst {slug}")).text()
+
+    dutch_help = (await world.say(nora, "!help")).text()
+    assert "Wat u hier kunt doen" in dutch_help and f"!aanmelden <event>" in dutch_help and "!register" not in dutch_help
+    norwegian_help = (await world.say(ola, "!hjelp meld-på")).text()
+    assert "!meld-på <event>" in norwegian_help and "Meld deg på et arrangement" in norwegian_help
+    assert "!register" in norwegian_help and "!aanmelden" in norwegian_help  # "also understood as"
+
+    said = await world.say(carol, f"!event edit {slug}\nstarts: 2025-04-14 20:00\nends: 22:00")
+    if "!confirm" in said.text():
+        said = await world.say(carol, "!confirm")
+    [to_nora] = said.to_user(nora)
+    assert "Theme meeting on alcohol at work is gewijzigd: het is nu maandag 14 april 2025 van 20:00 tot 22:00 " \
+           "(Amsterdam)" in to_nora.body
+    [to_ola] = said.to_user(ola)
+    assert "Theme meeting on alcohol at work er endret: det er nå mandag 14. april 2025 kl. 20:00–22:00 (Amsterdam)" \
+           in to_ola.body
+    [to_ned] = said.to_user(ned)
+    assert "Monday, 14 April 2025, 14:00–16:00 (New York)" in to_ned.body
+    assert any(m.body.startswith(f"Updated {slug}") for m in said.to_room(world.dm(carol)))  # hers in English
+
+
+async def test_a_member_without_lang_reads_their_networks_language(world: EventWorld, db: Database) -> None:
+    async with db.transaction() as s:
+        (await networks.get(s, "main")).language = "nb"
+    kari = await world.person("kari")
+    assert (await world.say(kari, "!ping")).text().startswith("Pong! Meldingen din brukte")
+
+
+@pytest.mark.parametrize("lang", ["nl", "nb"])
+def test_the_demo_welcome_speaks_the_demo_language_and_names_real_commands(
+        lang: str, tmp_path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: ANN001
+    from types import SimpleNamespace
+
+    from api.i18n import Translator
+    from bot.dev.demo import ACCOUNTS, _print_welcome
+    from bot.router import Registry
+
+    server = SimpleNamespace(url="http://127.0.0.1:8008", server_name="localhost")
+    _print_welcome(server, "@kring:localhost", {lp: "pw" for lp in ACCOUNTS}, tmp_path, Translator(lang))
+    text = capsys.readouterr().out
+    assert {"nl": "De Kring-demo draait.", "nb": "Kring-demoen kjører."}[lang] in text
+    assert {"nl": "(coördinator)", "nb": "(koordinator)"}[lang] in text
+    registry = Registry.discover()
+    typed = [word[1:].rstrip(".,;") for word in text.split() if word.startswith("!") and word[1:2].isalpha()]
+    assert len(typed) >= 6 and all(registry.find(name) for name in typed), typed
