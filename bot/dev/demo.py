@@ -103,20 +103,33 @@ async def _seed(kring: Kring, server_name: str, t: Translator) -> None:
     kring.outbox.wake()
 
 
+async def _take_over(folder: Path) -> Path:
+    """A demo an earlier run left running from this folder (its terminal killed, say) is stopped
+    first: it stops its bot and homeserver cleanly. Returns this run's pid file."""
+    pid_file = folder / "demo.pid"
+    earlier = running_pid(pid_file, "demo")
+    if earlier:
+        log.warning("stopping the demo still running from %s (pid %s)", folder, earlier)
+        await stop(earlier, timeout=60)
+    pid_file.write_text(f"{os.getpid()}\n")
+    return pid_file
+
+
 async def run_demo(folder: Path, language: str = "en") -> None:
-    """`language`: the demo network's (its rooms, its demo event, what its members read) and the
-    welcome printed here."""
+    """`language`: the demo network's (its rooms, its demo event, what its members read) and that
+    of the welcome printed here."""
     t = Translator(known_language(language) or "en")
+    shown = folder
     folder = folder.resolve()
     folder.mkdir(parents=True, exist_ok=True)
     pid_file = await _take_over(folder)
     try:
-        await _run(folder, shown)
+        await _run(folder, shown, t)
     finally:
         pid_file.unlink(missing_ok=True)
 
 
-async def _run(folder: Path, shown: Path) -> None:
+async def _run(folder: Path, shown: Path, t: Translator) -> None:
     passwords = _secrets(folder)
     first_port = PREFERRED_PORT if _port_free(PREFERRED_PORT) else None
     server = LocalSynapse(folder / "synapse", port=first_port if not (folder / "synapse").exists() else None)
@@ -130,7 +143,7 @@ async def _run(folder: Path, shown: Path) -> None:
         kring = Kring(config)
         await kring.start()
         await _seed(kring, server.server_name, t)
-        _print_welcome(server, bot_user, passwords, folder, t)
+        _print_welcome(server, bot_user, passwords, folder, shown, t)
         try:
             await kring.run_tasks()
         finally:
@@ -139,7 +152,8 @@ async def _run(folder: Path, shown: Path) -> None:
         await server.stop()
 
 
-def _print_welcome(server: LocalSynapse, bot_user: str, passwords: dict[str, str], folder: Path, t: Translator) -> None:
+def _print_welcome(server: LocalSynapse, bot_user: str, passwords: dict[str, str], folder: Path, shown: Path,
+                   t: Translator) -> None:
     width = max(len(n) for n, _r in ACCOUNTS.values())
     password = t("demo.password").plain
     logins = "\n".join(
@@ -147,4 +161,4 @@ def _print_welcome(server: LocalSynapse, bot_user: str, passwords: dict[str, str
         for lp, (name, role) in ACCOUNTS.items()
     )
     print("\n" + t("demo.welcome", homeserver=server.url, bot=bot_user, accounts=folder / "accounts.json",
-                   logins=logins, event=DEMO_EVENT).plain + "\n", flush=True)
+                   logins=logins, event=DEMO_EVENT, shown=shown).plain + "\n", flush=True)

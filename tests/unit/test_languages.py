@@ -142,7 +142,7 @@ def test_the_demo_welcome_speaks_the_demo_language_and_names_real_commands(
     from bot.router import Registry
 
     server = SimpleNamespace(url="http://127.0.0.1:8008", server_name="localhost")
-    _print_welcome(server, "@kring:localhost", {lp: "pw" for lp in ACCOUNTS}, tmp_path, Translator(lang))
+    _print_welcome(server, "@kring:localhost", {lp: "pw" for lp in ACCOUNTS}, tmp_path, tmp_path, Translator(lang))
     text = capsys.readouterr().out
     assert {"nl": "De Kring-demo draait.", "nb": "Kring-demoen kjører."}[lang] in text
     assert {"nl": "(coördinator)", "nb": "(koordinator)"}[lang] in text
