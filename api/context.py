@@ -39,8 +39,8 @@ class Attachment:
 class Chat(Protocol):
     """Sending elsewhere than the reply: written to the outbox in the command's transaction."""
 
-    async def send(self, room_id: str, text: Text, *, notice: bool = False,
-                   mentions: tuple[str, ...] = (), about: str | None = None) -> None: ...
+    async def send(self, room_id: str, text: Text, *, notice: bool = False, mentions: tuple[str, ...] = (),
+                   about: str | None = None, private: bool = False) -> None: ...
 
     async def dm(self, user_id: str, text: Text, *, notice: bool = False,
                  files: tuple[Attachment, ...] = ()) -> None: ...
@@ -112,12 +112,12 @@ class Telling:
         return await self.recipients.for_network(network)
 
     async def post(self, room_id: str, key: str, *, about_network: str, notice: bool = False,
-                   about: str | None = None, **values: object) -> None:
+                   about: str | None = None, private: bool = False, **values: object) -> None:
         """A message to one of the network's own rooms (its announcements, its coordinators'
         room), written in the network's language; callable values as for `tell`. `about`: the
-        person it concerns (redacted if they ask to be forgotten)."""
+        person it concerns (redacted if they ask to be forgotten); `private`: no content kept once sent."""
         t = await self.translator_for_network(about_network)
-        await self.chat.send(room_id, t(key, **values), notice=notice, about=about)
+        await self.chat.send(room_id, t(key, **values), notice=notice, about=about, private=private)
 
 
 class Runtime(Protocol):

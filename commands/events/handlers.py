@@ -265,11 +265,14 @@ async def ask(ctx: Context, e: EventRef, question: Rest) -> Reply:
     ctx.untraceable = anonymous
     await events.add_question(ctx.db, e.id, None if anonymous else ctx.sender, text, asked_at)
     control = await networks.room_id(ctx.db, e.network, "control")
+    # The note and the reply are written in one transaction, so their outbox rows would pair the
+    # asker's DM with the event: both keep no content once sent (private).
     if control:  # by event and count only: never the text, nor (for an anonymous one) who asked
-        await ctx.post(control, "events.questions.new_note", about_network=e.network, notice=True, title=e.title,
-                       slug=e.slug, count=await events.question_count(ctx.db, e.id),
+        await ctx.post(control, "events.questions.new_note", about_network=e.network, notice=True, private=True,
+                       title=e.title, slug=e.slug, count=await events.question_count(ctx.db, e.id),
                        questions=code(f"{ctx.prefix}questions {e.slug}"))
-    return ctx.reply("events.ask.thanks_anonymous" if anonymous else "events.ask.thanks", title=e.title)
+    key = "events.ask.thanks_anonymous" if anonymous else "events.ask.thanks"
+    return Reply(ctx.t(key, title=e.title), private=anonymous)
 
 
 def _day_only(e: Event, now: datetime) -> datetime:

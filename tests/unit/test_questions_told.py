@@ -8,10 +8,11 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import select
 
+from storage import outbox
 from storage.database import Database
 from storage.models import EventQuestion, ProcessedEvent
 from tests.unit.event_world import CONTROL, EventWorld
-from tests.unit.helpers import FakeClock
+from tests.unit.helpers import FakeClock, outbox_rows
 
 QUESTION = "How do we handle a colleague who smells of alcohol at the start of a shift?"
 
@@ -55,6 +56,13 @@ async def test_an_anonymous_question_leaves_no_record_naming_its_room_or_moment(
     day = datetime(2025, 3, 10, tzinfo=timezone.utc)
     assert records["$anon"].processed_at.replace(tzinfo=timezone.utc) == day
     assert anonymous.created_at.replace(tzinfo=timezone.utc) <= day
+    # once sent, the outbox keeps nothing that pairs the anonymous asker's DM with the event
+    everything = await outbox_rows(db)
+    async with db.transaction() as s:
+        for row in everything:
+            await outbox.mark_done(s, row.id, world.clock.now)
+    kept = "\n".join(repr(r.payload) for r in await outbox_rows(db) if r.room_id in (world.dm(bob), CONTROL))
+    assert "without your name" not in kept and "A new question" not in kept
     # still exactly once: the same event again is a duplicate, and saves no second question
     said = await world.say(bob, f"!ask {slug} anonymous {QUESTION}", event_id="$anon")
     assert said == []
