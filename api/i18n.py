@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 import string
 from datetime import date, datetime, timezone, tzinfo
 from functools import cache
@@ -31,6 +32,7 @@ LOCALES = Path(__file__).parent / "locales"
 FALLBACK = "en"
 PLURAL_CATEGORIES = ("zero", "one", "two", "few", "many", "other")
 Entry = str | dict[str, str]
+_ARGUMENT = re.compile(r"([<\[])([^\]>]+)([\]>])")
 log = logging.getLogger(__name__)
 
 
@@ -125,6 +127,16 @@ class Translator:
         t: t.span(...)`), so one set of values serves every recipient."""
         values = {k: v(self) if callable(v) else v for k, v in values.items()}
         return render_template(self.template(key, values.get("count")), values, self.locale)
+
+    def usage(self, line: str) -> str:
+        """A usage line with its argument names in this language: "<event> [workshop]" ->
+        "<bijeenkomst> [workshop]" (catalogue entries usage.<name>; a name without one stays)."""
+        def label(match: re.Match[str]) -> str:
+            name, dots = match.group(2).removesuffix("..."), "..." if match.group(2).endswith("...") else ""
+            key = "usage." + re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+            found = catalogue(self.language).get(key) or catalogue(FALLBACK).get(key)
+            return f"{match.group(1)}{found or name}{dots}{match.group(3)}"
+        return _ARGUMENT.sub(label, line)
 
     # -- numbers, dates, times ------------------------------------------------------------------
 

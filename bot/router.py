@@ -234,7 +234,8 @@ async def check_place(spec: CommandSpec, ctx: Context) -> None:
 
 
 def usage_line(ctx: Context, spec: CommandSpec) -> Text:
-    return ctx.t("error.usage_line", usage=code(f"{ctx.prefix}{spec.name_in(ctx.t.language)} {spec.usage}".strip()))
+    line = f"{ctx.prefix}{spec.name_in(ctx.t.language)} {ctx.t.usage(spec.usage)}"
+    return ctx.t("error.usage_line", usage=code(line.strip()))
 
 
 async def route(registry: Registry, ctx: Context, found: tuple[CommandSpec, str] | Unknown,

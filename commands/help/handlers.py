@@ -17,7 +17,7 @@ async def help_command(ctx: Context, name: Rest | None = None) -> Reply:
         spec = next((s for s in visible if wanted in s.names), None)
         if spec is None:
             return ctx.reply("help.unknown", name=wanted[:40], prefix=ctx.prefix)
-        usage = code(f"{ctx.prefix}{spec.name_in(language)} {spec.usage}".strip())
+        usage = code(f"{ctx.prefix}{spec.name_in(language)} {ctx.t.usage(spec.usage)}".strip())
         text = ctx.t("help.command", usage=usage, help=ctx.t(spec.help_key))
         where = ctx.t(f"help.where.{spec.where.value}")
         text = text + "\n" + (ctx.t("help.role_anyone", where=where) if spec.role is Role.ANYONE else
@@ -31,7 +31,7 @@ async def help_command(ctx: Context, name: Rest | None = None) -> Reply:
     sections = [bold(ctx.t("help.title"))]
     for feature, specs in groupby(sorted(visible, key=lambda s: (s.feature, s.name_in(language))), key=lambda s: s.feature):
         sections.append(bold(ctx.t(f"feature.{feature}")))
-        sections.append(bullets(code(f"{ctx.prefix}{s.name_in(language)} {s.usage}".strip()) + " — " + ctx.t(s.help_key)
-                                for s in specs))
+        sections.append(bullets(code(f"{ctx.prefix}{s.name_in(language)} {ctx.t.usage(s.usage)}".strip())
+                                + " — " + ctx.t(s.help_key) for s in specs))
     sections.append(ctx.t("help.more", prefix=ctx.prefix))
     return Reply(lines(sections))

@@ -45,6 +45,8 @@ DYNAMIC: dict[str, tuple[str, ...]] = {
     "events.flow.ask.{}": tuple(f.replace(" ", "_").replace("-", "_") for f in FIELDS),
     "events.field.{}": tuple(f.replace(" ", "_").replace("-", "_") for f in FIELDS),
     "words.{}": ("offer", "auto"),
+    "usage.{}": ("event", "workshop", "question", "field_value_lines", "user", "name", "reason", "filter", "network",
+                 "about_yourself", "language", "iana_zone_e_g_europe_amsterdam", "organisation"),
 }
 NAMESPACES = {key.split(".")[0] for key in EN}
 

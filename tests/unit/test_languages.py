@@ -106,9 +106,9 @@ async def test_each_member_registers_reads_and_is_told_in_their_language_on_thei
     assert "Aanmelden kan tot: maandag 14 april 2025 om 19:30 (Amsterdam)" in (await world.say(nora, f"!bijeenkomst {slug}")).text()
 
     dutch_help = (await world.say(nora, "!help")).text()
-    assert "Wat u hier kunt doen" in dutch_help and f"!aanmelden <event>" in dutch_help and "!register" not in dutch_help
+    assert "Wat u hier kunt doen" in dutch_help and "!aanmelden <bijeenkomst> [workshop]" in dutch_help and "!register" not in dutch_help
     norwegian_help = (await world.say(ola, "!hjelp meld-på")).text()
-    assert "!meld-på <event>" in norwegian_help and "Meld deg på et arrangement" in norwegian_help
+    assert "!meld-på <arrangement> [workshop]" in norwegian_help and "Meld deg på et arrangement" in norwegian_help
     assert "!register" in norwegian_help and "!aanmelden" in norwegian_help  # "also understood as"
 
     said = await world.say(carol, f"!event edit {slug}\nstarts: 2025-04-14 20:00\nends: 22:00")
