@@ -1,4 +1,4 @@
-"""Coordinators and events: create, edit, publish, cancel, invite, and see who comes. What is sent
+"""Coordinators and events: create, publish, cancel, invite, and see who comes. What is sent
 to members is written in each one's language (ctx.tell)."""
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from commands.common.lists import clip, fit
 from commands.common.places import privately, require_private
 from commands.events import files, flows, notify, service, words
 from commands.events.common import coordinator_networks, default_timezone, local, raise_problems, when
-from commands.events.form import Draft, Known, Workshop, build, split_fields
-from commands.events.store import create_draft, creation_network, draft_of
+from commands.events.form import Known, build, split_fields
+from commands.events.store import create_draft, creation_network
 from commands.events.views import details
 from storage import events, members, networks, registrations as regs
 from storage.models import Event
@@ -52,71 +52,6 @@ async def _network_for(ctx: Context, named: str | None, here: str | None) -> str
     if len(mine) == 1:
         return mine[0]
     raise UserError("events.create.which_network", networks=", ".join(mine))
-
-
-@command("event edit", help="cmd.event_edit", role=Role.COORDINATOR, usage="<event> <field: value lines...>",
-         local={"nl": "bijeenkomst wijzigen", "nb": "endre arrangement"})
-async def event_edit(ctx: Context, e: ManagedEvent, changes: Rest) -> Reply:
-    if e.state == events.CANCELLED:
-        raise UserError("events.edit.cancelled", title=e.title)
-    await service.settle(ctx, e)
-    raw, problems = split_fields(changes, words.vocabulary())
-    if "network" in raw:
-        problems.append(("events.edit.no_network", {}))
-    if not raw and not problems:
-        raise UserError("events.edit.nothing", example=code(f"{ctx.prefix}event edit {e.slug} {words.shown(ctx.t, 'capacity')}: 40"))
-    workshops = await events.workshops(ctx.db, e.id)
-    base = draft_of(e, workshops)
-    draft, more = build(raw, Known(ctx.now, e.timezone, words=words.vocabulary()), base=base)
-    raise_problems(ctx, problems + more)
-    assert draft is not None
-    removed = await _reconcile_workshops(ctx, e.id, draft.workshops) if "workshops" in raw else []
-    moved = (draft.starts_at, draft.ends_at, draft.place, draft.timezone) != (e.starts_at, e.ends_at, e.place, e.timezone)
-    _apply(e, draft, ctx)
-    changes_ = await service.refill(ctx, e)
-    told = 0
-    if moved and e.state == events.PUBLISHED:
-        e.revision += 1
-        told = await _tell_registrants(ctx, e, "events.changed.dm", functools.partial(files.ics, e))
-    taken = await regs.holding(ctx.db, e.id, 0)
-    parts = [ctx.t("events.edit.done", slug=code(e.slug), fields=", ".join(raw), told=told)]
-    if removed:
-        parts.append(ctx.t("events.edit.workshops_removed", names=", ".join(removed)))
-    if taken > e.capacity:
-        parts.append(ctx.t("events.edit.over_capacity", taken=taken, capacity=e.capacity))
-    if changes_:
-        parts.append(ctx.t("events.edit.promoted", count=sum(1 for c in changes_ if c.kind in ("offered", "promoted"))))
-    return Reply(lines(parts))
-
-
-async def _reconcile_workshops(ctx: Context, event_id: int, wanted: tuple[Workshop, ...]) -> list[str]:
-    missing = await events.set_workshops(ctx.db, event_id, [(w.key, w.name, w.capacity) for w in wanted])
-    by_key = {w.key: w for w in await events.workshops(ctx.db, event_id)}
-    removed = []
-    for key in missing:
-        w = by_key[key]
-        busy = [r for r in await regs.of_event(ctx.db, event_id, regs.ACTIVE) if r.slot == w.id]
-        if busy:
-            raise UserError("events.edit.workshop_busy", name=w.name, count=len(busy))
-        await events.remove_workshop(ctx.db, w.id)
-        removed.append(w.name)
-    return removed
-
-
-def _apply(e, d: Draft, ctx: Context) -> None:  # noqa: ANN001
-    e.title, e.purpose, e.expectations, e.programme = d.title, d.purpose, d.expectations, d.programme
-    e.timezone, e.starts_at, e.ends_at, e.place = d.timezone, d.starts_at, d.ends_at, d.place
-    e.capacity, e.closes_at, e.invite_only, e.acknowledge = d.capacity, d.closes_at, d.invite_only, d.acknowledge
-    e.workshops_per_member, e.waitlist_mode, e.offer_hours = d.workshops_per_member, d.waitlist_mode.value, d.offer_hours
-    e.updated_at = ctx.now
-
-
-async def _tell_registrants(ctx: Context, e, key: str, attachment) -> int:  # noqa: ANN001
-    people = sorted({r.user_id for r in await regs.of_event(ctx.db, e.id, regs.ACTIVE)})
-    for user in people:
-        await ctx.tell(user, key, about_network=e.network, files=(attachment,), title=e.title, when=when(e),
-                       place=e.place or (lambda t: t("events.view.place_tbd")))
-    return len(people)
 
 
 @command("event publish", help="cmd.event_publish", role=Role.COORDINATOR,

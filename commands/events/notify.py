@@ -1,5 +1,5 @@
 """Telling people what a seat decision did to them: offers (with their scheduled expiry),
-promotions, withdrawn and lapsed offers, each in the recipient's language. Works for a command's
+promotions, withdrawn, recalled and lapsed offers, each in the recipient's language. Works for a command's
 Context and a job's JobContext alike; commands/events/service.py decides when."""
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from api.render import code
 from commands.events import files
 from commands.events.common import local, when
 from commands.events.seats import Change
+from storage import registrations as regs
 from storage.models import Event, Registration
 
 OFFER_EXPIRY = "events.offer_expiry"
@@ -33,8 +34,9 @@ async def tell(ctx: Context | JobContext, event: Event, changes: list[Change], *
     prefix = ctx.prefix
     for change in changes:
         row = change.registration
-        if change.kind == "withdrawn":
+        if change.kind in ("withdrawn", "recalled"):
             await ctx.schedule.cancel(offer_key(row))
+        if change.kind == "withdrawn":
             continue
         if change.kind == "offered":
             await ctx.schedule.at(offer_key(row), OFFER_EXPIRY, row.offer_expires_at,
@@ -55,6 +57,8 @@ async def tell(ctx: Context | JobContext, event: Event, changes: list[Change], *
         elif change.kind in ("seated", "queued"):
             await ctx.tell(row.user_id, f"events.workshop.{change.kind}", about_network=event.network,
                            workshop=change.workshop.name, title=event.title)
+        elif change.kind == "recalled":
+            await say("events.offer.recalled", position=await regs.position(ctx.db, row))
         elif change.kind == "lapsed":
             await say("events.offer.lapsed", register=code(f"{prefix}register {event.slug}"))
 

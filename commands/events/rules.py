@@ -78,6 +78,14 @@ def promotions(mode: Mode, capacity: int, holding: int, waiting: Sequence[Waiter
     return [Promotion(w.registration_id, State.OFFERED, expires) for w in chosen]
 
 
+def recalls(capacity: int, holding: int, offered: Sequence[Waiter]) -> list[int]:
+    """After the capacity fell below the seats taken: the open offers that go back, latest in line
+    first. Confirmed seats are never taken away, so fewer may go back than the excess."""
+    excess = max(0, holding - capacity)
+    latest_first = sorted(offered, key=lambda w: w.arrival, reverse=True)
+    return [w.registration_id for w in latest_first[:excess]]
+
+
 def offer_lapsed(state: State, expires_at: datetime | None, now: datetime) -> bool:
     return state is State.OFFERED and expires_at is not None and expires_at <= now
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from commands.events.rules import (ACTIVE, HOLDING, Arrival, Mode, State, Waiter, offer_lapsed, promotions,
-                                   seat_state, workshop_allowed)
+                                   recalls, seat_state, workshop_allowed)
 from storage import events, registrations as regs
 from storage.database import Session as AsyncSession
 from storage.models import Event, EventWorkshop, Registration
@@ -17,8 +17,8 @@ from storage.models import Event, EventWorkshop, Registration
 
 @dataclass(frozen=True)
 class Change:
-    # "offered" | "promoted" | "withdrawn" | "lapsed" (an offer ran out) | "seated" / "queued" (a
-    # workshop chosen while waiting)
+    # "offered" | "promoted" | "withdrawn" | "lapsed" (an offer ran out) | "recalled" (an offer taken
+    # back because the capacity fell) | "seated" / "queued" (a workshop chosen while waiting)
     kind: str
     registration: Registration
     workshop: EventWorkshop | None = None
@@ -104,8 +104,7 @@ async def fill(session: AsyncSession, event: Event, workshop: EventWorkshop | No
         return []
     waiting = await regs.waiting(session, event.id, slot)
     rows = {r.id: r for r in waiting}
-    decided = promotions(Mode(event.waitlist_mode), capacity, taken,
-                         [Waiter(r.id, (r.arrived_at, r.arrival_event_id)) for r in waiting], now, event.offer_hours,
+    decided = promotions(Mode(event.waitlist_mode), capacity, taken, _waiters(waiting), now, event.offer_hours,
                          event.starts_at)
     changes: list[Change] = []
     for p in decided:
@@ -175,12 +174,58 @@ async def give_up(session: AsyncSession, event: Event, row: Registration, state:
     return changes
 
 
+def _waiters(rows: list[Registration]) -> list[Waiter]:
+    return [Waiter(r.id, (r.arrived_at, r.arrival_event_id)) for r in rows]
+
+
+async def _offered(session: AsyncSession, event: Event, slot: int) -> list[Registration]:
+    return [r for r in await regs.of_event(session, event.id, [regs.OFFERED]) if r.slot == slot]
+
+
+async def recall_excess(session: AsyncSession, event: Event, workshop: EventWorkshop | None,
+                        now: datetime) -> list[Change]:
+    """The capacity of one queue fell below the seats taken: confirmed seats stay, open offers
+    beyond the capacity go back (latest in line first) and those people wait again at their place."""
+    slot = workshop.id if workshop else 0
+    capacity = workshop.capacity if workshop else event.capacity
+    offered = await _offered(session, event, slot)
+    back = set(recalls(capacity, await regs.holding(session, event.id, slot), _waiters(offered)))
+    changes = []
+    for row in offered:
+        if row.id in back:
+            regs.set_state(row, regs.WAITLISTED, now)
+            changes.append(Change("recalled", row, workshop))
+    await session.flush()
+    return changes
+
+
 async def fill_all(session: AsyncSession, event: Event, now: datetime) -> list[Change]:
-    """After a capacity change: every queue of the event."""
-    changes = await fill(session, event, None, now)
-    for workshop in await events.workshops(session, event.id):
+    """After a capacity change: every queue of the event, offers over a lowered capacity recalled
+    first, then free seats given to the waiting."""
+    queues: list[EventWorkshop | None] = [None, *await events.workshops(session, event.id)]
+    changes: list[Change] = []
+    for workshop in queues:
+        changes += await recall_excess(session, event, workshop, now)
         changes += await fill(session, event, workshop, now)
     return changes
+
+
+async def preview(session: AsyncSession, event: Event, capacities: dict[int, int], *, mode: Mode,
+                  offer_hours: int, starts_at: datetime, now: datetime) -> tuple[set[str], set[str]]:
+    """Whom new capacities (slot -> seats) would move, by the rules fill_all follows, changing
+    nothing: (moved up from a waiting list, open offers recalled)."""
+    up: set[str] = set()
+    back: set[str] = set()
+    for slot, capacity in capacities.items():
+        taken = await regs.holding(session, event.id, slot)
+        waiting = await regs.waiting(session, event.id, slot)
+        by_id = {r.id: r.user_id for r in waiting}
+        up |= {by_id[p.registration_id] for p in promotions(mode, capacity, taken, _waiters(waiting), now,
+                                                            offer_hours, starts_at)}
+        offered = await _offered(session, event, slot)
+        by_id = {r.id: r.user_id for r in offered}
+        back |= {by_id[i] for i in recalls(capacity, taken, _waiters(offered))}
+    return up, back
 
 
 async def expire_lapsed(session: AsyncSession, event: Event, now: datetime) -> list[Change]:
