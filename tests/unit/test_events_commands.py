@@ -14,6 +14,9 @@ from tests.unit.event_world import ANNOUNCEMENTS, CONTROL, FORM, LOBBY, EventWor
 from tests.unit.helpers import FakeClock
 
 
+pytestmark = pytest.mark.both_databases  # and on PostgreSQL where it answers (conftest)
+
+
 @pytest.fixture
 async def world(db: Database, make_dispatcher, clock: FakeClock) -> EventWorld:
     return await EventWorld(db, make_dispatcher(), clock).setup()

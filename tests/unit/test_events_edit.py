@@ -13,10 +13,7 @@ from storage.database import Database
 from tests.unit.event_world import EventWorld, FORM, Said, ics_start
 
 
-@pytest.fixture
-def db(any_db: Database) -> Database:
-    """These tests run on SQLite and, where it answers, on PostgreSQL (see conftest.any_db)."""
-    return any_db
+pytestmark = pytest.mark.both_databases
 
 
 @pytest.fixture

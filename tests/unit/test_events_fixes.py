@@ -22,6 +22,9 @@ SAFE_CONTENT = 45_000
 NASTY = "<é&\"ø>"  # escaped in HTML and in JSON (\u00e9): the worst case for the size
 
 
+pytestmark = pytest.mark.both_databases  # and on PostgreSQL where it answers (conftest)
+
+
 @pytest.fixture
 async def world(db: Database, make_dispatcher, clock: FakeClock) -> EventWorld:
     return await EventWorld(db, make_dispatcher(), clock).setup()
