@@ -159,8 +159,7 @@ class ElementMember:
         self._stderr_tail: collections.deque[str] = collections.deque(maxlen=200)
         self._tasks: list[asyncio.Task[None]] = []
         self._dead: str | None = None
-        self.user_id: str | None = None
-        self.device_id: str | None = None
+        self._account: tuple[str, str] | None = None  # (user id, device id) as the SDK reports them
 
     # -- lifecycle -------------------------------------------------------
     async def start(self) -> ElementMember:
@@ -215,6 +214,19 @@ class ElementMember:
         self._proc = None
 
     @property
+    def user_id(self) -> str:
+        return self._logged_in()[0]
+
+    @property
+    def device_id(self) -> str:
+        return self._logged_in()[1]
+
+    def _logged_in(self) -> tuple[str, str]:
+        if self._account is None:
+            raise ElementMemberError(f"{self.name} is not logged in")
+        return self._account
+
+    @property
     def stderr_tail(self) -> str:
         return "\n".join(self._stderr_tail)
 
@@ -233,7 +245,7 @@ class ElementMember:
             auto_join=auto_join,
             device_name=f"Element-like {self.name}",
         )
-        self.user_id, self.device_id = a["user_id"], a["device_id"]
+        self._account = (a["user_id"], a["device_id"])
         return a
 
     async def create_dm(self, user: str, *, encrypted: bool = True, timeout_ms: int = 30000) -> str:

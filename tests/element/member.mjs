@@ -74,7 +74,7 @@ if (typeof Promise.withResolvers !== "function") {
 const sdk = await import("matrix-js-sdk");
 const cryptoApi = await import("matrix-js-sdk/lib/crypto-api/index.js");
 const { ClientEvent, RoomEvent, RoomStateEvent, MatrixEventEvent, createClient } = sdk;
-const { OnlySignedDevicesIsolationMode, DecryptionFailureCode } = cryptoApi;
+const { OnlySignedDevicesIsolationMode, DeviceIsolationModeKind, DecryptionFailureCode } = cryptoApi;
 
 const MEGOLM = "m.megolm.v1.aes-sha2";
 // Failures after which the key may still arrive (a later to-device message):
@@ -510,7 +510,9 @@ async function opWhoami() {
         device_id: c.getDeviceId(),
         cross_signing_ready: await crypto.isCrossSigningReady(),
         cross_signing_status: status,
-        isolation_mode: "OnlySignedDevicesIsolationMode",
+        // the mode the crypto really uses (the property rust-crypto consults when it encrypts
+        // and decrypts), by its kind, not a copy of the value set at start
+        isolation_mode: DeviceIsolationModeKind[crypto.deviceIsolationMode?.kind] ?? null,
     };
 }
 

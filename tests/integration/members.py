@@ -33,6 +33,8 @@ class NioMember:
         self._task: asyncio.Task | None = None
         self.client.add_event_callback(self._on_message, (nio.RoomMessage, nio.MegolmEvent))
         self.client.add_event_callback(self._on_invite, nio.InviteMemberEvent)
+        self.client.add_event_callback(self._on_member, nio.RoomMemberEvent)
+        self.memberships: dict[tuple[str, str], str] = {}  # (room, user) -> last membership seen
 
     @property
     def user_id(self) -> str:
@@ -63,6 +65,17 @@ class NioMember:
             self.seen.append(Seen(room.room_id, event.event_id, event.sender, content,
                                   bool(getattr(event, "decrypted", False))))
             self._changed.notify_all()
+
+    async def _on_member(self, room: nio.MatrixRoom, event: nio.RoomMemberEvent) -> None:
+        async with self._changed:
+            self.memberships[(room.room_id, event.state_key)] = event.membership
+            self._changed.notify_all()
+
+    async def wait_membership(self, room_id: str, user_id: str, wanted: str, timeout: float = 30) -> None:
+        """Until this member's sync brings `user_id`'s membership `wanted` in a room it is in."""
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(
+                lambda: self.memberships.get((room_id, user_id)) == wanted), timeout)
 
     async def _on_invite(self, room: nio.MatrixRoom, event: nio.InviteMemberEvent) -> None:
         if event.state_key == self.user_id and event.membership == "invite":
@@ -156,9 +169,15 @@ class NioMember:
         """The message from `sender` that answers `event_id` (by m.in_reply_to), or the next one in a DM."""
 
         def match() -> Seen | None:
+            asked = False  # the bot answers in a DM without a reply relation: the next message after ours
             for s in self.seen:
+                if s.event_id == event_id:
+                    asked = True
+                    continue
+                if s.sender != sender or s.room_id != room_id:
+                    continue
                 rel = s.content.get("m.relates_to", {}).get("m.in_reply_to", {}).get("event_id")
-                if s.sender == sender and s.room_id == room_id and rel == event_id:
+                if rel == event_id or (asked and rel is None):
                     return s
             return None
 

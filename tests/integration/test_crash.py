@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import signal
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -22,6 +23,17 @@ async def start_bot(config: Path, log: Path) -> asyncio.subprocess.Process:
         stdout=asyncio.subprocess.DEVNULL, stderr=log.open("ab"),
         env={**os.environ, "KRING__MATRIX__PASSWORD": PASSWORD},  # the secret comes from the environment
     )
+
+
+async def _send_pings(alice, room: str) -> list[str]:  # noqa: ANN001
+    return [await alice.send(room, "!ping") for _ in range(COMMANDS)]
+
+
+def _pings_processed(db: Path) -> int:
+    """Commands the killed bot had committed (the processed-events record is written in the
+    command's own transaction, so this is exactly what it had done)."""
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT count(*) FROM processed_events WHERE command = 'ping'").fetchone()[0]
 
 
 async def test_kill_9_mid_burst_then_restart_answers_each_once(synapse, make_member, tmp_path):
@@ -41,11 +53,15 @@ async def test_kill_9_mid_burst_then_restart_answers_each_once(synapse, make_mem
         await alice.send(room, "!ping")
         await alice.messages_from(bot_user, room, 1, timeout=60)
 
-        sent = [await alice.send(room, "!ping") for _ in range(COMMANDS)]
-        # kill while the bot is busy with the burst: after some replies, before all of them
-        await alice.messages_from(bot_user, room, 1 + COMMANDS // 3, timeout=60)
+        # kill while the bot is busy with the burst: once some of it is answered, while the rest is
+        # still being sent, so part of the burst reaches the bot only after the kill
+        sending = asyncio.create_task(_send_pings(alice, room))
+        await alice.messages_from(bot_user, room, 1 + COMMANDS // 10, timeout=60)
         proc.send_signal(signal.SIGKILL)
         await proc.wait()
+        sent = await sending
+        done = _pings_processed(tmp_path / "kring.db")
+        assert 1 + COMMANDS // 10 <= done < 1 + COMMANDS, f"the kill must land mid-burst ({done} of {1 + COMMANDS} done)"
 
         proc = await start_bot(config, log)
         replies = await alice.messages_from(bot_user, room, 1 + COMMANDS, timeout=120)

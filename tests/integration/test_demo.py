@@ -62,14 +62,13 @@ async def test_demo_starts_answers_and_restarts(tmp_path):
         assert "!rules" in text and f"rm -rf {folder}" in text  # the house rules; how to start afresh
         ann, room = await ann_pings(folder, homeserver, bot_user)
         # what the welcome text tells a newcomer to type works as it says
-        await ann.send(room, "!accept-rules")
-        await ann.messages_from(bot_user, room, 2)
-        await ann.send(room, "!register demo-meeting")
-        registered = await ann.first(lambda s: s.sender == bot_user and "Demo theme meeting" in s.content.get("body", ""))
-        assert "waiting list" not in registered.content["body"]
+        accepted = await ann.reply_to(bot_user, room, await ann.send(room, "!accept-rules"))
+        assert "Thank you for accepting the house rules" in accepted.content["body"], accepted.content["body"]
+        registered = await ann.reply_to(bot_user, room, await ann.send(room, "!register demo-meeting"))
+        assert "You are registered for Demo theme meeting" in registered.content["body"], registered.content["body"]
         # The event starts, on its own clock, when its programme begins.
-        await ann.send(room, "!event demo-meeting")
-        shown = await ann.first(lambda s: s.sender == bot_user and "17:30 welcome" in s.content.get("body", ""))
+        shown = await ann.reply_to(bot_user, room, await ann.send(room, "!event demo-meeting"))
+        assert "17:30 welcome" in shown.content["body"], shown.content["body"]
         assert re.search(r"17:30\s*[–-]\s*19:30", shown.content["body"]), shown.content["body"]
         await ann.close()
     finally:

@@ -50,6 +50,7 @@ async def new_member(synapse: LocalSynapse, element_node_modules: Path) -> Async
         member = ElementMember(name)
         members.append(member)
         await member.login(synapse.url, user_id, password, auto_join=auto_join)
+        assert member.user_id == user_id, "the SDK is logged in as the user registered for it"
         return member
 
     try:
@@ -60,7 +61,6 @@ async def new_member(synapse: LocalSynapse, element_node_modules: Path) -> Async
 
 async def _dm_pair(new_member: MemberFactory, *, encrypted: bool) -> tuple[ElementMember, ElementMember, str]:
     alice, bob = await asyncio.gather(new_member("alice"), new_member("bob"))
-    assert alice.user_id and bob.user_id
     room = await alice.create_dm(bob.user_id, encrypted=encrypted)
     await bob.join(room)
     await alice.wait_joined(room, bob.user_id)
@@ -81,7 +81,6 @@ async def test_members_are_cross_signed_and_exclude_insecure_devices(new_member:
 
 async def test_encrypted_dm_roundtrip(new_member: MemberFactory) -> None:
     alice, bob, room = await _dm_pair(new_member, encrypted=True)
-    assert alice.user_id and bob.user_id
 
     sent = await alice.send(room, "hello from alice 🔒")
     got = await bob.wait_message(room, alice.user_id, timeout_ms=20000)
@@ -99,7 +98,6 @@ async def test_encrypted_dm_roundtrip(new_member: MemberFactory) -> None:
 
 async def test_plain_dm_roundtrip(new_member: MemberFactory) -> None:
     alice, bob, room = await _dm_pair(new_member, encrypted=False)
-    assert alice.user_id and bob.user_id
 
     sent = await alice.send(room, "hello in the clear")
     got = await bob.wait_message(room, alice.user_id, timeout_ms=20000)
@@ -120,7 +118,6 @@ async def test_dm_is_marked_direct_on_both_sides(new_member: MemberFactory) -> N
 
 async def test_auto_join(new_member: MemberFactory) -> None:
     alice, bob = await asyncio.gather(new_member("alice"), new_member("bob", auto_join=True))
-    assert alice.user_id and bob.user_id
     room = await alice.create_dm(bob.user_id, encrypted=True)
     await alice.wait_joined(room, bob.user_id)  # bob joined by himself
     sent = await alice.send(room, "welcome")
@@ -130,7 +127,6 @@ async def test_auto_join(new_member: MemberFactory) -> None:
 
 async def test_messages_come_in_order_each_once(new_member: MemberFactory) -> None:
     alice, bob, room = await _dm_pair(new_member, encrypted=True)
-    assert alice.user_id
     ids = [await alice.send(room, f"msg {i}") for i in range(3)]
     got = [await bob.wait_message(room, alice.user_id, timeout_ms=20000) for _ in ids]
     assert [m.event_id for m in got] == ids
@@ -139,7 +135,6 @@ async def test_messages_come_in_order_each_once(new_member: MemberFactory) -> No
 
 async def test_wait_message_times_out_cleanly(new_member: MemberFactory) -> None:
     alice, bob, room = await _dm_pair(new_member, encrypted=True)
-    assert alice.user_id
     with pytest.raises(ElementMemberTimeout):
         await bob.wait_message(room, alice.user_id, timeout_ms=300)
     # the member is still usable afterwards
@@ -169,7 +164,6 @@ async def test_uncrosssigned_sender_fails_fast_both_ways(
 ) -> None:
     """What a bot without cross-signing looks like to an Element user of 2026."""
     alice = await new_member("alice")
-    assert alice.user_id
 
     localpart = _unique("nio")
     password = f"pw-{localpart}"

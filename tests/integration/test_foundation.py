@@ -39,8 +39,9 @@ async def test_coordinator_sees_coordinator_commands(make_bot, make_member, encr
     await carol.send(room, "!status")
     replies = await carol.messages_from(bot.user_id, room, 2)
     status = replies[1].content["body"]
-    assert "Database: reachable" in status and "Homeserver: reachable" in status
-    assert bot.kring.gateway.device_id in status and "cross-signed" in status
+    assert status.startswith(f"Kring {bot.kring.version}, up ")
+    assert "Database: reachable. Homeserver: reachable." in status and "NOT" not in status
+    assert f"Device {bot.kring.gateway.device_id}: cross-signed." in status
 
 
 async def test_unknown_command_gets_a_suggestion(make_bot, make_member, encrypted):
@@ -92,7 +93,9 @@ async def test_burst_while_stopped_is_answered_each_once(make_bot, make_member, 
     last = await alice.send(group, "!ping")
     final = await alice.messages_from(bot.user_id, group, 301, timeout=60)
     assert final[300].content["m.relates_to"]["m.in_reply_to"]["event_id"] == last
-    assert room  # the DM stays usable beside the group room
+    # the DM stays usable beside the group room
+    pong = await alice.reply_to(bot.user_id, room, await alice.send(room, "!ping"))
+    assert pong.content["body"].startswith("Pong!")
 
 
 async def test_reply_hitting_rate_limit_is_delivered_after_the_wait(make_bot, make_member, synapse, encrypted):
