@@ -14,11 +14,13 @@ from api.render import Text, bullets, code, lines
 from commands.events import files, seats, service, words
 from commands.events.common import raise_problems, when
 from commands.events.form import Draft, Known, Workshop, build, split_fields
+from commands.events.rules import Mode
 from commands.events.store import draft_of
 from storage import events, registrations as regs
 from storage.models import Event, EventWorkshop
 
 ACTION = "events.edit"
+WILL_MOVE_UP = {Mode.OFFER: "events.edit.will_offer", Mode.AUTO: "events.edit.will_auto"}
 
 
 @command("event edit", help="cmd.event_edit", role=Role.COORDINATOR, usage="<event> <field: value lines...>",
@@ -88,7 +90,7 @@ async def _effects(ctx: Context, e: Event, d: Draft, moved: bool,
     up, back = await seats.preview(ctx.db, e, capacities, mode=d.waitlist_mode, offer_hours=d.offer_hours,
                                    starts_at=d.starts_at, now=ctx.now)
     if up:
-        effects.append(ctx.t(f"events.edit.will_{d.waitlist_mode.value}", count=len(up)))
+        effects.append(ctx.t(WILL_MOVE_UP[d.waitlist_mode], count=len(up)))
     if back:
         effects.append(ctx.t("events.edit.will_recall", count=len(back)))
     return effects, len(told | up | back)

@@ -242,3 +242,12 @@ async def test_lowering_a_busy_workshop_keeps_its_seats(world: EventWorld) -> No
     assert "Policy lab: 2 people already hold a seat, more than its new capacity of 1" in said.text()
     text = (await world.say(carol, f"!attendees {slug}")).text()
     assert "Policy lab: 2 of 1 registered" in text and "1 waiting" in text
+
+
+async def test_each_registrant_is_told_of_a_move_in_their_own_language(world: EventWorld) -> None:
+    carol, slug, (a, b) = await full_event(world, 1, 2)
+    await world.say(a, "!lang nl")
+    await edit(world, carol, slug, "place: Town hall, Groningen")
+    said = await world.say(carol, "!confirm")
+    assert "is gewijzigd" in said.to_user(a)[0].body and "agendabestand" in said.to_user(a)[0].body
+    assert "has changed" in said.to_user(b)[0].body
