@@ -155,7 +155,7 @@ async def test_create_publish_register_waitlist_cancel_offer_accept(make_bot, ma
     await carol.send(control, "!confirm")
     await _message(carol, bot.user_id, "People told of the change: 1", control)
     moved = await _message(bob, bot.user_id, "has changed", dms[bob.user_id])
-    assert moved.content["msgtype"] == "m.text" and "Sat 15 Mar 2031, 19:30" in moved.content["body"]
+    assert moved.content["msgtype"] == "m.text" and "Saturday, 15 March 2031, 19:30" in moved.content["body"]
     calendar, _ = await _calendar_file(bob, bot.user_id, dms[bob.user_id], moved)
     [update] = calendar.walk("VEVENT")
     assert update.decoded("dtstart") == STARTS_UTC + timedelta(days=1)

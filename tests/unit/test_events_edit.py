@@ -56,7 +56,7 @@ async def test_a_draft_is_changed_at_once(world: EventWorld) -> None:
     assert "Updated" in said.text() and "People told of the change: 0" in said.text()
     assert "!confirm" not in said.text()
     text = (await world.say(carol, f"!event {slug}")).text()
-    assert "40 of 40 left" in text and "Tue 15 Apr 2025, 19:30–21:30" in text
+    assert "40 of 40 left" in text and "Tuesday, 15 April 2025, 19:30–21:30" in text
 
 
 async def test_a_published_event_nobody_registered_for_is_changed_at_once(world: EventWorld) -> None:
@@ -64,7 +64,7 @@ async def test_a_published_event_nobody_registered_for_is_changed_at_once(world:
     slug = await world.create(carol, capacity=5)
     said = await edit(world, carol, slug, "starts: 2025-04-16 10:00\nends: 12:00")
     assert "Updated" in said.text() and "!confirm" not in said.text()
-    assert "Wed 16 Apr 2025, 10:00–12:00" in (await world.say(carol, f"!event {slug}")).text()
+    assert "Wednesday, 16 April 2025, 10:00–12:00" in (await world.say(carol, f"!event {slug}")).text()
 
 
 async def test_an_edit_that_messages_registrants_says_so_and_waits_for_confirm(world: EventWorld) -> None:
@@ -103,13 +103,13 @@ async def test_moving_the_date_tells_registrants_with_a_new_calendar_file(world:
     said = await world.say(carol, "!confirm")
     assert "People told of the change: 2" in said.text()
     [to_a] = said.to_user(a)
-    assert "Tue 15 Apr 2025, 19:30–21:30" in to_a.body and to_a.msgtype == "m.text"
+    assert "Tuesday, 15 April 2025, 19:30–21:30" in to_a.body and to_a.msgtype == "m.text"
     [ics] = said.files()
     assert ics.user_id == a, "only a seat holder gets a calendar entry"
     assert ics_start(ics.file_bytes()) == datetime(2025, 4, 15, 17, 30, tzinfo=timezone.utc)
     assert sequence(ics.file_bytes()) == 1
     [to_b] = said.to_user(b)
-    assert "Tue 15 Apr 2025" in to_b.body and "waiting list" in to_b.body
+    assert "Tuesday, 15 April 2025" in to_b.body and "waiting list" in to_b.body
     await edit(world, carol, slug, "starts: 2025-04-16 19:30\nends: 21:30")
     said = await world.say(carol, "!confirm")
     assert sequence(said.files()[0].file_bytes()) == 2, "each change raises the SEQUENCE"
