@@ -151,7 +151,7 @@ async def test_create_publish_register_waitlist_cancel_offer_accept(make_bot, ma
     # The coordinator moves the event a day; after !confirm, Bob, who holds the seat, is told in his
     # DM with the new calendar entry: the same UID at a higher SEQUENCE, so his calendar updates it.
     await carol.send(control, f"!event edit {slug}\nstarts: 2031-03-15 19:30\nends: 21:30")
-    await _message(carol, bot.user_id, "This will notify 1 registrant(s)", control)
+    await _message(carol, bot.user_id, "This will notify 1 registrant by", control)
     await carol.send(control, "!confirm")
     await _message(carol, bot.user_id, "People told of the change: 1", control)
     moved = await _message(bob, bot.user_id, "has changed", dms[bob.user_id])
