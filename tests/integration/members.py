@@ -166,10 +166,12 @@ class NioMember:
         return match()
 
     async def reply_to(self, sender: str, room_id: str, event_id: str, timeout: float = 30) -> Seen:
-        """The message from `sender` that answers `event_id` (by m.in_reply_to), or the next one in a DM."""
+        """The message from `sender` that answers `event_id` (by m.in_reply_to), or in a DM the next
+        notice after it (a command's answer is a notice; what else the bot sends, a file or a message
+        someone must not miss, is not)."""
 
         def match() -> Seen | None:
-            asked = False  # the bot answers in a DM without a reply relation: the next message after ours
+            asked = False  # in a DM the bot answers without a reply relation: the next notice after ours
             for s in self.seen:
                 if s.event_id == event_id:
                     asked = True
@@ -177,7 +179,7 @@ class NioMember:
                 if s.sender != sender or s.room_id != room_id:
                     continue
                 rel = s.content.get("m.relates_to", {}).get("m.in_reply_to", {}).get("event_id")
-                if rel == event_id or (asked and rel is None):
+                if rel == event_id or (asked and rel is None and s.content.get("msgtype") == "m.notice"):
                     return s
             return None
 
