@@ -95,10 +95,15 @@ class Registry:
         return Unknown(first, self.suggest(first, self.specs if visible is None else visible))
 
     @staticmethod
-    def suggest(word: str, visible: list[CommandSpec]) -> tuple[str, ...]:
-        """The closest command names among those the caller may use."""
-        names = [name for spec in visible for name in spec.names]
-        return tuple(difflib.get_close_matches(word, names, n=3, cutoff=0.5))
+    def suggest(word: str, visible: list[CommandSpec], language: str = "en") -> tuple[str, ...]:
+        """The closest commands among those the caller may use, each named once, in the reader's
+        language (a typo of `help` suggests `help` to an English reader, not also `hulp` and `hjelp`)."""
+        scored = []
+        for spec in visible:
+            score = max(difflib.SequenceMatcher(None, word, name).ratio() for name in spec.names)
+            if score >= 0.5:
+                scored.append((-score, spec.name_in(language)))
+        return tuple(name for _score, name in sorted(scored)[:3])
 
     def visible_to(self, role: Role, is_dm: bool) -> list[CommandSpec]:
         return [s for s in self.specs if s.role <= role and place_ok(s.where, is_dm)]
@@ -245,7 +250,7 @@ async def route(registry: Registry, ctx: Context, found: tuple[CommandSpec, str]
     Returns (command name, outcome, reply)."""
     if isinstance(found, Unknown):
         visible = registry.visible_to(ctx.role, ctx.is_dm)
-        suggestions = registry.suggest(found.word, visible)
+        suggestions = registry.suggest(found.word, visible, ctx.t.language)
         key = "error.unknown_suggest" if suggestions else "error.unknown"
         options = ", ".join(ctx.prefix + s for s in suggestions)
         return "?", "unknown", ctx.reply(key, word=found.word[:40], suggestions=options, prefix=ctx.prefix)

@@ -245,3 +245,14 @@ def test_visible_commands_follow_role_and_place() -> None:
     assert member_dm == {"say", "event", "case", "help"}
     assert member_room == {"say", "event", "help"}
     assert facilitator_room == {"say", "event", "announce", "help"}
+
+
+@command("help", help="cmd.help", role=Role.ANYONE, local={"nl": "hulp", "nb": "hjelp"})
+async def help_in_three(ctx: Context) -> None:
+    return None
+
+
+@pytest.mark.parametrize(("language", "expected"), [("en", ("help",)), ("nl", ("hulp",)), ("nb", ("hjelp",))])
+def test_a_typo_suggests_each_command_once_by_its_name_in_the_readers_language(language, expected) -> None:
+    registry = Registry([spec_of(help_in_three)])
+    assert registry.suggest("hlep", registry.specs, language) == expected
