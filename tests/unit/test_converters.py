@@ -136,3 +136,13 @@ async def test_the_router_refuses_a_private_command_before_its_handler(world: Ev
     assert (await world.say(carol, "!roster", room=CONTROL)).text() == "the roster"
     assert (await world.say(carol, "!roster")).text() == "the roster"
     assert calls == [("roster", CONTROL), ("roster", world.dm(carol))]
+
+
+async def test_a_mistyped_command_is_suggested_once_in_the_readers_language(world: EventWorld, db: Database) -> None:
+    alice = await world.person("alice")
+    text = (await world.say(alice, "!hlep")).text()
+    assert "Did you mean !help" in text and "!hulp" not in text and "!hjelp" not in text
+    async with db.transaction() as s:
+        (await members.get(s, alice)).language = "nl"
+    text = (await world.say(alice, "!hlep")).text()
+    assert "!hulp" in text and "!help" not in text and "!hjelp" not in text
