@@ -149,3 +149,11 @@ def test_the_demo_welcome_speaks_the_demo_language_and_names_real_commands(
     registry = Registry.discover()
     typed = [word[1:].rstrip(".,;") for word in text.split() if word.startswith("!") and word[1:2].isalpha()]
     assert len(typed) >= 6 and all(registry.find(name) for name in typed), typed
+
+
+async def test_a_typo_gets_one_suggestion_per_command_in_the_readers_language(world: EventWorld) -> None:
+    nora = await world.person("nora")
+    assert (await world.say(nora, "!hlep")).text().endswith("Did you mean !help?")
+    await world.say(nora, "!lang nl")
+    assert (await world.say(nora, "!hlep")).text().endswith("Bedoelde u !hulp?")
+    assert "Bedoelde u !aanmelden, " in (await world.say(nora, "!aanmeldne")).text()
