@@ -107,6 +107,8 @@ class SyncLoop:
             # Stored only now that the batch is handled; the next long poll need not wait for it.
             await self._save_token(token)
             self.batches += 1
+            if not self.caught_up.is_set():
+                log.info("ready")  # the first sync is handled: from now on commands are answered
             self.caught_up.set()
 
     async def _save_token(self, token: str) -> None:
