@@ -14,6 +14,7 @@ from sqlalchemy import inspect, select, text
 from storage import processed, runtime_state
 from storage import schedule as schedule_rows
 from storage.database import Database
+from storage import migrate
 from storage.migrate import alembic_config
 from storage.models import Base, ScheduledAction
 from tests.unit.helpers import T0
@@ -46,6 +47,38 @@ async def test_migrating_again_keeps_the_data(any_db: Database) -> None:
     await any_db.migrate()
     async with any_db.transaction() as session:
         assert await runtime_state.get(session, runtime_state.SYNC_TOKEN) == "s123"
+
+
+def test_the_head_read_from_the_migration_files_is_alembics() -> None:
+    assert migrate.head_revision() == ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+async def test_a_database_at_head_is_not_handed_to_alembic(any_db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The start of an up-to-date bot reads one row instead of loading Alembic."""
+    from alembic import command
+
+    calls: list[str] = []
+    monkeypatch.setattr(command, "upgrade", lambda cfg, revision: calls.append(revision))
+    await any_db.migrate()
+    assert calls == []
+
+
+async def test_a_pending_migration_is_still_applied(any_db: Database) -> None:
+    from alembic import command
+
+    def downgrade(sync_conn) -> None:  # noqa: ANN001
+        cfg = alembic_config()
+        cfg.attributes["connection"] = sync_conn
+        command.downgrade(cfg, "-1")
+
+    async with any_db.engine.begin() as conn:
+        await conn.run_sync(downgrade)
+    assert not await migrate.is_up_to_date(any_db.engine)
+    await any_db.migrate()
+    assert await migrate.current_revision(any_db.engine) == migrate.head_revision()
+    async with any_db.engine.connect() as conn:
+        tables = set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
+    assert set(Base.metadata.tables) <= tables
 
 
 async def test_claiming_an_event_is_exactly_once_under_concurrency(any_db: Database) -> None:
