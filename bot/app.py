@@ -98,20 +98,29 @@ class Kring:
             self.schedule.wake()
 
     async def start(self) -> None:
+        """Once logged in and cross-signed, the first sync (the longest wait of a start: the full
+        state of every room) is fetched while the rest starts; its commands are handled once
+        start() is done."""
         await self.db.migrate()
         await self._seed_coordinators()
         await self.gateway.login()
         self.dispatcher.settings.bot_display_name = self.gateway.display_name
-        await self._cross_sign()
-        await self._provision()
-        await self.schedule.start()
-        await self._check_network()
+        await self._cross_sign()  # before the first sync: its key work must not cross the device's
+        sync = asyncio.create_task(self.sync.run(), name="sync")
+        try:
+            await asyncio.gather(self._provision(), self._check_network())
+            await self.schedule.start()
+        except BaseException:
+            self.sync.stop()
+            await asyncio.gather(sync, return_exceptions=True)
+            raise
         self._tasks = [
             asyncio.create_task(self.outbox.run(), name="outbox"),
-            asyncio.create_task(self.sync.run(), name="sync"),
+            sync,
             asyncio.create_task(self._watch_network(), name="health"),
             asyncio.create_task(self.housekeeping.run(), name="housekeeping"),
         ]
+        self.sync.started.set()
         log.info("started", extra={"version": self.version, "device_id": self.gateway.device_id,
                                    "cross_signed": bool(self.cross_signing and self.cross_signing.device_signed)})
 

@@ -8,6 +8,7 @@ is no longer in is rejoined when it can be; otherwise it is reported in the log 
 room and replaced once (the replacement is recorded, so it is not replaced again)."""
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -186,14 +187,19 @@ class Provisioner:
         coordinators their power. People who left a room on their own are not invited again."""
         invites: list[tuple[str, str]] = []
         powers: list[tuple[str, str, int]] = []
+        # The rooms' members and power levels, asked for all at once (a start waits for them).
+        known_rooms = [(kind, room_id) for kind, room_id in rooms.items() if kind not in fresh]
+        asked = await asyncio.gather(*(call for _, room_id in known_rooms for call in (
+            self.gateway.memberships(room_id), self.gateway.get_state(room_id, "m.room.power_levels"))))
+        facts = {kind: (asked[2 * i], asked[2 * i + 1]) for i, (kind, _) in enumerate(known_rooms)}
         for kind, room_id in rooms.items():
             wanted = {u: r for u, r in roster.items() if kind != "control" or r == "coordinator"}
             wanted.pop(self.gateway.user_id, None)
-            known = {} if kind in fresh else await self.gateway.memberships(room_id)
+            known, levels = facts.get(kind, ({}, None))
             invites += [(room_id, u) for u in sorted(wanted) if u not in known]
             if kind in fresh:
                 continue  # created with the coordinators' power levels already
-            levels = (await self.gateway.get_state(room_id, "m.room.power_levels") or {}).get("users", {})
+            levels = (levels or {}).get("users", {})
             powers += [(room_id, u, level_for(r)) for u, r in sorted(wanted.items()) if level_for(r) > levels.get(u, 0)]
         if not invites and not powers:
             return

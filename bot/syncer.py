@@ -42,6 +42,8 @@ class SyncLoop:
         # ahead of the outbox, so replies would wait until the whole batch is decided.
         self._rooms_at_once = asyncio.Semaphore(8)
         self.caught_up = asyncio.Event()
+        # Set once the rest of the bot is up: a batch fetched before waits for it to be handled.
+        self.started = asyncio.Event()
         self._stopping = False
         self._poll: asyncio.Task | None = None
         self._saving: asyncio.Future | None = None
@@ -84,6 +86,8 @@ class SyncLoop:
                     raise
                 finally:
                     self._poll = None
+                if not await self._until_started():
+                    return
                 await self._handle(batch, first_ever=token is None)
             except NETWORK_ERRORS as exc:
                 if self._stopping:
@@ -110,6 +114,20 @@ class SyncLoop:
             if not self.caught_up.is_set():
                 log.info("ready")  # the first sync is handled: from now on commands are answered
             self.caught_up.set()
+
+    async def _until_started(self) -> bool:
+        """Wait for the rest of the bot to be up; False if the bot stops first."""
+        if not self.started.is_set():
+            self._poll = asyncio.ensure_future(self.started.wait())  # stop() cuts this wait short
+            try:
+                await self._poll
+            except asyncio.CancelledError:
+                if self._stopping:
+                    return False
+                raise
+            finally:
+                self._poll = None
+        return True
 
     async def _save_token(self, token: str) -> None:
         if self._saving:
