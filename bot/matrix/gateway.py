@@ -6,8 +6,6 @@ import asyncio
 import json
 import logging
 import os
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +17,8 @@ from bot.matrix.incoming import Incoming
 from bot.matrix.keywork import KeyWork
 from bot.matrix.late_keys import LateKeys
 from bot.matrix.rooms import RoomAdmin, SendOutcome
+from bot.matrix.timeline import (  # noqa: F401 - Invite, MemberChange, Undecryptable re-exported
+    Invite, MemberChange, SyncBatch, Undecryptable, collect, fill_gap, joined_now, to_incoming)
 from bot.matrix.uploads import MediaUploads
 
 log = logging.getLogger("kring.matrix")
@@ -48,53 +48,9 @@ class StoreMissingError(RuntimeError):
     """A device is known but its crypto store is gone: never silently make a new device."""
 
 
-@dataclass(frozen=True)
-class Invite:
-    room_id: str
-    inviter: str | None
-    is_direct: bool
-
-
-@dataclass(frozen=True)
-class Undecryptable:
-    event_id: str
-    room_id: str
-    sender: str
-    session_id: str
-    origin_time: datetime
-
-
-@dataclass(frozen=True)
-class MemberChange:
-    """Someone's membership changed in a joined room (a join, leave, kick, invite, ban)."""
-
-    room_id: str
-    event_id: str
-    user_id: str
-    membership: str
-    prev_membership: str | None
-    display_name: str | None
-    origin_time: datetime
-
-
-@dataclass
-class SyncBatch:
-    """What one sync brought, in timeline order per room, with the gaps already filled."""
-
-    next_batch: str
-    messages: dict[str, list[Incoming]] = field(default_factory=dict)
-    undecryptable: list[Undecryptable] = field(default_factory=list)
-    invites: list[Invite] = field(default_factory=list)
-    left_rooms: list[str] = field(default_factory=list)
-    new_room_keys: bool = False
-    memberships: list[MemberChange] = field(default_factory=list)
-
-
-def _utc(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
-
-
 class MatrixGateway(RoomAdmin, LateKeys):
+    to_incoming = staticmethod(to_incoming)  # bot/matrix/timeline.py; LateKeys uses it
+
     def __init__(self, cfg: MatrixConfig) -> None:
         self.cfg = cfg
         self.store_path = Path(cfg.store_path)
@@ -215,7 +171,7 @@ class MatrixGateway(RoomAdmin, LateKeys):
             raise ConnectionError(f"sync failed: {type(exc).__name__}") from exc
 
     async def _sync(self, since: str | None, filter_id: str, *, full_state: bool, timeout_ms: int) -> SyncBatch:
-        await self.key_work.done(raise_errors=True)
+        epoch = self.key_work.upload_epoch  # odd while an upload is under way
         resp = await self.client.sync(timeout=timeout_ms, sync_filter=filter_id, since=since, full_state=full_state)
         if isinstance(resp, nio.SyncError):
             raise ConnectionError(f"sync failed: {resp.status_code} {resp.message}")
@@ -228,10 +184,11 @@ class MatrixGateway(RoomAdmin, LateKeys):
         batch.left_rooms = list(resp.rooms.leave)
         for room_id, info in resp.rooms.join.items():
             events = list(info.timeline.events)
-            if info.timeline.limited and since and info.timeline.prev_batch:
-                events = await self._fill_gap(room_id, info.timeline.prev_batch, since) + events
-            self._collect(batch, room_id, events)
-        self.key_work.start()  # beside the handling of the batch (bot/keywork.py)
+            if info.timeline.limited and since and info.timeline.prev_batch and not joined_now(events, self.user_id):
+                events = await fill_gap(self.client, room_id, info.timeline.prev_batch, since) + events
+            collect(batch, room_id, events)
+        # Beside the handling of the batch and the next sync (bot/matrix/keywork.py).
+        self.key_work.kick(counts_fresh=epoch % 2 == 0 and epoch == self.key_work.upload_epoch)
         async with self.synced:
             self.synced.notify_all()
         return batch
@@ -243,53 +200,6 @@ class MatrixGateway(RoomAdmin, LateKeys):
                 inviter = event.sender
                 is_direct = bool(event.content.get("is_direct"))
         return Invite(room_id, inviter, is_direct)
-
-    async def _fill_gap(self, room_id: str, prev_batch: str, since: str) -> list[Any]:
-        """Page /messages back from the start of a limited timeline to the previous sync token."""
-        older: list[Any] = []
-        token = prev_batch
-        while True:
-            resp = await self.client.room_messages(room_id, start=token, end=since,
-                                                   direction=nio.MessageDirection.back, limit=100)
-            if isinstance(resp, nio.RoomMessagesError):
-                raise ConnectionError(f"gap fill failed in {room_id}: {resp.message}")
-            older.extend(resp.chunk)
-            if not resp.chunk or not resp.end or resp.end == token:
-                break
-            token = resp.end
-        log.info("gap filled", extra={"room_id": room_id, "events": len(older)})
-        return list(reversed(older))
-
-    def _collect(self, batch: SyncBatch, room_id: str, events: list[Any]) -> None:
-        for event in events:
-            if isinstance(event, nio.RoomMemberEvent):
-                batch.memberships.append(MemberChange(
-                    room_id, event.event_id, event.state_key, event.membership, event.prev_membership,
-                    (event.content or {}).get("displayname"), _utc(event.server_timestamp)))
-                continue
-            if isinstance(event, nio.MegolmEvent):
-                batch.undecryptable.append(Undecryptable(
-                    event.event_id, room_id, event.sender, event.session_id, _utc(event.server_timestamp)))
-                continue
-            incoming = self.to_incoming(room_id, event)
-            if incoming:
-                batch.messages.setdefault(room_id, []).append(incoming)
-
-    @staticmethod
-    def to_incoming(room_id: str, event: Any) -> Incoming | None:
-        if not isinstance(event, (nio.RoomMessageText, nio.RoomMessageNotice)):
-            return None
-        if isinstance(event, nio.RoomMessageNotice):
-            return None  # bots answer people, not each other's notices
-        relates = event.source.get("content", {}).get("m.relates_to") or {}
-        if relates.get("rel_type") == "m.replace":
-            return None  # an edit is not a new command
-        thread_root = relates.get("event_id") if relates.get("rel_type") == "m.thread" else None
-        return Incoming(
-            event_id=event.event_id, room_id=room_id, sender=event.sender, body=event.body,
-            origin_time=_utc(event.server_timestamp), thread_root=thread_root,
-            encrypted=bool(getattr(event, "decrypted", False)),
-        )
 
     async def wait_for_room(self, room_id: str, timeout: float = 30, *, encrypted: bool = False) -> bool:
         """Until a sync has brought the room (and, with encrypted, its m.room.encryption event:
@@ -316,7 +226,7 @@ class MatrixGateway(RoomAdmin, LateKeys):
         if room is None:
             return SendOutcome("retry", retry_after=1.0, error="room not known from sync yet")
         if room.encrypted:
-            await self.key_work.done(raise_errors=False)  # the room key goes to every current device
+            await self.key_work.done()  # the room key goes to every current device
         elif room_id in self.encrypted_by_us:
             # A room this bot created encrypted, brought by a sync half-made (before its
             # m.room.encryption event): nio would send in the clear. Wait for the event.
