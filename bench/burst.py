@@ -174,13 +174,14 @@ async def one_burst(http: Http, log: AccessLog, synapse: LocalSynapse, bots: lis
     return Result(bot.proc.name, place, cpu, first or 0, last, replies, requests)
 
 
-async def set_up(synapse: LocalSynapse, http: Http, home: Path, n: int, log: AccessLog
+async def set_up(synapse: LocalSynapse, http: Http, home: Path, n: int, log: AccessLog, profile: Path | None
                  ) -> tuple[list[Bot], list[Person], dict[tuple[str, str], str], int]:
     started = time.monotonic()
     kring_id = (await new_account(synapse, "kring")).user_id
     echo_id, device, token = await login(synapse, "echo")
     coordinator = await new_account(synapse, "carol")
-    kring = Bot(kring_process(home / "kring", synapse.url, kring_id, PASSWORD, [coordinator.user_id]), kring_id)
+    kring = Bot(kring_process(home / "kring", synapse.url, kring_id, PASSWORD, [coordinator.user_id],
+                              profile=profile), kring_id)
     echo = Bot(echo_process(synapse.url, echo_id, device, token, gap_fill=True), echo_id)
     await kring.proc.start()
     await echo.proc.start()
@@ -238,7 +239,7 @@ def report(n: int, results: list[Result], gap_fills: int, elapsed: float) -> Non
     print(f"gap fills (/messages) by Kring while it joined {n + 1} new rooms: {gap_fills} (target 0: {ok(gap_fills == 0)})")
 
 
-async def run(n: int, rounds: int, keep: bool) -> None:
+async def run(n: int, rounds: int, keep: bool, profile: Path | None) -> None:
     home = Path(tempfile.mkdtemp(prefix="kring-cpu-burst-"))
     synapse = LocalSynapse(home / "synapse")
     http, bots = None, []
@@ -248,7 +249,7 @@ async def run(n: int, rounds: int, keep: bool) -> None:
         await synapse.start()
         http = Http(synapse.url)
         log = AccessLog(synapse.log_path)
-        bots, people, dm_of, gap_fills = await set_up(synapse, http, home, n, log)
+        bots, people, dm_of, gap_fills = await set_up(synapse, http, home, n, log, profile)
         kring, echo = bots
         results = []
         for _ in range(rounds):
@@ -273,9 +274,10 @@ def main() -> int:
     parser.add_argument("--members", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=1, help="times the six bursts are repeated")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    parser.add_argument("--profile", type=Path, help="run Kring under cProfile, its stats written to this file")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
-    asyncio.run(run(args.members, args.rounds, args.keep))
+    asyncio.run(run(args.members, args.rounds, args.keep, args.profile and args.profile.resolve()))
     return 0
 
 

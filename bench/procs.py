@@ -115,7 +115,7 @@ class BotProcess:
 
 
 def kring_process(home: Path, homeserver: str, user_id: str, password: str, coordinators: list[str],
-                  *, encryption: bool = True) -> BotProcess:
+                  *, encryption: bool = True, profile: Path | None = None) -> BotProcess:
     """The real bot with a config file of its own under `home` (SQLite, store, log level INFO)."""
     home.mkdir(parents=True, exist_ok=True)
     config = {
@@ -127,7 +127,8 @@ def kring_process(home: Path, homeserver: str, user_id: str, password: str, coor
     }
     path = home / "config.yaml"
     path.write_text(yaml.safe_dump(config))
-    return BotProcess("kring", [sys.executable, "-m", "bot", "run", "-c", str(path)])
+    profiler = ["-m", "cProfile", "-o", str(profile)] if profile else []  # written when the bot stops
+    return BotProcess("kring", [sys.executable, *profiler, "-m", "bot", "run", "-c", str(path)])
 
 
 def echo_process(homeserver: str, user_id: str, device_id: str, token: str, *, gap_fill: bool) -> BotProcess:
