@@ -32,8 +32,10 @@ class SyncLoop:
         self.clock = clock
         self.language = language
         self.on_commit = on_commit
-        # Awaited before the next long poll: the batch's answers go out first (bot.outbox.settled).
+        # Awaited before the next long poll when it is quiet: the batch's answers go out first
+        # (bot.outbox.settled). In a rush the loop polls on while they are being sent.
         self.answers_out = answers_out
+        self._had_messages = False
         self.batches = 0
         # While the homeserver is away, a try every retry_max_s seconds at most (bot/retry.py).
         self.retry_max_s = retry_max_s
@@ -106,7 +108,7 @@ class SyncLoop:
                 continue
             failures = 0
             token, full_state = batch.next_batch, False
-            if self.answers_out:
+            if self.answers_out and self._quiet(batch):
                 await self.answers_out()
             # Stored only now that the batch is handled; the next long poll need not wait for it.
             await self._save_token(token)
@@ -114,6 +116,14 @@ class SyncLoop:
             if not self.caught_up.is_set():
                 log.info("ready")  # the first sync is handled: from now on commands are answered
             self.caught_up.set()
+
+    def _quiet(self, batch: SyncBatch) -> bool:
+        """A lone message after a sync that brought none: no rush, so its answer may go out
+        before the next poll. Two messages, or messages in two syncs running, mean a rush."""
+        count = sum(len(msgs) for msgs in batch.messages.values())
+        quiet = count <= 1 and not self._had_messages
+        self._had_messages = count > 0
+        return quiet
 
     async def _until_started(self) -> bool:
         """Wait for the rest of the bot to be up; False if the bot stops first."""

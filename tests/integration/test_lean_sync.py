@@ -75,3 +75,30 @@ async def test_joining_a_new_dm_fills_no_gap(make_bot, make_member):
     [reply] = await alice.messages_from(bot.user_id, room, 1)
     assert reply.content["body"].startswith("Pong!")
     assert room not in gap_fills
+
+
+async def test_in_a_rush_the_bot_polls_on_while_its_answers_are_being_sent(make_bot, make_member):
+    """Commands waiting at start come in one batch: a rush. The loop does not hold its next poll
+    for their answers (here they would never count as out), and every one is answered."""
+    from bot.app import Kring
+
+    bot = await make_bot()
+    alice = await make_member()
+    room = await alice.dm(bot.user_id, encrypted=False)
+    await bot.stop()
+    for _ in range(3):
+        await alice.send(room, "!ping")
+    never = asyncio.Event()
+    bot.kring = Kring(bot.config)
+
+    async def answers_never_out() -> None:
+        await never.wait()
+
+    bot.kring.sync.answers_out = answers_never_out
+    await bot.kring.start()
+    try:
+        await asyncio.wait_for(bot.kring.sync.caught_up.wait(), 60)
+        replies = await alice.messages_from(bot.user_id, room, 3)
+        assert all(r.content["body"].startswith("Pong!") for r in replies)
+    finally:
+        never.set()
