@@ -174,8 +174,8 @@ async def one_burst(http: Http, log: AccessLog, synapse: LocalSynapse, bots: lis
     return Result(bot.proc.name, place, cpu, first or 0, last, replies, requests)
 
 
-async def set_up(synapse: LocalSynapse, http: Http, home: Path, n: int, log: AccessLog, profile: Path | None
-                 ) -> tuple[list[Bot], list[Person], dict[tuple[str, str], str], int]:
+async def set_up(synapse: LocalSynapse, http: Http, home: Path, n: int, log: AccessLog, profile: Path | None,
+                 bots: list[Bot]) -> tuple[list[Person], dict[tuple[str, str], str], int]:
     started = time.monotonic()
     kring_id = (await new_account(synapse, "kring")).user_id
     echo_id, device, token = await login(synapse, "echo")
@@ -183,6 +183,7 @@ async def set_up(synapse: LocalSynapse, http: Http, home: Path, n: int, log: Acc
     kring = Bot(kring_process(home / "kring", synapse.url, kring_id, PASSWORD, [coordinator.user_id],
                               profile=profile), kring_id)
     echo = Bot(echo_process(synapse.url, echo_id, device, token, gap_fill=True), echo_id)
+    bots += [kring, echo]  # stopped by the caller, even when the set-up fails
     await kring.proc.start()
     await echo.proc.start()
     await kring.proc.idle()
@@ -211,7 +212,7 @@ async def set_up(synapse: LocalSynapse, http: Http, home: Path, n: int, log: Acc
     gap_fills = log.count(kring_id, "messages")
     print(f"  set up: {n} members, each bot in {n + 1} new rooms ({time.monotonic() - started:.0f} s)",
           file=sys.stderr)
-    return [kring, echo], people, dm_of, gap_fills
+    return people, dm_of, gap_fills
 
 
 def report(n: int, results: list[Result], gap_fills: int, elapsed: float) -> None:
@@ -249,7 +250,7 @@ async def run(n: int, rounds: int, keep: bool, profile: Path | None) -> None:
         await synapse.start()
         http = Http(synapse.url)
         log = AccessLog(synapse.log_path)
-        bots, people, dm_of, gap_fills = await set_up(synapse, http, home, n, log, profile)
+        people, dm_of, gap_fills = await set_up(synapse, http, home, n, log, profile, bots)
         kring, echo = bots
         results = []
         for _ in range(rounds):

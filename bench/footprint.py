@@ -57,13 +57,15 @@ async def kring_token(home: Path) -> str:
     return json.loads((home / "store" / "credentials.json").read_text())["access_token"]
 
 
-async def set_up(synapse: LocalSynapse, http: Http, home: Path, rooms: int) -> tuple[BotProcess, BotProcess]:
+async def set_up(synapse: LocalSynapse, http: Http, home: Path, rooms: int,
+                 bots: list[BotProcess]) -> tuple[BotProcess, BotProcess]:
     started = time.monotonic()
     kring_id = (await new_account(synapse, "kring")).user_id
     echo_id, device, token = await login(synapse, "echo")
     coordinator = await new_account(synapse, "carol")
     kring = kring_process(home / "kring", synapse.url, kring_id, PASSWORD, [coordinator.user_id])
     echo = echo_process(synapse.url, echo_id, device, token, gap_fill=False)
+    bots += [kring, echo]  # stopped by the caller, even when the set-up fails
     await kring.start()
     await echo.start()
     people = await gather_limited([new_account(synapse, f"m{i:04d}") for i in range(rooms)])
@@ -132,13 +134,13 @@ def report(rooms: int, runs: dict[str, list[tuple[float, float, float]]], pendin
 async def run(rooms: int, n_runs: int, keep: bool) -> None:
     home = Path(tempfile.mkdtemp(prefix="kring-footprint-"))
     synapse = LocalSynapse(home / "synapse")
-    http = None
+    http, bots = None, []
     started = time.monotonic()
     try:
         print(f"starting Synapse in {home} ...", file=sys.stderr)
         await synapse.start()
         http = Http(synapse.url)
-        kring, echo = await set_up(synapse, http, home, rooms)
+        kring, echo = await set_up(synapse, http, home, rooms, bots)
         runs: dict[str, list[tuple[float, float, float]]] = {"echo": [], "kring": []}
         for i in range(n_runs):
             for bot in (echo, kring):
@@ -147,6 +149,8 @@ async def run(rooms: int, n_runs: int, keep: bool) -> None:
         downgrade_one(home / "kring")
         pending = (await one_run(kring, synapse))[0]
     finally:
+        for bot in bots:
+            await bot.stop()
         if http:
             await http.close()
         await synapse.stop()
