@@ -13,7 +13,6 @@ import aiohttp
 import nio
 
 from bot.config import MatrixConfig
-from bot.matrix.incoming import Incoming
 from bot.matrix.keywork import KeyWork
 from bot.matrix.late_keys import LateKeys
 from bot.matrix.rooms import RoomAdmin, SendOutcome
