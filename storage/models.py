@@ -286,3 +286,58 @@ class EventQuestion(Base):
     user_id: Mapped[str | None] = mapped_column(String(255), index=True)
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
+
+
+# ---- closed sessions (issue 16) ---------------------------------------------------------------
+class GroupSession(Base):
+    """One closed group of an event (slot 0) or of one of its workshops (slot = the workshop's id),
+    numbered from 1 within it, with at most `size` members, its facilitator, and its private room
+    once opened (room_state: none, creating, open, closed). The method guide's place is kept here."""
+
+    __tablename__ = "sessions"
+    __table_args__ = (UniqueConstraint("event_id", "slot", "number"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    workshop_id: Mapped[int | None] = mapped_column(ForeignKey("event_workshops.id", ondelete="CASCADE"))
+    slot: Mapped[int] = mapped_column(Integer, default=0)
+    number: Mapped[int] = mapped_column(Integer)
+    label: Mapped[str | None] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    facilitator: Mapped[str | None] = mapped_column(String(255), index=True)
+    room_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    room_state: Mapped[str] = mapped_column(String(16), default="none")
+    method: Mapped[str | None] = mapped_column(String(64))
+    phase: Mapped[int | None] = mapped_column(Integer)
+    turn: Mapped[int | None] = mapped_column(Integer)
+    case_bringer: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class SessionMember(Base):
+    """A participant of a session; `position` is the fixed order of turns. One group per person
+    per event or workshop (the unique constraint), so a move is an update, never a second row."""
+
+    __tablename__ = "session_members"
+    __table_args__ = (UniqueConstraint("event_id", "slot", "user_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"), index=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    slot: Mapped[int] = mapped_column(Integer, default=0)
+    user_id: Mapped[str] = mapped_column(String(255), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    joined_at: Mapped[datetime]
+
+
+class SessionContribution(Base):
+    """A participant's contribution to a written round (phase index), kept until revealed and after."""
+
+    __tablename__ = "session_contributions"
+    __table_args__ = (UniqueConstraint("session_id", "phase", "user_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"), index=True)
+    phase: Mapped[int] = mapped_column(Integer)
+    user_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    revealed_at: Mapped[datetime | None]
