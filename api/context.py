@@ -90,6 +90,13 @@ class Telling:
     t: Translator
     chat: Chat
     recipients: Recipients | None
+    declared: Declared | None
+
+    async def seats_changed(self, event: Any) -> None:
+        """Who holds a seat at `event` may have changed: each feature's @on_seats_changed hook
+        follows (the caller has locked the event row)."""
+        for hook in self.declared.seat_hooks if self.declared else ():
+            await hook(self, event)
 
     async def translator_for(self, user_id: str, network: str | None = None) -> Translator:
         if self.recipients is None:
@@ -202,3 +209,4 @@ class JobContext(Telling):
     schedule: Schedule
     prefix: str = "!"
     recipients: Recipients | None = None
+    declared: Declared | None = None

@@ -1,6 +1,6 @@
 """What the feature packages declare, collected from the functions their decorators tagged. The
 runtime's discovery imports every module of every feature and hands them here; a handler reaches
-the collection through its context (`ctx.confirm`, `ctx.release`, `ctx.declared`)."""
+the collection through its context (`ctx.confirm`, `ctx.release`, `ctx.seats_changed`, `ctx.declared`)."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from types import ModuleType
 from typing import Any
 
-from api.decorators import (COMMAND_ATTR, CONFIRMABLE_ATTR, FLOW_ATTR, JOB_ATTR, LEAVE_ATTR, CommandSpec,
+from api.decorators import (COMMAND_ATTR, CONFIRMABLE_ATTR, FLOW_ATTR, JOB_ATTR, LEAVE_ATTR, SEATS_ATTR, CommandSpec,
                             Handler)
 from storage.privacy import ERASER_ATTR, EXPORTER_ATTR, Eraser, Exporter
 
@@ -20,6 +20,7 @@ class Declared:
     flows: dict[str, Handler] = field(default_factory=dict)
     confirmables: dict[str, Handler] = field(default_factory=dict)
     leave_hooks: list[Callable[..., Awaitable[None]]] = field(default_factory=list)
+    seat_hooks: list[Callable[..., Awaitable[None]]] = field(default_factory=list)
     exporters: dict[str, Exporter] = field(default_factory=dict)
     erasers: dict[str, Eraser] = field(default_factory=dict)
 
@@ -35,6 +36,8 @@ class Declared:
                     out.commands.append(replace(spec, feature=feature))
                 if getattr(obj, LEAVE_ATTR, False):
                     out.leave_hooks.append(obj)
+                if getattr(obj, SEATS_ATTR, False):
+                    out.seat_hooks.append(obj)
                 for attr, table in ((JOB_ATTR, out.jobs), (FLOW_ATTR, out.flows), (CONFIRMABLE_ATTR, out.confirmables),
                                     (EXPORTER_ATTR, out.exporters), (ERASER_ATTR, out.erasers)):
                     name = getattr(obj, attr, None)

@@ -52,6 +52,7 @@ JOB_ALWAYS_ATTR = "__kring_job_always__"
 FLOW_ATTR = "__kring_flow__"
 CONFIRMABLE_ATTR = "__kring_confirmable__"
 LEAVE_ATTR = "__kring_on_leave__"
+SEATS_ATTR = "__kring_on_seats_changed__"
 
 
 def command(
@@ -149,3 +150,13 @@ def _usage_of(p: Param) -> str:
     label = (p.converter.label if p.converter and p.converter.label else p.name).replace("_", "-")
     label += "..." if p.kind is Rest else ""  # bot/router.py label_of names it the same way
     return f"[{label}]" if p.optional else f"<{label}>"
+
+
+def on_seats_changed(fn: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+    """Declare what a feature does when who holds a seat at an event may have changed: fn(ctx,
+    event), in the same transaction with the event row locked, after someone registered,
+    cancelled, declined, accepted or lost an offer, was promoted, or the capacity changed. The
+    events feature calls `ctx.seats_changed(event)`; the sessions feature keeps its groups in step
+    without either importing the other."""
+    setattr(fn, SEATS_ATTR, True)
+    return fn

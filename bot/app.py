@@ -71,6 +71,7 @@ class Kring:
         self.schedule = ScheduleRunner(
             self.db, self.registry.jobs, clock, catch_up=timedelta(hours=config.bot.schedule_catch_up_hours),
             language=config.bot.language, prefix=config.bot.command_prefix, on_commit=self.outbox.wake,
+            declared=self.registry.declared,
         )
         self.dispatcher = Dispatcher(
             self.db, self.registry,

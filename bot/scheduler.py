@@ -20,6 +20,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from api import JobContext
 
+from api.declared import Declared
 from api.decorators import JOB_ALWAYS_ATTR
 from bot.chat import OutboxChat
 from api.i18n import Translator
@@ -39,9 +40,10 @@ class ScheduleRunner:
     def __init__(self, db: Database, jobs: dict[str, Callable[..., Awaitable[None]]], clock: Callable[[], datetime],
                  *, catch_up: timedelta, language: str, prefix: str = "!", on_commit: Callable[[], None] = lambda: None,
                  always: Iterable[str] = (), retry_after: timedelta = timedelta(seconds=30),
-                 safety_interval: timedelta = timedelta(seconds=60)) -> None:
+                 safety_interval: timedelta = timedelta(seconds=60), declared: Declared | None = None) -> None:
         self.db = db
         self.jobs = jobs
+        self.declared = declared  # the features' hooks a job may set off (ctx.seats_changed)
         self.clock = clock
         self.catch_up = catch_up
         self.language = language
@@ -154,7 +156,7 @@ class ScheduleRunner:
             else:
                 ctx = JobContext(now=now, db=session, t=Translator(self.language), chat=OutboxChat(session, now),
                                  schedule=DbSchedule(session, now), prefix=self.prefix,
-                                 recipients=DbRecipients(session, self.language))
+                                 recipients=DbRecipients(session, self.language), declared=self.declared)
                 try:
                     async with session.begin_nested():
                         await fn(ctx, dict(row.payload))

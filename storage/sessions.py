@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Event, GroupSession, SessionContribution, SessionMember
+from storage.models import Event, GroupSession, Member, SessionContribution, SessionMember
 from storage.privacy import eraser, exporter
 
 NONE, CREATING, OPEN, CLOSED = "none", "creating", "open", "closed"  # room states
@@ -97,6 +97,30 @@ async def place(session: AsyncSession, row: SessionMember, group: GroupSession, 
 async def remove(session: AsyncSession, row: SessionMember) -> None:
     await session.delete(row)
     await session.flush()
+
+
+async def member_rows(session: AsyncSession, user_id: str) -> list[SessionMember]:
+    """Every group place the person has (one per event or workshop)."""
+    query = select(SessionMember).where(SessionMember.user_id == user_id).order_by(SessionMember.id)
+    return list((await session.execute(query)).scalars())
+
+
+async def drop(session: AsyncSession, rows: Iterable[GroupSession]) -> None:
+    """Drop these sessions with their members and contributions (a split done again)."""
+    ids = [r.id for r in rows]
+    await session.execute(delete(SessionMember).where(SessionMember.session_id.in_(ids)))
+    await session.execute(delete(SessionContribution).where(SessionContribution.session_id.in_(ids)))
+    await session.execute(delete(GroupSession).where(GroupSession.id.in_(ids)))
+    await session.flush()
+
+
+async def people(session: AsyncSession, user_ids: Iterable[str]) -> dict[str, Member]:
+    """The member rows (names, organisations) of these people, by Matrix ID; unknown ones are left out."""
+    wanted = sorted(set(user_ids))
+    if not wanted:
+        return {}
+    rows = (await session.execute(select(Member).where(Member.user_id.in_(wanted)))).scalars()
+    return {m.user_id: m for m in rows}
 
 
 async def of_user(session: AsyncSession, user_id: str) -> list[tuple[GroupSession, Event]]:

@@ -1,7 +1,8 @@
 """The seat service: every change to who holds or waits for a seat goes through here, and each
-does the same three things in the command's (or job's) transaction, the event row locked first:
+does the same four things in the command's (or job's) transaction, the event row locked first:
 let lapsed offers go (seats.expire_lapsed), make the change (seats.py), and tell everyone else it
-concerns (notify.tell: offers with their expiry, promotions, in the recipient's language)."""
+concerns (notify.tell: offers with their expiry, promotions, in the recipient's language), and let
+the other features follow (`ctx.seats_changed`: the sessions' groups)."""
 from __future__ import annotations
 
 from api import Context, JobContext, on_leave
@@ -15,6 +16,8 @@ async def settle(ctx: Context | JobContext, event: Event, *, skip: str | None = 
     """Expire the event's offers whose deadline passed and tell everyone concerned."""
     changes = await seats.expire_lapsed(ctx.db, event, ctx.now)
     await notify.tell(ctx, event, changes, skip=skip)
+    if changes:
+        await ctx.seats_changed(event)
     return changes
 
 
@@ -23,6 +26,7 @@ async def register(ctx: Context, event: Event, workshop: EventWorkshop | None) -
     await settle(ctx, event)
     outcome = await seats.register(ctx.db, event, ctx.sender, workshop, (ctx.event_time, ctx.event_id), ctx.now)
     await notify.tell(ctx, event, outcome.changes)
+    await ctx.seats_changed(event)
     return outcome
 
 
@@ -31,6 +35,7 @@ async def give_up(ctx: Context, event: Event, row: Registration, state: str) -> 
     await settle(ctx, event)
     changes = await seats.give_up(ctx.db, event, row, state, ctx.now)
     await notify.tell(ctx, event, changes, skip=ctx.sender)
+    await ctx.seats_changed(event)
     return changes
 
 
@@ -39,6 +44,7 @@ async def accept(ctx: Context, event: Event, row: Registration) -> list[Change]:
     await settle(ctx, event)
     changes = await seats.accept(ctx.db, event, row, ctx.now)
     await notify.tell(ctx, event, changes, skip=ctx.sender)
+    await ctx.seats_changed(event)
     return changes
 
 
@@ -46,6 +52,7 @@ async def refill(ctx: Context, event: Event) -> list[Change]:
     """After a capacity change: free seats of every queue go to those waiting."""
     changes = await seats.fill_all(ctx.db, event, ctx.now)
     await notify.tell(ctx, event, changes)
+    await ctx.seats_changed(event)
     return changes
 
 
@@ -66,3 +73,4 @@ async def release(ctx: Context, user_id: str, network: str | None) -> None:
             if row.state in regs.ACTIVE:
                 changes = await seats.give_up(ctx.db, event, row, regs.CANCELLED, ctx.now)
                 await notify.tell(ctx, event, changes, skip=user_id)
+        await ctx.seats_changed(event)

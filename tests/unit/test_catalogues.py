@@ -35,7 +35,7 @@ DYNAMIC: dict[str, tuple[str, ...]] = {
     "members.state.{}": ("active", "pending", "declined", "left", "removed"),
     "members.count.{}": ("member", "facilitator", "coordinator", "pending", "declined", "left", "removed"),
     "help.where.{}": tuple(w.value for w in Where),
-    "feature.{}": ("help", "system", "membership", "profile", "privacy", "confirm", "events"),
+    "feature.{}": ("help", "system", "membership", "profile", "privacy", "confirm", "events", "sessions"),
     "events.publish.{}": (events.PUBLISHED, events.CANCELLED),
     "events.room.{}": ("announcements", "lobby"),
     "events.view.state.{}": (events.DRAFT, events.CANCELLED),
