@@ -14,7 +14,8 @@ from storage import events, sessions
 from storage.models import Event, Member
 
 
-@command("group move", help="cmd.group_move", role=Role.COORDINATOR, where=Where.PRIVATE)
+@command("group move", help="cmd.group_move", role=Role.COORDINATOR, where=Where.PRIVATE,
+         local={"nl": "deelnemer verplaatsen", "nb": "flytt deltaker"})
 async def move(ctx: Context, who: MemberRef, target: ManagedSession) -> Reply:
     current = target.groups
     await require_private(ctx, "group move", current.event.network)
@@ -37,7 +38,8 @@ async def move(ctx: Context, who: MemberRef, target: ManagedSession) -> Reply:
     return ctx.reply("sessions.move.done", user=user, session=target.ref)
 
 
-@command("group swap", help="cmd.group_swap", role=Role.COORDINATOR, where=Where.PRIVATE)
+@command("group swap", help="cmd.group_swap", role=Role.COORDINATOR, where=Where.PRIVATE,
+         local={"nl": "deelnemers wisselen", "nb": "bytt deltakere"})
 async def swap(ctx: Context, a: MemberRef, b: MemberRef, e: EventRef | None = None) -> Reply:
     event, slot = await _common(ctx, a, b, e)
     await require_private(ctx, "group swap", event.network)

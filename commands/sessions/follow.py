@@ -5,7 +5,7 @@ hears that someone has a seat but no group. Runs through the declared hook the e
 sets off (`ctx.seats_changed`), so neither feature imports the other."""
 from __future__ import annotations
 
-from api import Context, JobContext, Translator, on_seats_changed
+from api import Context, JobContext, on_seats_changed
 from api.render import code
 from commands.sessions import grouping, views
 from commands.sessions.refs import Groups, confirmed, person
@@ -53,9 +53,7 @@ async def _follow(ctx: Context | JobContext, current: Groups, holders: list[str]
 
 async def _no_room(ctx: Context | JobContext, current: Groups, user_id: str, people: dict[str, Member]) -> None:
     room = await networks.room_id(ctx.db, current.event.network, "control")
-    if room is None:
-        return
-    net = await networks.get(ctx.db, current.event.network)
-    t = Translator(net.language) if net is not None and net.language else ctx.t  # the room's language
-    await ctx.chat.send(room, t("sessions.follow.full", user=views.name(user_id, people), what=current.what(t),
-                                move=code(f"{ctx.prefix}group move {user_id} <session>")))
+    if room is not None:
+        await ctx.post(room, "sessions.follow.full", about_network=current.event.network, about=user_id,
+                       user=views.name(user_id, people), what=lambda t: current.what(t),
+                       move=code(f"{ctx.prefix}group move {user_id} <session>"))

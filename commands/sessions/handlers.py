@@ -22,7 +22,7 @@ _ANEW = "anew"
 
 
 @command("groups", help="cmd.groups", role=Role.COORDINATOR, where=Where.PRIVATE,
-         usage="<event> [workshop] size=<n> [anew]")
+         usage="<event> [workshop] size=<n> [anew]", local={"nl": "groepen", "nb": "grupper"})
 async def groups(ctx: Context, e: ManagedEvent, options: Rest | None = None) -> Reply:
     await require_private(ctx, "groups", e.network)  # the proposal names people and organisations
     workshop, size, anew = await _options(ctx, e, options or "")
@@ -106,7 +106,7 @@ async def _proposal(ctx: Context, current: Groups, size: int) -> tuple[list[grou
     return grouping.split([person(u, people) for u in users], size), people
 
 
-@command("sessions", help="cmd.sessions", role=Role.MEMBER)
+@command("sessions", help="cmd.sessions", role=Role.MEMBER, local={"nl": "sessies", "nb": "økter"})
 async def list_sessions(ctx: Context, e: EventRef) -> Reply:
     """Sessions, sizes, facilitators and room state, without the members: shown wherever the
     event may be shown."""
@@ -123,7 +123,8 @@ async def list_sessions(ctx: Context, e: EventRef) -> Reply:
     return Reply(text) if await shown_here(ctx, e) else await privately(ctx, text)
 
 
-@command("facilitate", help="cmd.facilitate", role=Role.COORDINATOR)
+@command("facilitate", help="cmd.facilitate", role=Role.COORDINATOR,
+         local={"nl": "begeleider aanwijzen", "nb": "utnevn leder"})
 async def facilitate(ctx: Context, picked: ManagedSession, who: MemberRef) -> Reply:
     event = picked.groups.event
     if event.network not in await members.active_networks(ctx.db, who.user_id):
