@@ -177,3 +177,27 @@ async def test_groups_are_in_mydata_and_forgetme_takes_the_person_out(world: Eve
     await world.say(people[0], "!confirm")
     listing = (await world.say(carol, f"!sessions {slug}")).text()
     assert f"{slug}/1: 2 of 3 people; facilitator: not named yet" in listing
+
+
+async def test_a_workshop_is_split_on_its_own_and_its_groups_follow_cancellations(world: EventWorld) -> None:
+    carol = await world.person("carol", "coordinator")
+    slug = await world.create(carol, capacity=10, extra="\nworkshops:\nCase clinic | 4\nPolicy lab | 4")
+    people = await world.people(5)
+    for user in people[:4]:
+        await world.say(user, f"!register {slug} case-clinic")
+    await world.say(people[4], f"!register {slug} policy-lab")
+    proposal = (await world.say(carol, f"!groups {slug} case-clinic size=2")).text()
+    assert "Proposal for workshop Case clinic of Theme meeting on alcohol at work: 4 confirmed participants" in proposal
+    assert people[4] not in proposal, "only the workshop's participants"
+    await world.say(carol, "!confirm")
+    listing = (await world.say(carol, f"!sessions {slug}")).text()
+    assert f"{slug}/case-clinic/1: 2 of 2 people" in listing and f"{slug}/case-clinic/2: 2 of 2 people" in listing
+    assert f"{slug}/1:" not in listing, "the event itself is not split"
+    shown = groups_in((await world.say(carol, f"!groups {slug} case-clinic")).text()
+                      .replace(f"{slug}/case-clinic/", "Group "))
+    await world.say(shown[2][0], f"!cancel {slug}")  # the event place ends, and with it the workshop's
+    listing = (await world.say(carol, f"!sessions {slug}")).text()
+    assert f"{slug}/case-clinic/2: 1 of 2 people" in listing
+    said = await world.say(carol, f"!group move {shown[1][0]} {slug}/case-clinic/2")
+    assert f"is now in {slug}/case-clinic/2" in said.text()
+    assert "is not a session" in (await world.say(carol, f"!group move {shown[1][0]} {slug}/x/y/2")).text()
