@@ -150,7 +150,9 @@ async def test_after_the_split_a_cancellation_leaves_and_a_promotion_joins_the_s
     assert promoted in after[small] and sorted(len(v) for v in after.values()) == [2, 3]
     # two more seats: one fills the last place, the other finds every group full and the
     # coordinators' room hears of it; no group grows beyond its size
-    said = await world.say(carol, f"!event edit {slug}\ncapacity: 7")
+    asked = await world.say(carol, f"!event edit {slug}\ncapacity: 7")
+    assert "!confirm" in asked.text(), asked.text()
+    said = await world.say(carol, "!confirm")
     assert any(f"placed you in group {slug}/" in s.body for s in said.to_user(people[6]))
     warned = said.to_room(CONTROL)
     assert warned and f"{people[7]} now has a seat" in warned[0].body and "every group is full" in warned[0].body
