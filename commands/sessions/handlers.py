@@ -42,7 +42,7 @@ async def groups(ctx: Context, e: ManagedEvent, options: Rest | None = None) -> 
                                 people=sum(len(g.members) for g in proposal), count=len(proposal))),
                      views.proposal(ctx.t, proposal, people)])
     return await ctx.confirm(SPLIT, {"event": e.slug, "workshop": workshop.key if workshop else None, "size": size,
-                                     "anew": anew}, summary=summary)
+                                     "anew": anew, "shown": _members_of(proposal)}, summary=summary)
 
 
 @confirmable(SPLIT)
@@ -57,10 +57,19 @@ async def split_confirmed(ctx: Context, args: dict) -> Reply:
         _may_split_again(ctx, current)
         await sessions.drop(ctx.db, current.rows)
     proposal, _people = await _proposal(ctx, current, int(args["size"]))
+    if _members_of(proposal) != args["shown"]:  # registrations changed since the proposal was shown
+        what = current.what(ctx.t)
+        return ctx.reply("sessions.groups.changed", what=what,
+                         again=code(f"{ctx.prefix}groups {e.slug}{_ws(workshop)} size={args['size']}"
+                                    + (f" {_ANEW}" if args.get("anew") else "")))
     await sessions.create(ctx.db, e.id, workshop.id if workshop else None, int(args["size"]),
-                          [[m.user_id for m in g.members] for g in proposal], ctx.now)
+                          _members_of(proposal), ctx.now)
     return ctx.reply("sessions.groups.done", what=current.what(ctx.t), count=len(proposal), sessions=listing,
                      facilitate=code(f"{ctx.prefix}facilitate {current.ref(1)} @user"))
+
+
+def _members_of(proposal: list[grouping.Group]) -> list[list[str]]:
+    return [[m.user_id for m in g.members] for g in proposal]
 
 
 async def _options(ctx: Context, e: Event, text: str) -> tuple[EventWorkshop | None, int | None, bool]:

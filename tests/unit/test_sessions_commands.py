@@ -72,6 +72,20 @@ async def test_splitting_again_shows_the_groups_and_changes_nothing_unless_asked
     assert f"{slug}/1: 5 of 5 people" in listing and f"{slug}/2" not in listing
 
 
+async def test_a_proposal_is_applied_only_as_shown(world: EventWorld) -> None:
+    carol, slug, people = await split_world(world, 5)
+    await world.say(carol, f"!groups {slug} size=2")
+    await world.say(people[4], f"!cancel {slug}")
+    refused = (await world.say(carol, "!confirm")).text()
+    assert "changed after I showed the proposal" in refused and f"!groups {slug} size=2" in refused
+    assert "not split into groups yet" in (await world.say(carol, f"!sessions {slug}")).text()
+    shown = groups_in((await world.say(carol, f"!groups {slug} size=2")).text())
+    await world.say(carol, "!confirm")
+    listing = (await world.say(carol, f"!sessions {slug}")).text()
+    assert sorted(len(v) for v in shown.values()) == [2, 2]
+    assert f"{slug}/1: 2 of 2 people" in listing and f"{slug}/2: 2 of 2 people" in listing and f"{slug}/3" not in listing
+
+
 async def test_bad_input_and_wrong_people_or_places_get_a_clear_answer(world: EventWorld) -> None:
     carol, slug, people = await split_world(world, 3)
     assert "how many people a group may have" in (await world.say(carol, f"!groups {slug}")).text()
