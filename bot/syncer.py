@@ -19,6 +19,9 @@ from storage.database import Database
 
 log = logging.getLogger("kring.sync")
 BUG_RETRY_MAX_S = 30.0  # a batch that failed for another reason than the network is retried slower
+# A room key often reaches the bot a sync after its message (a client shares it as it sends): the
+# sender is told that their message could not be read only when the key has not come by then.
+UNREADABLE_GRACE_S = 5.0
 
 
 class SyncLoop:
@@ -54,12 +57,15 @@ class SyncLoop:
         # Called with every batch after its commands (e.g. bot.guard: who joined which room).
         self.watchers: list[Callable[[SyncBatch], Awaitable[None]]] = [self.direct]
         self.handled = asyncio.Condition()  # notified when a batch has been handled, watchers included
+        self._telling: set[asyncio.Task] = set()  # "could not decrypt" notices waiting out the grace
 
     def stop(self) -> None:
         """Cut the long poll short; a batch being handled is finished first (see run)."""
         self._stopping = True
         if self._poll:
             self._poll.cancel()
+        for task in self._telling:
+            task.cancel()
 
     async def run(self) -> None:
         try:
@@ -184,7 +190,8 @@ class SyncLoop:
                 await self.dispatcher.handle(msg)
 
     async def _unreadable(self, event: Undecryptable) -> None:
-        """Tell the sender once, ask for the key, and keep the event to handle when it arrives."""
+        """Ask for the key and keep the event to handle when it arrives; tell the sender once, if
+        the key has not come within the grace period."""
         if event.sender == self.gateway.user_id:
             return
         if self.dispatcher.not_before and event.origin_time < self.dispatcher.not_before:
@@ -196,15 +203,28 @@ class SyncLoop:
                 return
             first = await decryption.remember(session, event.event_id, event.room_id, event.sender,
                                               event.session_id, self.clock())
-            # Only in the sender's DM: in a shared room most unreadable messages are chatter.
-            if first and await direct_rooms.partner(session, event.room_id) == event.sender:
-                t = Translator(self.language)
-                await OutboxChat(session, self.clock()).send(
-                    event.room_id, t("decrypt.failed"), notice=True, reply_to=event.event_id)
         if first:
-            self.on_commit()
             log.info("could not decrypt; key requested", extra={"event_id": event.event_id})
             await self.gateway.request_key(event.room_id, event.event_id)
+            task = asyncio.create_task(self._tell_unreadable(event))
+            self._telling.add(task)
+            task.add_done_callback(self._telling.discard)
+
+    async def _tell_unreadable(self, event: Undecryptable) -> None:
+        await asyncio.sleep(UNREADABLE_GRACE_S)
+        try:
+            async with self.db.transaction() as session:
+                if not await decryption.is_waiting(session, event.event_id):
+                    return  # the key came and the event was handled
+                # Only in the sender's DM: in a shared room most unreadable messages are chatter.
+                if await direct_rooms.partner(session, event.room_id) != event.sender:
+                    return
+                await OutboxChat(session, self.clock()).send(
+                    event.room_id, Translator(self.language)("decrypt.failed"), notice=True,
+                    reply_to=event.event_id)
+            self.on_commit()
+        except Exception:
+            log.exception("could not tell the sender of an unreadable message", extra={"event_id": event.event_id})
 
     async def retry_pending(self) -> None:
         async with self.db.read() as session:

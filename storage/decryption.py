@@ -32,5 +32,10 @@ async def all_waiting(session: AsyncSession) -> list[PendingDecryption]:
     return list((await session.execute(select(PendingDecryption))).scalars())
 
 
+async def is_waiting(session: AsyncSession, event_id: str) -> bool:
+    row = await session.execute(select(PendingDecryption.event_id).where(PendingDecryption.event_id == event_id))
+    return row.first() is not None
+
+
 async def resolved(session: AsyncSession, event_id: str) -> None:
     await session.execute(delete(PendingDecryption).where(PendingDecryption.event_id == event_id))

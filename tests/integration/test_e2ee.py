@@ -2,6 +2,10 @@
 whose key arrives late."""
 from __future__ import annotations
 
+import asyncio
+
+from storage import decryption
+
 
 async def test_restart_keeps_device_and_store(make_bot, make_member):
     bot = await make_bot()
@@ -53,6 +57,37 @@ async def test_message_with_late_key_gets_notice_then_is_handled_once(make_bot, 
     await alice.send(room, "!help")
     replies = await alice.messages_from(bot.user_id, room, 4)
     assert "!ping" in replies[3].content["body"]
+
+
+async def _until_waiting_for_key(bot, event_id: str) -> None:  # noqa: ANN001
+    """Until the bot holds the event as unreadable (checked under the lock its sync loop notifies
+    with, so no handled batch is missed)."""
+    sync = bot.kring.sync
+    async with sync.handled:
+        while True:
+            async with bot.kring.db.read() as session:
+                if await decryption.is_waiting(session, event_id):
+                    return
+            await asyncio.wait_for(sync.handled.wait(), 60)
+
+
+async def test_a_key_that_follows_its_message_soon_gets_only_the_answer(make_bot, make_member):
+    """A client often shares the room key a moment after the message: the sender is not told that
+    their message could not be read when the key comes within the grace period."""
+    bot = await make_bot()
+    alice = await make_member(encrypted=True)
+    room = await alice.dm(bot.user_id, encrypted=True)
+    await alice.send(room, "!ping")
+    await alice.messages_from(bot.user_id, room, 1)
+
+    event_id, release_key = await alice.send_with_late_key(room, "!ping")
+    await _until_waiting_for_key(bot, event_id)
+    await release_key()
+    replies = await alice.messages_from(bot.user_id, room, 2)
+    assert replies[1].content["body"].startswith("Pong!"), replies[1].content["body"]
+    await alice.send(room, "!help")
+    replies = await alice.messages_from(bot.user_id, room, 3)
+    assert "!ping" in replies[2].content["body"], "no notice came after the answer either"
 
 
 async def test_files_in_an_encrypted_dm_are_encrypted_attachments(make_bot, make_member):
