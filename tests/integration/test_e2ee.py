@@ -38,14 +38,20 @@ async def test_missing_store_is_reported_not_replaced(make_bot):
     await bot.stop()
 
 
-async def test_message_with_late_key_gets_notice_then_is_handled_once(make_bot, make_member):
+async def _ping_with_late_key(make_bot, make_member):  # noqa: ANN001, ANN202
+    """An encrypted DM that already works (one !ping answered), then a !ping whose room key the
+    bot gets only when release_key() is awaited."""
     bot = await make_bot()
     alice = await make_member(encrypted=True)
     room = await alice.dm(bot.user_id, encrypted=True)
     await alice.send(room, "!ping")
     await alice.messages_from(bot.user_id, room, 1)
-
     event_id, release_key = await alice.send_with_late_key(room, "!ping")
+    return bot, alice, room, event_id, release_key
+
+
+async def test_message_with_late_key_gets_notice_then_is_handled_once(make_bot, make_member):
+    bot, alice, room, event_id, release_key = await _ping_with_late_key(make_bot, make_member)
     notice = await alice.reply_to(bot.user_id, room, event_id)
     assert notice.content["msgtype"] == "m.notice"
     assert "could not decrypt" in notice.content["body"]
@@ -74,13 +80,7 @@ async def _until_waiting_for_key(bot, event_id: str) -> None:  # noqa: ANN001
 async def test_a_key_that_follows_its_message_soon_gets_only_the_answer(make_bot, make_member):
     """A client often shares the room key a moment after the message: the sender is not told that
     their message could not be read when the key comes within the grace period."""
-    bot = await make_bot()
-    alice = await make_member(encrypted=True)
-    room = await alice.dm(bot.user_id, encrypted=True)
-    await alice.send(room, "!ping")
-    await alice.messages_from(bot.user_id, room, 1)
-
-    event_id, release_key = await alice.send_with_late_key(room, "!ping")
+    bot, alice, room, event_id, release_key = await _ping_with_late_key(make_bot, make_member)
     await _until_waiting_for_key(bot, event_id)
     await release_key()
     replies = await alice.messages_from(bot.user_id, room, 2)
