@@ -68,5 +68,6 @@ async def test_an_old_control_room_is_brought_to_joined_history_at_start(make_bo
                                                 {"history_visibility": "shared"})
     assert outcome.status == "ok"
     await bot.restart()
+    await carol.wait_joined(control, carol.user_id)  # she accepts the control room's invite on her own
     resp = await carol.client.room_get_state_event(control, "m.room.history_visibility")
     assert resp.content == {"history_visibility": "joined"}
