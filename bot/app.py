@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api import feedback_forms
 from bot.matrix import crosssign
 from bot.config import Config
 from bot.dispatch import DispatchSettings, Dispatcher
@@ -65,6 +66,9 @@ class Kring:
         self.db = Database(config.storage.database_url)
         self.gateway = MatrixGateway(config.matrix)
         self.registry = Registry.discover()
+        fb = config.feedback
+        feedback_forms.configure(delay=timedelta(hours=fb.delay_hours), deadline_days=fb.deadline_days,
+                                 nudges=fb.nudges, forms_dir=fb.forms_dir)
         self.cross_signing: crosssign.CrossSigningStatus | None = None
         self.outbox = OutboxSender(self.db, self.gateway, clock, encrypt_dms=config.matrix.encryption,
                                    retry_max_s=config.matrix.retry_max_seconds)

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, ValidationInfo, field_validator
 
-from api import i18n
+from api import feedback_forms, i18n
 
 ENV_PREFIX = "KRING__"
 USER_ID = re.compile(r"^@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(:\d+)?$")
@@ -158,10 +158,42 @@ class BotConfig(_Section):
     _language = field_validator("language")(lambda cls, v: _check_language(v))
 
 
+class FeedbackConfig(_Section):
+    """Feedback after every meeting: when it is asked, until when it is taken, how often those
+    who have not answered are reminded, and where forms of your own live."""
+
+    delay_hours: float = Field(1, ge=0)  # after the event's end, participants are asked
+    deadline_days: int = Field(7, ge=1, le=365)  # the default deadline, after the event's end
+    nudges: int = Field(1, ge=0, le=5)  # reminders before the deadline, only to those who have not answered
+    forms_dir: Path | None = None  # more forms, one YAML file each (as api/feedback_forms/default.yaml)
+
+    @field_validator("forms_dir")
+    @classmethod
+    def _forms(cls, value: Path | None) -> Path | None:
+        if value is None:
+            return None
+        if not value.is_dir():
+            raise ValueError(f"{value} is not a folder")
+        for path in sorted(value.glob("*.yaml")):
+            try:
+                feedback_forms.parse(path.stem, _yaml_of(path))
+            except feedback_forms.FormError as err:
+                raise ValueError(str(err)) from None
+        return value
+
+
+def _yaml_of(path: Path) -> dict[str, Any]:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as err:
+        raise ValueError(f"{path}: not valid YAML") from err
+
+
 class Config(_Section):
     matrix: MatrixConfig
     storage: StorageConfig = StorageConfig()
     bot: BotConfig = BotConfig()
+    feedback: FeedbackConfig = FeedbackConfig()
     networks: list[NetworkConfig] = []
 
     def network_ids(self) -> list[str]:

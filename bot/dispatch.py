@@ -120,6 +120,8 @@ class Dispatcher:
                 async with undoable(ctx):
                     reply = await step(ctx, clean(msg.body).strip())
                 outcome = "ok"
+                if ctx.untraceable:  # e.g. an answer to an anonymous form: no room, only the day
+                    await processed.unlink(session, msg.event_id)
             except UserError as err:
                 outcome, reply = "user-error", Reply(ctx.t(err.key, **err.values))
             except Exception:

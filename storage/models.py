@@ -217,6 +217,10 @@ class Event(Base):
     waitlist_mode: Mapped[str] = mapped_column(String(8), default="offer")
     offer_hours: Mapped[int] = mapped_column(Integer, default=24)
     workshops_per_member: Mapped[int] = mapped_column(Integer, default=1)
+    # feedback (issue 19): the form asked after the event (None: the default form) and the last
+    # moment an answer is taken (None: the configured number of days after the end)
+    feedback_form: Mapped[str | None] = mapped_column(String(64))
+    feedback_deadline: Mapped[datetime | None]
     state: Mapped[str] = mapped_column(String(16), default="draft")
     revision: Mapped[int] = mapped_column(Integer, default=0)
     created_by: Mapped[str | None] = mapped_column(String(255))
@@ -341,3 +345,47 @@ class SessionContribution(Base):
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
     revealed_at: Mapped[datetime | None]
+
+
+# ---- feedback (issue 19) ---------------------------------------------------------------------
+class FeedbackAnswer(Base):
+    """One filled-in feedback form. A named answer keeps its author (user_id) and moment; an
+    answer to an anonymous form keeps neither: no user, no room, only the day (answered_at at
+    midnight UTC), and a random id so that not even the order of rows hints at who sent it. A
+    group's answer names its session."""
+
+    __tablename__ = "feedback_answers"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    form: Mapped[str] = mapped_column(String(64))
+    anonymous: Mapped[bool] = mapped_column(default=False)
+    user_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("sessions.id", ondelete="SET NULL"), index=True)
+    answers: Mapped[dict[str, Any]] = mapped_column(JSON)
+    answered_at: Mapped[datetime]
+
+
+class FeedbackResponded(Base):
+    """Only that a person (session_id 0) or a group (its session) has answered an event's form, so
+    each answers once and nudges skip them; nothing about what was answered or when."""
+
+    __tablename__ = "feedback_responded"
+    __table_args__ = (UniqueConstraint("event_id", "user_id", "session_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str] = mapped_column(String(255), index=True)
+    session_id: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class FeedbackProgress(Base):
+    """A form being filled in: the question reached and the answers so far. Kept across `!stop`
+    (a later `!feedback` resumes); deleted the moment the answer is stored."""
+
+    __tablename__ = "feedback_progress"
+    __table_args__ = (UniqueConstraint("event_id", "user_id", "session_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str] = mapped_column(String(255), index=True)
+    session_id: Mapped[int] = mapped_column(Integer, default=0)
+    step: Mapped[int] = mapped_column(Integer, default=0)
+    answers: Mapped[dict[str, Any]] = mapped_column(JSON)

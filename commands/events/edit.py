@@ -128,6 +128,7 @@ def _apply(e: Event, d: Draft, ctx: Context) -> None:
     e.timezone, e.starts_at, e.ends_at, e.place = d.timezone, d.starts_at, d.ends_at, d.place
     e.capacity, e.closes_at, e.invite_only, e.acknowledge = d.capacity, d.closes_at, d.invite_only, d.acknowledge
     e.workshops_per_member, e.waitlist_mode, e.offer_hours = d.workshops_per_member, d.waitlist_mode.value, d.offer_hours
+    e.feedback_form, e.feedback_deadline = d.feedback_form, d.feedback_deadline
     e.updated_at = ctx.now
 
 

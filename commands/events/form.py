@@ -15,6 +15,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
+from api import feedback_forms
 from api.slugs import slugify
 from api.types import whole_number
 from commands.events.rules import Mode
@@ -25,7 +26,7 @@ Problem = tuple[str, dict[str, Any]]
 # Canonical field names, in the order they are parsed (a later one may depend on an earlier one).
 FIELDS = ("network", "title", "purpose", "expectations", "programme", "timezone", "starts", "ends", "place",
           "capacity", "registration closes", "invite-only", "acknowledge", "workshops", "workshops per member",
-          "waitlist mode", "offer hours")
+          "waitlist mode", "offer hours", "feedback form", "feedback deadline")
 REQUIRED = ("title", "purpose", "starts", "ends", "capacity")
 MULTILINE = frozenset({"purpose", "expectations", "programme", "workshops"})
 RESERVED_SLUGS = frozenset({"create", "edit", "publish", "cancel", "new"})
@@ -62,6 +63,8 @@ class Draft:
     workshops_per_member: int = 1
     waitlist_mode: Mode = Mode.OFFER
     offer_hours: int = 24
+    feedback_form: str | None = None  # None: the default form (api/feedback_forms)
+    feedback_deadline: datetime | None = None  # None: the configured days after the end
 
 
 @dataclass
@@ -166,6 +169,8 @@ def _consistency(known: Known) -> list[Problem]:
         return [("events.form.end_before_start", {"ends": _local(v["ends"], known.tz), "starts": _local(v["starts"], known.tz)})]
     if v.get("registration closes") and v["registration closes"] > v["ends"]:
         return [("events.form.closes_after_end", {})]
+    if v.get("feedback deadline") and v["feedback deadline"] <= v["ends"]:
+        return [("events.form.feedback_before_end", {})]
     return []
 
 
@@ -177,7 +182,8 @@ def _draft(known: Known) -> Draft:
         place=v.get("place"), capacity=v["capacity"], closes_at=v.get("registration closes") or v["starts"],
         invite_only=v.get("invite-only", False), acknowledge=v.get("acknowledge", False), workshops=tuple(v.get("workshops") or ()),
         workshops_per_member=v.get("workshops per member", 1), waitlist_mode=v.get("waitlist mode", Mode.OFFER),
-        offer_hours=v.get("offer hours", 24),
+        offer_hours=v.get("offer hours", 24), feedback_form=v.get("feedback form"),
+        feedback_deadline=v.get("feedback deadline"),
     )
 
 
@@ -187,7 +193,7 @@ def _values_of(d: Draft) -> dict[str, Any]:
             "place": d.place, "capacity": d.capacity, "registration closes": d.closes_at,
             "invite-only": d.invite_only, "acknowledge": d.acknowledge, "workshops": list(d.workshops),
             "workshops per member": d.workshops_per_member, "waitlist mode": d.waitlist_mode,
-            "offer hours": d.offer_hours}
+            "offer hours": d.offer_hours, "feedback form": d.feedback_form, "feedback deadline": d.feedback_deadline}
 
 
 # ---- field parsers --------------------------------------------------------------------------
@@ -313,6 +319,31 @@ def _closes(raw: str, known: Known) -> datetime | None:
     return value
 
 
+def _feedback_form(raw: str, known: Known) -> str | None:
+    if raw in ("", "-"):
+        return None
+    forms = feedback_forms.forms()
+    if raw.lower() not in forms:
+        raise FieldProblem("events.form.bad_feedback_form", value=raw[:40], choices=", ".join(sorted(forms)))
+    return raw.lower()
+
+
+def _feedback_deadline(raw: str, known: Known) -> datetime | None:
+    """A date and time, or a day alone (its end); after the event's end."""
+    if raw in ("", "-"):
+        return None
+    value = _local_datetime(raw, known)
+    if value is None:
+        naive = _strp(raw, _DATE)
+        value = None if naive is None else _localize(datetime.combine(naive.date(), time(23, 59)), known.tz)
+    if value is None:
+        raise FieldProblem("events.form.bad_datetime", value=raw[:40])
+    ends = known.values.get("ends")
+    if ends is not None and value <= ends:
+        raise FieldProblem("events.form.feedback_before_end", value=raw[:40])
+    return value
+
+
 def _whole(low: int, high: int):  # noqa: ANN202
     def parse(raw: str, known: Known) -> int:
         value = whole_number(raw)
@@ -362,7 +393,8 @@ _PARSERS = {
     "programme": _optional_text(4000), "timezone": _timezone, "starts": _starts, "ends": _ends,
     "place": _optional_text(500), "capacity": _whole(1, 100_000), "registration closes": _closes,
     "invite-only": _yes_no, "acknowledge": _yes_no, "workshops": _workshops, "waitlist mode": _mode,
-    "workshops per member": _whole(1, 20), "offer hours": _whole(1, 336),
+    "workshops per member": _whole(1, 20), "offer hours": _whole(1, 336), "feedback form": _feedback_form,
+    "feedback deadline": _feedback_deadline,
 }
 
 

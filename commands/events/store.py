@@ -30,6 +30,7 @@ async def create_draft(ctx: Context, draft: Draft, network: str) -> Event:
         "acknowledge": draft.acknowledge,
         "waitlist_mode": draft.waitlist_mode.value, "offer_hours": draft.offer_hours,
         "workshops_per_member": draft.workshops_per_member, "created_by": ctx.sender,
+        "feedback_form": draft.feedback_form, "feedback_deadline": draft.feedback_deadline,
     }
     return await events.create(ctx.db, values, [(w.key, w.name, w.capacity) for w in draft.workshops], ctx.now)
 
@@ -42,4 +43,5 @@ def draft_of(e: Event, workshops: list[EventWorkshop]) -> Draft:
         closes_at=e.closes_at, invite_only=e.invite_only, acknowledge=e.acknowledge,
         workshops=tuple(Workshop(w.key, w.name, w.capacity) for w in workshops),
         workshops_per_member=e.workshops_per_member, waitlist_mode=Mode(e.waitlist_mode), offer_hours=e.offer_hours,
+        feedback_form=e.feedback_form, feedback_deadline=e.feedback_deadline,
     )

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from babel import Locale
 
-from api import Where, i18n
+from api import Where, feedback_forms, i18n
 from api.i18n import PLURAL_CATEGORIES, Translator
 from commands.events.form import FIELDS
 from storage import events, members, networks
@@ -35,7 +35,8 @@ DYNAMIC: dict[str, tuple[str, ...]] = {
     "members.state.{}": ("active", "pending", "declined", "left", "removed"),
     "members.count.{}": ("member", "facilitator", "coordinator", "pending", "declined", "left", "removed"),
     "help.where.{}": tuple(w.value for w in Where),
-    "feature.{}": ("help", "system", "membership", "profile", "privacy", "confirm", "events", "sessions"),
+    "feature.{}": ("help", "system", "membership", "profile", "privacy", "confirm", "events", "sessions", "feedback"),
+    "feedback.hint_{}": feedback_forms.KINDS,
     "events.publish.{}": (events.PUBLISHED, events.CANCELLED),
     "events.room.{}": ("announcements", "lobby"),
     "events.view.state.{}": (events.DRAFT, events.CANCELLED),

@@ -87,7 +87,10 @@ async def test_step_by_step_creation_asks_each_field_and_rechecks_bad_answers(wo
         ("-", "Workshops"),
         ("Case clinic | 12\nPolicy lab | 12", "How many workshops"),
         ("-", "offer it to the first in line"),
-        ("auto", None),
+        ("auto", "Which feedback form"),
+        ("secret", "no feedback form"),
+        ("anonymous", "Until when is feedback taken"),
+        ("-", None),
     ]
     for i, (answer, expected) in enumerate(answers):
         if i == 8:  # a restart in the middle: the conversation lives in the database
