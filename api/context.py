@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from api.i18n import Translator
 from api.render import Text
 from api.types import Role
-from storage import confirmations, networks
+from storage import confirmations, networks, sessions
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -60,6 +60,19 @@ class Chat(Protocol):
 
     async def redact(self, room_id: str, event_id: str, reason: str | None = None) -> None: ...
 
+    async def set_levels(self, room_id: str, **levels: int) -> None:
+        """Change top-level power-level settings of a room (events_default=50: read-only for
+        everyone below moderator), keeping the rest as it is on the homeserver."""
+        ...
+
+    async def create_room(self, *, name: str, topic: str, marker: dict[str, Any], moderators: tuple[str, ...],
+                          invite: tuple[str, ...], then: str, then_payload: dict[str, Any]) -> None:
+        """Create a private, encrypted, invite-only room (history visible from joining on, not in
+        the directory) carrying the state event `org.kring.session` with `marker`; the homeserver
+        creates it once, even across a crash. `invite` is invited with the creation; the job kind
+        `then` runs once it exists, with `then_payload` plus room_id and invited (who was)."""
+        ...
+
 
 class Schedule(Protocol):
     # about: the person the action concerns (erased with them)
@@ -97,6 +110,13 @@ class Telling:
         follows (the caller has locked the event row)."""
         for hook in self.declared.seat_hooks if self.declared else ():
             await hook(self, event)
+
+    async def session_changed(self, group: Any) -> None:
+        """Who belongs to session `group` (a storage.models.GroupSession) may have changed (a member,
+        its facilitator, a case-bringer added or removed): each feature's @on_session_changed hook
+        follows; the sessions feature brings the session's room in step (invites, removals)."""
+        for hook in self.declared.session_hooks if self.declared else ():
+            await hook(self, group)
 
     async def translator_for(self, user_id: str, network: str | None = None) -> Translator:
         if self.recipients is None:
@@ -168,12 +188,24 @@ class Context(Telling):
             self._control = (where[0] if ok else None,)
         return self._control[0]
 
-    async def is_private(self, network: str | None = None) -> bool:
-        """True in the caller's DM, or in the coordinators' room (of `network`, when given)."""
+    async def is_private(self, network: str | None = None, *, session: Any = None) -> bool:
+        """True in the caller's DM, or in the coordinators' room (of `network`, when given); with
+        `session` (a GroupSession) also in that session's own room when the caller belongs to it:
+        the room is a private place of its participants for what concerns that session only."""
         if self.is_dm:
             return True
+        if session is not None and session.room_id == self.room_id:
+            return await sessions.belongs(self.db, session, self.sender)
         here = await self.control_network()
         return here is not None and network in (None, here)
+
+    async def session_here(self) -> Any:
+        """The session (GroupSession) whose private room this is, when the caller belongs to it;
+        else None (another room, or an outsider who got in)."""
+        group = await sessions.by_room(self.db, self.room_id)
+        if group is None or not await sessions.belongs(self.db, group, self.sender):
+            return None
+        return group
 
     def reply(self, key: str, **values: object) -> Reply:
         return Reply(self.t(key, **values))

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field, replace
 from types import ModuleType
 from typing import Any
 
-from api.decorators import (COMMAND_ATTR, CONFIRMABLE_ATTR, FLOW_ATTR, JOB_ATTR, LEAVE_ATTR, SEATS_ATTR, CommandSpec,
+from api.decorators import (COMMAND_ATTR, CONFIRMABLE_ATTR, FLOW_ATTR, JOB_ATTR, LEAVE_ATTR, SEATS_ATTR, SESSION_ATTR,
+                            CommandSpec,
                             Handler)
 from storage.privacy import ERASER_ATTR, EXPORTER_ATTR, Eraser, Exporter
 
@@ -21,6 +22,7 @@ class Declared:
     confirmables: dict[str, Handler] = field(default_factory=dict)
     leave_hooks: list[Callable[..., Awaitable[None]]] = field(default_factory=list)
     seat_hooks: list[Callable[..., Awaitable[None]]] = field(default_factory=list)
+    session_hooks: list[Callable[..., Awaitable[None]]] = field(default_factory=list)
     exporters: dict[str, Exporter] = field(default_factory=dict)
     erasers: dict[str, Eraser] = field(default_factory=dict)
 
@@ -38,6 +40,8 @@ class Declared:
                     out.leave_hooks.append(obj)
                 if getattr(obj, SEATS_ATTR, False):
                     out.seat_hooks.append(obj)
+                if getattr(obj, SESSION_ATTR, False):
+                    out.session_hooks.append(obj)
                 for attr, table in ((JOB_ATTR, out.jobs), (FLOW_ATTR, out.flows), (CONFIRMABLE_ATTR, out.confirmables),
                                     (EXPORTER_ATTR, out.exporters), (ERASER_ATTR, out.erasers)):
                     name = getattr(obj, attr, None)

@@ -53,6 +53,7 @@ FLOW_ATTR = "__kring_flow__"
 CONFIRMABLE_ATTR = "__kring_confirmable__"
 LEAVE_ATTR = "__kring_on_leave__"
 SEATS_ATTR = "__kring_on_seats_changed__"
+SESSION_ATTR = "__kring_on_session_changed__"
 
 
 def command(
@@ -159,4 +160,14 @@ def on_seats_changed(fn: Callable[..., Awaitable[None]]) -> Callable[..., Awaita
     events feature calls `ctx.seats_changed(event)`; the sessions feature keeps its groups in step
     without either importing the other."""
     setattr(fn, SEATS_ATTR, True)
+    return fn
+
+
+def on_session_changed(fn: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+    """Declare what a feature does when who belongs to a session (a closed group) may have changed:
+    fn(ctx, group) with `group` the storage.models.GroupSession row, in the caller's transaction.
+    Any feature that adds or removes someone (a case-bringer, a facilitator) calls
+    `ctx.session_changed(group)`; the sessions feature then brings the session's room in step
+    (invites, removals, power levels) without either importing the other."""
+    setattr(fn, SESSION_ATTR, True)
     return fn

@@ -60,3 +60,27 @@ def power_levels(kind: str, room_version: str, bot_user_id: str, coordinators: I
 
 def level_for(role: str) -> int:
     return COORDINATOR_LEVEL if role == "coordinator" else 0
+
+
+SESSION_MARKER = "org.kring.session"  # the state event naming the session a private room belongs to
+MODERATOR_LEVEL = 50
+
+
+def session_power_levels(room_version: str, bot_user_id: str, moderators: Iterable[str]) -> dict:
+    """A session room: the facilitator moderates, participants are at the default level and may
+    post; only the bot changes the room's settings. The bot is listed only where the room version
+    still lists creators (before version 12)."""
+    users = {user_id: MODERATOR_LEVEL for user_id in moderators if user_id != bot_user_id}
+    if not creators_privileged(room_version):
+        users[bot_user_id] = BOT_LEVEL
+    events = {
+        "m.room.name": 100, "m.room.topic": 50, "m.room.avatar": 100, "m.room.canonical_alias": 100,
+        "m.room.power_levels": 100, "m.room.history_visibility": 100, "m.room.encryption": 100,
+        "m.room.server_acl": 100, "m.room.join_rules": 100, "m.room.pinned_events": 50,
+        SESSION_MARKER: 100, "m.room.tombstone": 150 if creators_privileged(room_version) else 100,
+    }
+    return {"users": users, "users_default": 0, "events": events, "events_default": 0, "state_default": 100,
+            "invite": 100, "kick": 100, "ban": 100, "redact": 50}
+
+
+READ_ONLY = {"events_default": MODERATOR_LEVEL}  # a closed session room: only moderators (and the bot) post

@@ -77,6 +77,7 @@ class Kring:
             language=config.bot.language, prefix=config.bot.command_prefix, on_commit=self.outbox.wake,
             declared=self.registry.declared,
         )
+        self.outbox.on_schedule = self.schedule.wake  # a room made: its follow-up job runs at once
         self.dispatcher = Dispatcher(
             self.db, self.registry,
             DispatchSettings(bot_user_id=config.matrix.user_id, prefix=config.bot.command_prefix,

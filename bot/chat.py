@@ -21,6 +21,9 @@ POWER = "power"
 STATE = "state"
 LEAVE = "leave"
 REDACT = "redact"
+LEVELS = "levels"
+# Creating a private room (a session's): a lane of its own, since the room has no id yet.
+ROOM = "room"
 
 
 def message_content(
@@ -112,6 +115,18 @@ class OutboxChat:
         """Remove a message the bot sent (its content; Matrix keeps that an event was there)."""
         await self._enqueue(REDACT, {"event_id": event_id, "reason": reason, "private": True}, self.now,
                             room_id=room_id)
+
+    async def set_levels(self, room_id: str, **levels: int) -> None:
+        await self._enqueue(LEVELS, {"levels": levels}, self.now, room_id=room_id)
+
+    async def create_room(self, *, name: str, topic: str, marker: dict[str, Any], moderators: tuple[str, ...],
+                          invite: tuple[str, ...], then: str, then_payload: dict[str, Any]) -> None:
+        """See api.context.Chat.create_room. The row has neither room nor person: all room
+        creations share one lane, in order (the homeserver throttles them per user anyway)."""
+        payload = {"name": name, "topic": topic, "marker": marker, "moderators": list(moderators),
+                   "invite": list(invite), "then": then, "then_payload": then_payload,
+                   "private": True}  # who was invited is not kept once the room exists
+        await self._enqueue(ROOM, payload, self.now)
 
     async def reply(self, reply: Reply, room_id: str, event_id: str, thread_root: str | None,
                     in_busy_room: bool) -> None:

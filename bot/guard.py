@@ -12,7 +12,8 @@ from datetime import datetime
 from bot.chat import OutboxChat
 from api.i18n import Translator
 from bot.matrix.gateway import MemberChange, SyncBatch
-from storage import members, networks, processed
+from storage import events, members, networks, processed, sessions
+from storage.models import GroupSession
 from storage.database import Database
 
 log = logging.getLogger("kring.guard")
@@ -39,7 +40,17 @@ class RoomGuard:
         now = self.clock()
         async with self.db.transaction() as session:
             where = await networks.network_of_room(session, change.room_id)
-            if where is None or not await processed.claim(session, change.event_id, change.room_id, now):
+            if where is None:
+                group = await sessions.by_room(session, change.room_id)
+                removed = group is not None and await processed.claim(session, change.event_id, change.room_id, now) \
+                    and await self._session_room(session, group, change, now)
+        if where is None:
+            if removed:
+                self.on_commit()
+                log.info("removed an outsider from a session room", extra={"room_id": change.room_id})
+            return
+        async with self.db.transaction() as session:
+            if not await processed.claim(session, change.event_id, change.room_id, now):
                 return
             net_id, kind = where
             roles = await members.roles(session, change.user_id)
@@ -61,6 +72,22 @@ class RoomGuard:
             await chat.dm(change.user_id, t(key, network=name, network_id=net_id, prefix=self.prefix))
         self.on_commit()
         log.info("removed a non-member from a network room", extra={"room_id": change.room_id, "kind": kind})
+
+    async def _session_room(self, session, group: GroupSession, change: MemberChange, now: datetime) -> bool:  # noqa: ANN001
+        """A session's private room holds its group only: anyone else who got in is removed and
+        told why (the session is named, nothing of what was said there)."""
+        if await sessions.belongs(session, group, change.user_id):
+            return False
+        event = await events.lock(session, group.event_id)
+        network = await networks.get(session, event.network) if event else None
+        member = await members.get(session, change.user_id)
+        t = Translator((member.language if member else None) or (network.language if network else None)
+                       or self.language)
+        ref = f"{event.slug}/{group.number}" if event else str(group.number)
+        chat = OutboxChat(session, now)
+        await chat.kick(change.room_id, change.user_id, t("sessions.room.outsider_reason", session=ref).plain)
+        await chat.dm(change.user_id, t("sessions.room.outsider_dm", session=ref))
+        return True
 
     async def bot_left(self, room_id: str) -> None:
         now = self.clock()

@@ -15,14 +15,17 @@ import secrets
 from collections.abc import Callable
 from datetime import datetime
 
-from bot.chat import FILE, INVITE, KICK, LEAVE, MESSAGE, POWER, REDACT, STATE
+from sqlalchemy import select
+
+from api.rooms import SESSION_MARKER, session_power_levels
+from bot.chat import FILE, INVITE, KICK, LEAVE, LEVELS, MESSAGE, POWER, REDACT, ROOM, STATE
 from bot.matrix.gateway import MatrixGateway, SendOutcome
 from bot.retry import retry_delay
 from bot.send_slots import SendSlots
 from bot.shrink import cut_down, event_size
-from storage import direct_rooms, outbox
+from storage import direct_rooms, outbox, schedule
 from storage.database import Database
-from storage.models import OutboxItem
+from storage.models import DirectRoom, GroupSession, NetworkRoom, OutboxItem
 
 log = logging.getLogger("kring.outbox")
 
@@ -44,8 +47,11 @@ def lane_of(item: OutboxItem) -> Lane:
 class OutboxSender:
     def __init__(self, db: Database, gateway: MatrixGateway, clock: Callable[[], datetime], *,
                  encrypt_dms: bool, parallel_rooms: int = 8, backoff_base: float = 0.5,
-                 max_unexpected: int = MAX_UNEXPECTED_FAILURES, retry_max_s: float = 2.0) -> None:
+                 max_unexpected: int = MAX_UNEXPECTED_FAILURES, retry_max_s: float = 2.0,
+                 on_schedule: Callable[[], None] = lambda: None) -> None:
         self.db = db
+        self.on_schedule = on_schedule  # a room was made: its follow-up job is in the schedule table
+        self._invited: dict[int, list[str]] = {}  # room item id -> who its room was created with
         self.gateway = gateway
         self.clock = clock
         self.encrypt_dms = encrypt_dms
@@ -269,6 +275,8 @@ class OutboxSender:
             log.exception("could not mark a dropped outbox item", extra={"item": item.id, "ref": secrets.token_hex(3)})
 
     async def _attempt(self, item: OutboxItem) -> SendOutcome:
+        if item.kind == ROOM:
+            return await self._unless_stopping(self._create_room(item))
         room_id = item.room_id or await self._dm_room(item.user_id)
         if item.kind == MESSAGE:
             return await self._unless_stopping(self.gateway.send(room_id, item.payload["content"], item.txn_id))
@@ -294,9 +302,50 @@ class OutboxSender:
             return await self.gateway.put_state(room_id, p["type"], p["content"], p.get("state_key", ""))
         if item.kind == LEAVE:
             return await self.gateway.leave_room(room_id)
+        if item.kind == LEVELS:
+            return await self.gateway.set_levels(room_id, {k: int(v) for k, v in p["levels"].items()})
         if item.kind == REDACT:
             return await self.gateway.redact(room_id, p["event_id"], p.get("reason"), item.txn_id)
         return SendOutcome("failed", error=f"unknown outbox kind {item.kind}")
+
+    async def _create_room(self, item: OutboxItem) -> SendOutcome:
+        """Create a private room once. An attempt is counted in the table before the homeserver is
+        asked; a later attempt (after a crash or a lost answer) first looks for the room the earlier
+        one may have made, by the marker state carrying this row's transaction id."""
+        p = item.payload
+        async with self.db.transaction() as session:
+            row = await session.get(OutboxItem, item.id)
+            tried = bool(row and row.attempts)
+            await outbox.note_attempt(session, item.id)
+        if tried:
+            found = await self.gateway.find_marked_room(SESSION_MARKER, item.txn_id, await self._known_rooms())
+            if found:
+                members = await self.gateway.memberships(found)
+                self._invited[item.id] = sorted(u for u, m in members.items()
+                                                if m in ("invite", "join") and u != self.gateway.user_id)
+                log.warning("found the room an earlier attempt made", extra={"item": item.id, "room_id": found})
+                return SendOutcome("ok", event_id=found)
+        version = await self.gateway.default_room_version()
+        outcome = await self.gateway.create_private_room(
+            name=p["name"], topic=p["topic"], room_version=version, marker_type=SESSION_MARKER,
+            marker={**p["marker"], "token": item.txn_id},
+            power_levels=session_power_levels(version, self.gateway.user_id, p["moderators"]), invite=p["invite"])
+        if outcome.status == "ok":
+            self._invited[item.id] = list(p["invite"])
+        elif outcome.status == "failed" and p["invite"] and "invite" in (outcome.error or "").lower():
+            # The homeserver refuses this many invites with a creation: create first, invite after.
+            log.warning("room creation refused its invites; inviting one by one", extra={"item": item.id})
+            item.payload = {**p, "invite": []}
+            return SendOutcome("retry", retry_after=0.01, error=outcome.error)
+        return outcome
+
+    async def _known_rooms(self) -> set[str]:
+        """Rooms recorded for something already: a marked room among them is not the one sought."""
+        async with self.db.read() as session:
+            known = set()
+            for column in (NetworkRoom.room_id, DirectRoom.room_id, GroupSession.room_id):
+                known |= {r for (r,) in await session.execute(select(column)) if r}
+        return known
 
     async def _dm_room(self, user_id: str) -> str:
         async with self.db.read() as session:
@@ -315,8 +364,15 @@ class OutboxSender:
         return room_id
 
     async def _finish(self, item: OutboxItem, error: str | None, event_id: str | None = None) -> None:
+        now = self.clock()
         async with self.db.transaction() as session:
-            await outbox.mark_done(session, item.id, self.clock(), error, event_id)
+            await outbox.mark_done(session, item.id, now, error, event_id)
+            if item.kind == ROOM:  # what the feature does next, once: in the same transaction
+                then = {**item.payload["then_payload"], "room_id": None if error else event_id,
+                        "invited": self._invited.pop(item.id, []), "error": error}
+                await schedule.put(session, f"room-made-{item.id}", item.payload["then"], now, then, now)
+        if item.kind == ROOM:
+            self.on_schedule()
         self._unexpected.pop(item.id, None)
         async with self.finished:
             self.finished.notify_all()

@@ -318,6 +318,19 @@ class GroupSession(Base):
     updated_at: Mapped[datetime]
 
 
+class SessionRoomMember(Base):
+    """Who the bot has let into a session's private room (invited), at which power level: what the
+    room is brought in step with when the group changes (storage.sessions.wanted)."""
+
+    __tablename__ = "session_room_members"
+    __table_args__ = (UniqueConstraint("session_id", "user_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str] = mapped_column(String(255), index=True)
+    level: Mapped[int] = mapped_column(Integer, default=0)
+    invited_at: Mapped[datetime]
+
+
 class SessionMember(Base):
     """A participant of a session; `position` is the fixed order of turns. One group per person
     per event or workshop (the unique constraint), so a move is an update, never a second row."""

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Event, GroupSession, Member, SessionContribution, SessionMember
+from storage.models import Event, GroupSession, Member, SessionContribution, SessionMember, SessionRoomMember
 from storage.privacy import eraser, exporter
 
 NONE, CREATING, OPEN, CLOSED = "none", "creating", "open", "closed"  # room states
@@ -109,6 +109,7 @@ async def drop(session: AsyncSession, rows: Iterable[GroupSession]) -> None:
     """Drop these sessions with their members and contributions (a split done again)."""
     ids = [r.id for r in rows]
     await session.execute(delete(SessionMember).where(SessionMember.session_id.in_(ids)))
+    await session.execute(delete(SessionRoomMember).where(SessionRoomMember.session_id.in_(ids)))
     await session.execute(delete(SessionContribution).where(SessionContribution.session_id.in_(ids)))
     await session.execute(delete(GroupSession).where(GroupSession.id.in_(ids)))
     await session.flush()
@@ -129,6 +130,62 @@ async def of_user(session: AsyncSession, user_id: str) -> list[tuple[GroupSessio
              .join(Event, Event.id == GroupSession.event_id).where(SessionMember.user_id == user_id)
              .order_by(Event.starts_at, GroupSession.slot, GroupSession.number))
     return [(g, e) for g, e in (await session.execute(query)).all()]
+
+
+# ---- the session's private room --------------------------------------------------------------
+MODERATOR = 50  # the facilitator's power level in the session room
+
+
+async def by_room(session: AsyncSession, room_id: str) -> GroupSession | None:
+    """The session whose private room this is."""
+    return (await session.execute(select(GroupSession).where(GroupSession.room_id == room_id))).scalar_one_or_none()
+
+
+async def by_id(session: AsyncSession, session_id: int) -> GroupSession | None:
+    return await session.get(GroupSession, session_id)
+
+
+async def wanted(session: AsyncSession, group: GroupSession) -> dict[str, int]:
+    """Who belongs in the session's room, with their power level: its members and case-bringer
+    (participants, 0) and its facilitator (moderator)."""
+    out = {m.user_id: 0 for m in (await members(session, [group.id]))[group.id]}
+    if group.case_bringer:
+        out.setdefault(group.case_bringer, 0)
+    if group.facilitator:
+        out[group.facilitator] = MODERATOR
+    return out
+
+
+async def belongs(session: AsyncSession, group: GroupSession, user_id: str) -> bool:
+    return user_id in await wanted(session, group)
+
+
+async def let_in(session: AsyncSession, session_id: int) -> dict[str, SessionRoomMember]:
+    """Who the bot has invited into the session's room, by Matrix ID."""
+    query = select(SessionRoomMember).where(SessionRoomMember.session_id == session_id)
+    return {r.user_id: r for r in (await session.execute(query)).scalars()}
+
+
+async def admit(session: AsyncSession, group: GroupSession, user_id: str, level: int, now: datetime) -> None:
+    session.add(SessionRoomMember(session_id=group.id, user_id=user_id, level=level, invited_at=now))
+    await session.flush()
+
+
+async def room_opened(session: AsyncSession, group: GroupSession, room_id: str, now: datetime) -> None:
+    group.room_id, group.room_state, group.updated_at = room_id, OPEN, now
+    await session.flush()
+
+
+async def led_by(session: AsyncSession, user_id: str) -> list[GroupSession]:
+    query = select(GroupSession).where(GroupSession.facilitator == user_id).order_by(GroupSession.id)
+    return list((await session.execute(query)).scalars())
+
+
+async def rooms_of(session: AsyncSession, user_id: str) -> list[GroupSession]:
+    """The sessions whose rooms the person was let into."""
+    query = (select(GroupSession).join(SessionRoomMember, SessionRoomMember.session_id == GroupSession.id)
+             .where(SessionRoomMember.user_id == user_id).order_by(GroupSession.id))
+    return list((await session.execute(query)).scalars())
 
 
 def set_facilitator(group: GroupSession, user_id: str | None, now: datetime) -> None:
@@ -156,6 +213,7 @@ async def _erase(session: AsyncSession, user_id: str, now: datetime) -> None:
     deleted (a contribution cannot be made anonymous: its wording may name them)."""
     await session.execute(delete(SessionMember).where(SessionMember.user_id == user_id))
     await session.execute(delete(SessionContribution).where(SessionContribution.user_id == user_id))
+    await session.execute(delete(SessionRoomMember).where(SessionRoomMember.user_id == user_id))
     await session.execute(update(GroupSession).where(GroupSession.facilitator == user_id)
                           .values(facilitator=None, updated_at=now))
     await session.execute(update(GroupSession).where(GroupSession.case_bringer == user_id)

@@ -58,6 +58,57 @@ class RoomAdmin:
                 continue
             raise ConnectionError(f"could not create a room: {resp.status_code} {resp.message}")
 
+    async def default_room_version(self) -> str:
+        """The homeserver's default room version (asked once)."""
+        if getattr(self, "_default_version", None) is None:
+            self._default_version, _available = await self.room_versions()
+        return self._default_version
+
+    async def create_private_room(self, *, name: str, topic: str, room_version: str, marker_type: str,
+                                  marker: dict[str, Any], power_levels: dict[str, Any], invite: list[str],
+                                  encrypted: bool = True) -> SendOutcome:
+        """One createRoom call: invite-only, history visible to members from their joining on, not
+        in the directory, encrypted, carrying the marker state event; `invite` invited with it.
+        ok (event_id = the room id), retry (429, network) or failed."""
+        initial_state: list[dict[str, Any]] = [
+            {"type": "m.room.join_rules", "state_key": "", "content": {"join_rule": "invite"}},
+            {"type": "m.room.history_visibility", "state_key": "", "content": {"history_visibility": "joined"}},
+            {"type": "m.room.guest_access", "state_key": "", "content": {"guest_access": "forbidden"}},
+            {"type": marker_type, "state_key": "", "content": marker},
+        ]
+        if encrypted:
+            initial_state.append(nio.EnableEncryptionBuilder().as_dict())
+        try:
+            resp = await self.client.room_create(
+                visibility=nio.RoomVisibility.private, name=name, topic=topic, room_version=room_version,
+                preset=nio.RoomPreset.private_chat, initial_state=initial_state,
+                power_level_override=power_levels, invite=invite)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            return SendOutcome("retry", error=type(exc).__name__)
+        if isinstance(resp, nio.RoomCreateResponse):
+            if encrypted:
+                self.encrypted_by_us.add(resp.room_id)
+            return SendOutcome("ok", event_id=resp.room_id)
+        return self._outcome(resp)
+
+    async def find_marked_room(self, marker_type: str, token: str, skip: set[str]) -> str | None:
+        """A room the bot is in (other than `skip`) whose marker state carries `token`: the room
+        an earlier attempt created before the bot could record it (a crash in between)."""
+        for room_id in sorted(await self.joined_rooms() - skip):
+            marker = await self.get_state(room_id, marker_type)
+            if marker and marker.get("token") == token:
+                return room_id
+        return None
+
+    async def set_levels(self, room_id: str, levels: dict[str, int]) -> SendOutcome:
+        """Read-modify-write of top-level power-level settings (events_default, invite, ...)."""
+        current = await self.get_state(room_id, "m.room.power_levels")
+        if current is None:
+            return SendOutcome("failed", error="no power levels visible")
+        if all(current.get(key) == value for key, value in levels.items()):
+            return SendOutcome("ok")
+        return await self.put_state(room_id, "m.room.power_levels", {**current, **levels})
+
     async def joined_rooms(self) -> set[str]:
         resp = await self.client.joined_rooms()
         if isinstance(resp, nio.JoinedRoomsError):

@@ -33,7 +33,10 @@ async def move(ctx: Context, who: MemberRef, target: ManagedSession) -> Reply:
     if row is None:  # a confirmed participant who had no group yet (every group was full)
         await sessions.add(ctx.db, target.row, who.user_id, ctx.now)
     else:
+        left = next(r for r in current.rows if r.id == row.session_id)
         await sessions.place(ctx.db, row, target.row, ctx.now)
+        await ctx.session_changed(left)
+    await ctx.session_changed(target.row)
     await _tell(ctx, current, target.row.number, who.user_id)
     return ctx.reply("sessions.move.done", user=user, session=target.ref)
 
@@ -58,6 +61,8 @@ async def swap(ctx: Context, a: MemberRef, b: MemberRef, e: EventRef | None = No
     position_a, position_b = row_a.position, row_b.position
     await sessions.place(ctx.db, row_a, group_b, ctx.now, position_b)  # each takes the other's turn
     await sessions.place(ctx.db, row_b, group_a, ctx.now, position_a)
+    await ctx.session_changed(group_a)
+    await ctx.session_changed(group_b)
     await _tell(ctx, current, group_b.number, a.user_id)
     await _tell(ctx, current, group_a.number, b.user_id)
     return ctx.reply("sessions.swap.done", session_a=current.ref(group_b), session_b=current.ref(group_a), **names)

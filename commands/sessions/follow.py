@@ -36,8 +36,13 @@ async def _follow(ctx: Context | JobContext, current: Groups, holders: list[str]
                 current.members[row.id].remove(member)
     placed = set(current.user_ids())
     newcomers = [u for u in holders if u not in placed]
-    if not newcomers:
-        return
+    if newcomers:
+        await _place(ctx, current, placed, newcomers)
+    for row in current.rows:  # the rooms follow the groups (invites, removals)
+        await ctx.session_changed(row)
+
+
+async def _place(ctx: Context | JobContext, current: Groups, placed: set[str], newcomers: list[str]) -> None:
     people = await sessions.people(ctx.db, [*placed, *newcomers])
     groups = current.as_groups(people)
     for user_id in newcomers:

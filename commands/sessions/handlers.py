@@ -140,6 +140,7 @@ async def facilitate(ctx: Context, picked: ManagedSession, who: MemberRef) -> Re
         raise UserError("converters.member.unknown", user=who.user_id)
     sessions.set_facilitator(picked.row, who.user_id, ctx.now)
     await ctx.db.flush()
+    await ctx.session_changed(picked.row)  # into the room as its moderator; a former facilitator out
     listing = code(f"{ctx.prefix}sessions {event.slug}")
     if who.user_id != ctx.sender:
         await ctx.tell(who.user_id, "sessions.facilitate.dm", about_network=event.network, session=picked.ref,
