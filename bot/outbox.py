@@ -284,7 +284,8 @@ class OutboxSender:
             data = base64.b64decode(item.payload["data"])
             keys = await self._unless_stopping(
                 self.gateway.upload(room_id, data, item.payload["mimetype"], item.payload["filename"]))
-            content = {"msgtype": "m.file", "body": item.payload["filename"],
+            kind = "m.image" if item.payload["mimetype"].startswith("image/") else "m.file"  # shown inline
+            content = {"msgtype": kind, "body": item.payload["filename"],
                        "info": {"mimetype": item.payload["mimetype"], "size": len(data)}, **keys}
             return await self._unless_stopping(self.gateway.send(room_id, content, item.txn_id))
         return await self._unless_stopping(self._room_operation(room_id, item))
