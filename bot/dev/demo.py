@@ -22,7 +22,7 @@ from bot.config import load_config
 from bot.dev.leftover import running_pid, stop
 from bot.dev.synapse import LocalSynapse
 from bot.chat import OutboxChat
-from storage import events, members, networks
+from storage import events, members, networks, registrations as regs, schedule
 
 NETWORK = "demo"
 ACCOUNTS = {  # localpart: (display name, role in the demo network)
@@ -69,6 +69,7 @@ def _write_config(folder: Path, server: LocalSynapse, bot_user: str, passwords: 
 
 
 DEMO_EVENT = "demo-meeting"
+FEEDBACK_EVENT = "demo-feedback"  # ended two hours ago: Ann, Ben and Cas are asked for feedback at start
 DEMO_ZONE = ZoneInfo("Europe/Amsterdam")
 log = logging.getLogger("kring.dev")
 
@@ -100,7 +101,28 @@ async def _seed(kring: Kring, server_name: str, t: Translator) -> None:
                 "waitlist_mode": "offer", "offer_hours": 2, "created_by": f"@coco:{server_name}",
             }, [], now)
             event.state, event.published_at = events.PUBLISHED, now
+        if await events.by_slug(session, FEEDBACK_EVENT) is None:
+            await _past_meeting(session, server_name, t, now)
     kring.outbox.wake()
+    kring.schedule.wake()
+
+
+async def _past_meeting(session, server_name: str, t: Translator, now: datetime) -> None:  # noqa: ANN001
+    """A meeting that ended two hours ago with Ann, Ben and Cas as participants: the feedback
+    request (due an hour after the end) goes out as soon as the bot runs."""
+    ends = now - timedelta(hours=2)
+    event = await events.create(session, {
+        "slug": FEEDBACK_EVENT, "network": NETWORK, "title": t("demo.feedback_event.title").plain,
+        "purpose": t("demo.feedback_event.purpose").plain, "timezone": DEMO_ZONE.key,
+        "starts_at": ends - timedelta(hours=2), "ends_at": ends, "place": "Online", "capacity": 10,
+        "closes_at": ends - timedelta(hours=3), "created_by": f"@coco:{server_name}",
+    }, [], now)
+    event.state, event.published_at = events.PUBLISHED, now
+    for localpart in ("ann", "ben", "cas"):
+        await regs.put(session, event_id=event.id, workshop_id=None, user_id=f"@{localpart}:{server_name}",
+                       state=regs.CONFIRMED, arrived_at=now, arrival_event_id=f"$demo-{localpart}", now=now)
+    await schedule.put(session, f"feedback.ask:{event.id}", "feedback.ask", ends + timedelta(hours=1),
+                       {"event": event.id}, now)
 
 
 async def _take_over(folder: Path) -> Path:
@@ -160,5 +182,7 @@ def _print_welcome(server: LocalSynapse, bot_user: str, passwords: dict[str, str
         f"  {name:<{width}}  @{lp}:{server.server_name}  {password}: {passwords[lp]}  ({t('members.role.' + role).plain})"
         for lp, (name, role) in ACCOUNTS.items()
     )
-    print("\n" + t("demo.welcome", homeserver=server.url, bot=bot_user, accounts=folder / "accounts.json",
-                   logins=logins, event=DEMO_EVENT, shown=shown).plain + "\n", flush=True)
+    welcome = t("demo.welcome", homeserver=server.url, bot=bot_user, accounts=folder / "accounts.json",
+                logins=logins, event=DEMO_EVENT, shown=shown).plain
+    body, sep, last = welcome.rpartition("\n\n")  # the feedback story before the closing line on Ctrl-C
+    print("\n" + body + "\n\n" + t("demo.feedback", event=FEEDBACK_EVENT).plain + sep + last + "\n", flush=True)

@@ -70,6 +70,10 @@ async def test_demo_starts_answers_and_restarts(tmp_path):
         await ann.send(room, "!event demo-meeting")
         shown = await ann.first(lambda s: s.sender == bot_user and "17:30 welcome" in s.content.get("body", ""))
         assert re.search(r"17:30\s*[–-]\s*19:30", shown.content["body"]), shown.content["body"]
+        # the meeting that has just ended takes Ann's feedback, as the welcome text says
+        assert "!feedback demo-feedback" in text
+        asked = await ann.reply_to(bot_user, room, await ann.send(room, "!feedback demo-feedback"))
+        assert "Question 1 of 6" in asked.content["body"], asked.content["body"]
         await ann.close()
     finally:
         await stop_demo(proc)
