@@ -79,8 +79,10 @@ def session_power_levels(room_version: str, bot_user_id: str, moderators: Iterab
         "m.room.server_acl": 100, "m.room.join_rules": 100, "m.room.pinned_events": 50,
         SESSION_MARKER: 100, "m.room.tombstone": 150 if creators_privileged(room_version) else 100,
     }
+    # The facilitator may invite and remove; whoever they let in who is not of the group is removed
+    # again by the bot (bot/guard.py), so the group decides who is in the room.
     return {"users": users, "users_default": 0, "events": events, "events_default": 0, "state_default": 100,
-            "invite": 100, "kick": 100, "ban": 100, "redact": 50}
+            "invite": MODERATOR_LEVEL, "kick": MODERATOR_LEVEL, "ban": MODERATOR_LEVEL, "redact": MODERATOR_LEVEL}
 
 
 READ_ONLY = {"events_default": MODERATOR_LEVEL}  # a closed session room: only moderators (and the bot) post
