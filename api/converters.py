@@ -10,11 +10,13 @@ a member of this network (`@user`), a duration (`10m`, `2h`, `1d`) and a local d
 (`2027-03-14 19:30`, in the member's zone, else the event's, else the network's)."""
 from __future__ import annotations
 
+import functools
 import re
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta, timezone
 from typing import TYPE_CHECKING, Annotated, Any
 from zoneinfo import ZoneInfo
 
+from api.i18n import Translator, languages
 from api.render import code
 from api.types import Role, UserError
 from storage import members, networks
@@ -87,30 +89,152 @@ class DurationArg(Converter):
 
 
 _DATE_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[ T]+(\d{1,2}[:.]\d{2}))?(?=\s|$)")
+_DMY_TIME = re.compile(r"^(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})(?:[ T]+(\d{1,2}[:.]\d{2}))?(?=\s|$)")
+_CLOCK = re.compile(r"^(\d{1,2})[:.](\d{2})(?=\s|$)")
+_AMOUNT = re.compile(r"^(\d{1,4})\s*([^\W\d_]+)(?=\s|$)")
+_UNITS = {"words.minutes": "minutes", "words.hours": "hours", "words.days": "days", "words.weeks": "weeks"}
+
+
+@functools.cache
+def _words() -> tuple[frozenset[str], dict[str, str], dict[str, int]]:
+    """What people type around a time, in every language Kring speaks (words.* in the catalogues):
+    the word before a relative time ("in", "over", "om"), the units ("2 uur", "2 timer"), and the
+    day words ("tomorrow", "morgen", "i morgen")."""
+    before: set[str] = set()
+    units: dict[str, str] = {}
+    days: dict[str, int] = {}
+    for t in (Translator(language) for language in languages()):
+        split = lambda key: [w.strip().lower() for w in t.template(key).split(",") if w.strip()]  # noqa: E731
+        before.update(split("words.in"))
+        for key, unit in _UNITS.items():
+            units.update((w, unit) for w in split(key))
+        for key, offset in (("words.today", 0), ("words.tomorrow", 1), ("words.day_after_tomorrow", 2)):
+            days.update((w, offset) for w in split(key))
+    return frozenset(before), units, days
+
+
+def take_moment(text: str) -> tuple[str, str] | None:
+    """(the words that make a time, what follows): "in 2h", "over 2 uur", "om 2 timer",
+    "tomorrow 10:00", "i morgen 10:00", "2027-03-28 09:30", "28-03-2027 09:30"."""
+    for pattern in (_DATE_TIME, _DMY_TIME):
+        found = pattern.match(text)
+        if found:
+            return found.group(0), text[found.end():].lstrip()
+    before, units, days = _words()
+    low = text.lower()
+    for word in sorted(before, key=len, reverse=True):
+        if low.startswith(word + " "):
+            amount = _AMOUNT.match(low[len(word):].lstrip())
+            if amount and amount.group(2) in units:
+                end = len(text) - len(low[len(word):].lstrip()) + amount.end()
+                return text[:end], text[end:].lstrip()
+    for word in sorted(days, key=len, reverse=True):
+        if low.startswith(word + " "):
+            rest = text[len(word):].lstrip()
+            clock = _CLOCK.match(rest)
+            if clock:
+                end = len(text) - len(rest) + clock.end()
+                return text[:end], text[end:].lstrip()
+    return None
+
+
+def read_moment(raw: str, zone: str, now: datetime) -> datetime | None:
+    """The moment `raw` means on the clock of `zone` (aware, in that zone), or None when it is not
+    a time. A wall time that does not exist there (the hour skipped when summer time starts) is
+    refused with the reason; one that happens twice (the hour repeated when it ends) is the first
+    (see `repeated`). A relative time ("in 2h") is that much real time from now."""
+    text = " ".join(raw.split())
+    taken = take_moment(text)
+    if taken is None or taken[1]:
+        return None
+    tz = ZoneInfo(zone)
+    before, units, days = _words()
+    low = text.lower()
+    for word in before:
+        if low.startswith(word + " "):
+            amount = _AMOUNT.match(low[len(word):].lstrip())
+            if amount and amount.group(2) in units and int(amount.group(1)) > 0:
+                return (now + timedelta(**{units[amount.group(2)]: int(amount.group(1))})).astimezone(tz)
+    naive: datetime | None = None
+    try:
+        if found := _DATE_TIME.match(text):
+            naive = datetime.strptime(f"{found.group(1)} {(found.group(2) or '00:00').replace('.', ':')}",
+                                      "%Y-%m-%d %H:%M")
+        elif found := _DMY_TIME.match(text):
+            day, month, year = (int(found.group(i)) for i in (1, 2, 3))
+            naive = datetime.strptime(f"{year:04d}-{month:02d}-{day:02d} {(found.group(4) or '00:00').replace('.', ':')}",
+                                      "%Y-%m-%d %H:%M")
+        else:
+            for word, offset in days.items():
+                if low.startswith(word + " ") and (clock := _CLOCK.match(text[len(word):].lstrip())):
+                    day = now.astimezone(tz).date() + timedelta(days=offset)
+                    naive = datetime.combine(day, time(int(clock.group(1)), int(clock.group(2))))
+                    break
+    except ValueError:  # 2027-02-30, 25:00
+        return None
+    return None if naive is None else on_clock(naive, zone)
+
+
+def on_clock(naive: datetime, zone: str) -> datetime:
+    """A wall time of `zone` as an aware datetime: UserError if the clocks skip it; the first of
+    the two if they pass it twice."""
+    tz = ZoneInfo(zone)
+    first = naive.replace(tzinfo=tz, fold=0)
+    try:
+        back = first.astimezone(timezone.utc).astimezone(tz)
+    except OverflowError:
+        raise UserError("converters.datetime_range", value=naive.strftime("%Y-%m-%d %H:%M")) from None
+    if back.replace(tzinfo=None) != naive:
+        raise UserError("converters.time_gap", value=naive.strftime("%Y-%m-%d %H:%M"), zone=zone,
+                        later=back.strftime("%H:%M"))
+    return first
+
+
+def repeated(moment: datetime) -> bool:
+    """True when the wall time of `moment` happens twice on its clock (the hour the clocks go back)."""
+    return moment.replace(fold=0).utcoffset() != moment.replace(fold=1).utcoffset()
+
+
+def offset_name(moment: datetime) -> str:
+    """ "UTC+02:00": which of the two repeated hours a moment is."""
+    offset = moment.utcoffset() or timedelta(0)
+    sign, minutes = ("+" if offset >= timedelta(0) else "-"), abs(int(offset.total_seconds() // 60))
+    return f"UTC{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def offsets_of(text: str) -> tuple[int, ...] | None:
+    """Reminder offsets before a start, in minutes, from "7d, 1d, 1h" (also "none" or "-": no
+    reminders, an empty tuple); None when a part is not a duration."""
+    parts = [p.strip() for p in re.split(r"[,;]+|\s+(?=\d)", text.strip()) if p.strip()]
+    if not parts or parts == ["-"] or (len(parts) == 1 and parts[0].lower() in ("none", "geen", "ingen", "no", "nee", "nei")):
+        return ()
+    out = set()
+    for part in parts:
+        found = _DURATION.match(part.replace(" ", ""))
+        if not found or int(found.group(1)) == 0:
+            return None
+        out.add(int(timedelta(**{_UNIT[found.group(2).lower()]: int(found.group(1))}).total_seconds() // 60))
+    return tuple(sorted(out, reverse=True))
 
 
 class LocalDateTimeArg(Converter):
-    """`2027-03-14 19:30` (or `2027-03-14T19:30`; a date alone is midnight), read in the member's
-    zone (`!tz`), else the zone of the event argument before it, else the network's, and
-    returned as an aware datetime."""
+    """`2027-03-14 19:30` (or `2027-03-14T19:30`, `14-03-2027 19:30`; a date alone is midnight),
+    `tomorrow 10:00` / `morgen 10:00` / `i morgen 10:00`, or `in 2h` / `over 2 uur` / `om 2
+    timer`, read in the member's zone (`!tz`), else the zone of the event argument before it,
+    else the network's; returned as an aware datetime on that clock. A time the clocks skip is
+    refused with the reason; a repeated one is the first (`repeated()` tells the handler)."""
 
     label = "date-time"
 
     def take(self, remaining: str) -> tuple[str, str] | None:
-        found = _DATE_TIME.match(remaining)
-        return (found.group(0), remaining[found.end():].lstrip()) if found else None
+        return take_moment(remaining)
 
     async def convert(self, ctx: Context, raw: str, bound: dict[str, Any]) -> datetime:
-        found = _DATE_TIME.match(raw.strip())
-        try:
-            if not found:
-                raise ValueError(raw)
-            naive = datetime.strptime(f"{found.group(1)} {(found.group(2) or '00:00').replace('.', ':')}",
-                                      "%Y-%m-%d %H:%M")
-        except ValueError:
-            raise UserError("converters.datetime", value=raw[:40], example="2027-03-14 19:30",
-                            tz=code(f"{ctx.prefix}tz")) from None
-        return naive.replace(tzinfo=ZoneInfo(await self.zone(ctx, bound)))
+        moment = read_moment(raw, await self.zone(ctx, bound), ctx.now)
+        if moment is None:
+            raise UserError("converters.datetime", value=raw[:40], example="2027-03-14 19:30, in 2h, tomorrow 10:00",
+                            tz=code(f"{ctx.prefix}tz"))
+        return moment
 
     @staticmethod
     async def zone(ctx: Context, bound: dict[str, Any]) -> str:

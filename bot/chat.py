@@ -33,13 +33,17 @@ def message_content(
     mentions: tuple[str, ...] = (),
     reply_to: str | None = None,
     thread_root: str | None = None,
+    mention_room: bool = False,
 ) -> dict[str, Any]:
-    """m.notice for replies, m.text for what must reach a phone; intentional mentions always set."""
+    """m.notice for replies, m.text for what must reach a phone; intentional mentions always set
+    (so "@room" in a text pings nobody unless `mention_room` says so)."""
     content: dict[str, Any] = {
         "msgtype": "m.notice" if notice else "m.text",
         "body": text.plain,
         "m.mentions": {"user_ids": list(mentions)} if mentions else {},
     }
+    if mention_room:
+        content["m.mentions"]["room"] = True
     if text.html != text.plain:
         content["format"] = "org.matrix.custom.html"
         content["formatted_body"] = text.html
@@ -73,9 +77,11 @@ class OutboxChat:
     async def send(self, room_id: str, text: Text, *, notice: bool = False,
                    mentions: tuple[str, ...] = (), reply_to: str | None = None,
                    thread_root: str | None = None, files: tuple[Attachment, ...] = (),
-                   private: bool = False, about: str | None = None) -> None:
-        """`about`: the person the message concerns; if they ask to be forgotten it is redacted."""
-        content = message_content(text, notice=notice, mentions=mentions, reply_to=reply_to, thread_root=thread_root)
+                   private: bool = False, about: str | None = None, mention_room: bool = False) -> None:
+        """`about`: the person the message concerns; if they ask to be forgotten it is redacted.
+        `mention_room`: an @room mention (everyone in the room is notified)."""
+        content = message_content(text, notice=notice, mentions=mentions, reply_to=reply_to, thread_root=thread_root,
+                                  mention_room=mention_room)
         payload = {"content": content, "private": True} if private else {"content": content}
         await self._enqueue(MESSAGE, payload, self.now, room_id=room_id, about=about)
         for att in files:

@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, ValidationInfo, field_validator
 
 from api import feedback_forms, i18n
+from api.converters import offsets_of
 
 ENV_PREFIX = "KRING__"
 USER_ID = re.compile(r"^@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(:\d+)?$")
@@ -138,8 +139,20 @@ class NetworkConfig(_Section):
     house_rules: str = ""  # empty: the catalogue's default rules (membership.default_rules)
     auto_approve: AutoApproveConfig = AutoApproveConfig()
     encrypted: bool | None = None  # the network's rooms; None follows matrix.encryption
+    # issue 18: event reminders by DM this long before the start (an event's form may override them)
+    reminders: list[str] = ["7d", "1d", "1h"]
 
     _uids = field_validator("coordinators")(lambda cls, v: [_check_user_id(x) for x in v])
+
+    @field_validator("reminders")
+    @classmethod
+    def _reminders(cls, value: list[str]) -> list[str]:
+        if offsets_of(", ".join(value) or "none") is None:
+            raise ValueError("each reminder is a length of time before the start, such as 7d, 1d, 1h or 30m")
+        return value
+
+    def reminder_minutes(self) -> tuple[int, ...]:
+        return offsets_of(", ".join(self.reminders) or "none") or ()
     _zone = field_validator("timezone")(lambda cls, v: v if v is None else _check_zone(v))
     _language = field_validator("language")(lambda cls, v: _check_language(v))
 

@@ -65,7 +65,8 @@ class Provisioner:
         async with self.db.transaction() as session:
             row, rules_changed = await networks.upsert(
                 session, net.id, name=net.name, language=net.language, timezone=net.timezone,
-                house_rules=net.house_rules, auto_approve=net.auto_approve.model_dump(), now=now)
+                house_rules=net.house_rules, auto_approve=net.auto_approve.model_dump(), now=now,
+                reminder_offsets=",".join(str(m) for m in net.reminder_minutes()))
             if rules_changed:
                 await self._ask_rules_again(session, net, row.rules_version, now)
             coordinators = await members.with_role(session, net.id, "coordinator")

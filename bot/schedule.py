@@ -16,9 +16,11 @@ class DbSchedule:
         self.changed = False
 
     async def at(self, key: str, kind: str, due_at: datetime, payload: dict[str, Any], *,
-                 about: str | None = None) -> None:
-        await rows.put(self.session, key, kind, due_at, payload, self.now, about)
+                 about: str | None = None, network: str | None = None, recipient: str | None = None) -> int:
+        row = await rows.put(self.session, key, kind, due_at, payload, self.now, about, network=network,
+                             recipient=recipient)
         self.changed = True
+        return row.id
 
     async def cancel(self, key: str) -> None:
         self.changed = await rows.cancel(self.session, key, self.now) or self.changed

@@ -1,9 +1,12 @@
 """APScheduler as a wake-up timer over the schedule table, which stays the record.
 
 On start every row that fell due while the bot was down runs (within the catch-up window; older
-rows are marked missed and reported in the log, except for kinds that repair state, which always
-run). A row is done in the same transaction as the outbox rows its job writes, so it never runs
-twice.
+rows are marked missed and reported to their network's coordinators' room, "3 reminders for <event>
+were not sent: Kring was down from ... to ...", in the same transaction, except for kinds that
+repair state, which always run). A row is done in the same transaction as the outbox rows its job
+writes, so it never runs twice. A reminder to someone who said `!reminders off` is skipped
+(outcome "muted"). The safety wake-up also records that the bot was alive, so that a report can
+say since when it was down.
 
 The timer is only a wake-up: a run that fails (database busy, an error at commit) is logged and
 retried shortly, and a periodic safety wake-up runs whatever is due even if a timer was lost."""
@@ -26,12 +29,15 @@ from bot.chat import OutboxChat
 from api.i18n import Translator
 from bot.recipients import DbRecipients
 from bot.schedule import DbSchedule
-from storage import schedule
+from storage import members, networks, runtime_state, schedule
 from storage.database import Database
+from storage.models import ScheduledAction
 
 log = logging.getLogger("kring.schedule")
 WAKE_JOB = "kring-wake"
 SAFETY_JOB = "kring-safety-wake"
+ALIVE_AT = "schedule_alive_at"  # runtime_state: the last time the schedule's safety wake-up ran
+DEFAULT_ZONE = "Europe/Amsterdam"
 # Set to True on a job function whose kind repairs state (e.g. expiring an offer): it runs however
 # late it is, instead of being marked missed after the catch-up window.
 
@@ -57,13 +63,31 @@ class ScheduleRunner:
         self._runs: set[asyncio.Task] = set()
         self._next_wake: datetime | None = None
         self._stopped = False
+        self._down: tuple[datetime | None, datetime] | None = None  # (last seen alive, started)
 
     async def start(self) -> None:
         self._stopped = False
+        started = self.clock()
+        try:
+            async with self.db.transaction() as session:
+                alive = await runtime_state.get(session, ALIVE_AT)
+                await runtime_state.put(session, ALIVE_AT, started.isoformat())
+            self._down = (datetime.fromisoformat(alive) if alive else None, started)
+        except Exception:  # noqa: BLE001 - only the report's wording depends on it
+            log.exception("could not read when the bot was last alive", extra={"ref": secrets.token_hex(3)})
+            self._down = (None, started)
         self._scheduler.start()
-        self._scheduler.add_job(self.run_due, "interval", seconds=self.safety_interval.total_seconds(),
+        self._scheduler.add_job(self._safety_wake, "interval", seconds=self.safety_interval.total_seconds(),
                                 id=SAFETY_JOB, replace_existing=True, coalesce=True, max_instances=1,
                                 misfire_grace_time=None)
+        await self.run_due()
+
+    async def _safety_wake(self) -> None:
+        try:
+            async with self.db.transaction() as session:
+                await runtime_state.put(session, ALIVE_AT, self.clock().isoformat())
+        except Exception:  # noqa: BLE001 - logged; the run below matters more
+            log.exception("could not record that the bot is alive", extra={"ref": secrets.token_hex(3)})
         await self.run_due()
 
     async def stop(self) -> None:
@@ -95,6 +119,7 @@ class ScheduleRunner:
                 return 0
             ran, failed, skip = 0, False, set[int]()
             try:
+                await self._miss_stale()
                 while True:
                     async with self.db.transaction() as session:
                         rows = [row.id for row in await schedule.due(session, self.clock()) if row.id not in skip]
@@ -144,13 +169,13 @@ class ScheduleRunner:
             if row is None:
                 return 0
             if now - row.due_at > self.catch_up and row.kind not in self.always:
-                log.warning("scheduled action missed: due before the catch-up window",
-                            extra={"key": row.key, "kind": row.kind, "due_at": row.due_at.isoformat()})
-                schedule.finish(row, now, "missed")
+                await self._report_missed(session, [row], now)
                 return 0
             fn = self.jobs.get(row.kind)
             outcome = "done"
-            if fn is None:
+            if row.recipient and await members.reminders_muted(session, row.recipient):
+                outcome, fn = "muted", None
+            elif fn is None:
                 log.error("no job for scheduled kind", extra={"kind": row.kind, "key": row.key})
                 outcome = "unknown-kind"
             else:
@@ -168,3 +193,42 @@ class ScheduleRunner:
         self.on_commit()
         log.info("scheduled action", extra={"key": row.key, "kind": row.kind, "outcome": outcome})
         return 1
+
+    async def _miss_stale(self) -> None:
+        """Rows older than the catch-up window are not sent: marked missed and reported, all in
+        one transaction (the report and the marks are kept together or not at all)."""
+        now = self.clock()
+        async with self.db.transaction() as session:
+            rows = await schedule.stale(session, now - self.catch_up, self.always)
+            if rows:
+                await self._report_missed(session, rows, now)
+        if rows:
+            self.on_commit()
+
+    async def _report_missed(self, session, rows: list[ScheduledAction], now: datetime) -> None:  # noqa: ANN001
+        """Mark `rows` missed; tell each network's coordinators' room how many of what were not
+        sent and when the bot was down, in the network's language and on its clock."""
+        chat = OutboxChat(session, now)
+        recipients = DbRecipients(session, self.language)
+        groups: dict[tuple[str | None, str | None, str], list[ScheduledAction]] = {}
+        for row in rows:
+            log.warning("scheduled action missed: due before the catch-up window",
+                        extra={"key": row.key, "kind": row.kind, "due_at": row.due_at.isoformat()})
+            schedule.finish(row, now, "missed")
+            if row.recipient and await members.reminders_muted(session, row.recipient):
+                continue  # nobody would have received it anyway
+            noun = "announcement" if row.kind.startswith("announce") else "reminder"
+            groups.setdefault((row.network, (row.payload or {}).get("title"), noun), []).append(row)
+        since, until = self._down or (None, now)
+        for (network, title, noun), missed in groups.items():
+            room = await networks.room_id(session, network, "control") if network else None
+            if room is None:
+                continue
+            net = await networks.get(session, network)
+            zone = (net.timezone if net is not None else None) or DEFAULT_ZONE
+            t = await recipients.for_network(network)
+            first = min(r.due_at for r in missed)
+            start = since if since is not None and since <= first else first
+            key = f"schedule.missed.{noun}" + ("" if title else "_untitled")
+            await chat.send(room, t(key, count=len(missed), title=title or "", since=t.datetime(start, zone),
+                                    until=t.datetime(max(until, start), zone)))

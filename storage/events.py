@@ -36,6 +36,10 @@ async def by_slug(session: AsyncSession, slug: str, *, lock: bool = False) -> Ev
     return (await session.execute(query)).scalar_one_or_none()
 
 
+async def by_id(session: AsyncSession, event_id: int) -> Event | None:
+    return await session.get(Event, event_id)
+
+
 async def lock(session: AsyncSession, event_id: int) -> Event | None:
     query = select(Event).where(Event.id == event_id).execution_options(populate_existing=True)
     if session.bind.dialect.name == "postgresql":

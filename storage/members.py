@@ -13,6 +13,12 @@ async def get(session: AsyncSession, user_id: str) -> Member | None:
     return (await session.execute(select(Member).where(Member.user_id == user_id))).scalar_one_or_none()
 
 
+async def reminders_muted(session: AsyncSession, user_id: str) -> bool:
+    """True when the person said `!reminders off`."""
+    member = await get(session, user_id)
+    return member is not None and member.reminders_off
+
+
 async def get_or_create(session: AsyncSession, user_id: str, now: datetime) -> Member:
     member = await get(session, user_id)
     if member is None:

@@ -81,6 +81,7 @@ class Member(Base):
     timezone: Mapped[str | None] = mapped_column(String(64))
     organisation: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime]
+    reminders_off: Mapped[bool] = mapped_column(default=False, server_default=false())  # `!reminders off`
 
 
 class Membership(Base):
@@ -136,6 +137,10 @@ class ScheduledAction(Base):
     done_at: Mapped[datetime | None]
     outcome: Mapped[str | None] = mapped_column(String(32))
     about: Mapped[str | None] = mapped_column(String(255), index=True)  # the person it concerns, erased with them
+    # issue 18: the network whose control room hears of a missed row; the person a reminder goes to
+    # (muted by `!reminders off`, erased with them)
+    network: Mapped[str | None] = mapped_column(String(64))
+    recipient: Mapped[str | None] = mapped_column(String(255), index=True)
 
 
 class PendingDecryption(Base):
@@ -176,6 +181,7 @@ class Network(Base):
     rules_version: Mapped[int] = mapped_column(Integer, default=1)
     auto_approve: Mapped[dict[str, Any]]
     updated_at: Mapped[datetime]
+    reminder_offsets: Mapped[str | None] = mapped_column(String(200))  # minutes before an event, "10080,1440,60"
 
 
 class NetworkRoom(Base):
@@ -228,6 +234,10 @@ class Event(Base):
     updated_at: Mapped[datetime]
     published_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]
+    # issue 18: reminder offsets before the start in minutes ("10080,1440,60"; "" none; None the
+    # config's), and the deadline for questions or cases sent in advance (None: the event asks none)
+    reminder_offsets: Mapped[str | None] = mapped_column(String(200))
+    questions_by: Mapped[datetime | None]
 
 
 class EventWorkshop(Base):

@@ -26,17 +26,19 @@ async def all_networks(session: AsyncSession) -> list[Network]:
 
 async def upsert(session: AsyncSession, network_id: str, *, name: str, language: str | None,
                  timezone: str | None, house_rules: str, auto_approve: dict[str, Any],
-                 now: datetime) -> tuple[Network, bool]:
+                 now: datetime, reminder_offsets: str | None = None) -> tuple[Network, bool]:
     """Write the configured facts; returns (network, rules_changed). A new text bumps the version."""
     row = await session.get(Network, network_id)
     if row is None:
         row = Network(id=network_id, name=name, language=language, timezone=timezone,
-                      house_rules=house_rules, rules_version=1, auto_approve=auto_approve, updated_at=now)
+                      house_rules=house_rules, rules_version=1, auto_approve=auto_approve, updated_at=now,
+                      reminder_offsets=reminder_offsets)
         session.add(row)
         await session.flush()
         return row, False
     changed = row.house_rules.strip() != house_rules.strip()
     row.name, row.language, row.timezone, row.auto_approve = name, language, timezone, auto_approve
+    row.reminder_offsets = reminder_offsets
     if changed:
         row.house_rules = house_rules
         row.rules_version += 1

@@ -113,7 +113,8 @@ async def _profile(session: AsyncSession, user_id: str) -> dict[str, Any] | None
     if m is None:
         return None
     return {"user_id": m.user_id, "display_name": m.display_name, "language": m.language,
-            "timezone": m.timezone, "organisation": m.organisation, "created_at": _iso(m.created_at)}
+            "timezone": m.timezone, "organisation": m.organisation, "created_at": _iso(m.created_at),
+            "reminders": "off" if m.reminders_off else "on"}
 
 
 @exporter("memberships")
@@ -141,7 +142,7 @@ async def _conversations(session: AsyncSession, user_id: str) -> list[dict[str, 
 @exporter("scheduled")
 async def _scheduled(session: AsyncSession, user_id: str) -> list[dict[str, Any]]:
     rows = await session.execute(select(ScheduledAction).where(
-        ScheduledAction.done_at.is_(None), ScheduledAction.about == user_id))
+        ScheduledAction.done_at.is_(None), or_(ScheduledAction.about == user_id, ScheduledAction.recipient == user_id)))
     return [{"kind": r.kind, "due_at": _iso(r.due_at)} for r in rows.scalars()]
 
 
@@ -149,7 +150,8 @@ async def _erase_builtin(session: AsyncSession, user_id: str, member: Member | N
     dm_rooms = select(DirectRoom.room_id).where(DirectRoom.user_id == user_id)
     await session.execute(delete(OutboxItem).where(or_(
         OutboxItem.user_id == user_id, OutboxItem.room_id.in_(dm_rooms), OutboxItem.about == user_id)))
-    await session.execute(delete(ScheduledAction).where(ScheduledAction.about == user_id))
+    await session.execute(delete(ScheduledAction).where(or_(ScheduledAction.about == user_id,
+                                                            ScheduledAction.recipient == user_id)))
     # the commands sent in the person's DMs stay recorded (each runs once), but no longer by room
     await session.execute(update(ProcessedEvent).where(ProcessedEvent.room_id.in_(dm_rooms)).values(room_id=""))
     await session.execute(delete(Conversation).where(Conversation.user_id == user_id))

@@ -10,27 +10,61 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.models import ScheduledAction
 
 
+CANCELLED = "cancelled"
+
+
 async def put(
     session: AsyncSession, key: str, kind: str, due_at: datetime, payload: dict[str, Any], now: datetime,
-    about: str | None = None,
+    about: str | None = None, *, network: str | None = None, recipient: str | None = None,
 ) -> ScheduledAction:
     """Schedule (or reschedule, while not yet done) the action with this stable key; `about` is the
-    person it concerns (erased with them)."""
+    person it concerns (erased with them), `recipient` the person a reminder goes to (muted by
+    `!reminders off`), `network` the one whose control room hears if it is missed. A cancelled
+    row is scheduled again (a registration cancelled and made anew); a row that ran stays done."""
     row = (await session.execute(select(ScheduledAction).where(ScheduledAction.key == key))).scalar_one_or_none()
     if row is None:
-        row = ScheduledAction(key=key, kind=kind, due_at=due_at, payload=payload, created_at=now, about=about)
+        row = ScheduledAction(key=key, kind=kind, due_at=due_at, payload=payload, created_at=now, about=about,
+                              network=network, recipient=recipient)
         session.add(row)
-    elif row.done_at is None:
+    elif row.done_at is None or row.outcome == CANCELLED:
         row.kind, row.due_at, row.payload, row.about = kind, due_at, payload, about
+        row.network, row.recipient, row.done_at, row.outcome = network, recipient, None, None
     await session.flush()
     return row
+
+
+async def by_prefix(session: AsyncSession, prefix: str) -> dict[str, ScheduledAction]:
+    """Every row whose key starts with `prefix` (a feature's rows about one thing), done or not."""
+    rows = await session.execute(select(ScheduledAction).where(ScheduledAction.key.startswith(prefix, autoescape=True)))
+    return {row.key: row for row in rows.scalars()}
+
+
+async def get(session: AsyncSession, action_id: int) -> ScheduledAction | None:
+    return await session.get(ScheduledAction, action_id)
+
+
+async def pending(session: AsyncSession, kind: str, network: str | None = None) -> list[ScheduledAction]:
+    """Rows of `kind` still to run (of one network), the next first."""
+    query = select(ScheduledAction).where(ScheduledAction.done_at.is_(None), ScheduledAction.kind == kind)
+    if network is not None:
+        query = query.where(ScheduledAction.network == network)
+    return list((await session.execute(query.order_by(ScheduledAction.due_at, ScheduledAction.id))).scalars())
+
+
+async def stale(session: AsyncSession, before: datetime, kinds_kept: set[str]) -> list[ScheduledAction]:
+    """Rows still pending that fell due before `before` (the catch-up window's start), except the
+    kinds that run however late they are."""
+    query = select(ScheduledAction).where(ScheduledAction.done_at.is_(None), ScheduledAction.due_at < before)
+    if kinds_kept:
+        query = query.where(ScheduledAction.kind.not_in(sorted(kinds_kept)))
+    return list((await session.execute(query.order_by(ScheduledAction.due_at, ScheduledAction.id))).scalars())
 
 
 async def cancel(session: AsyncSession, key: str, now: datetime) -> bool:
     row = (await session.execute(select(ScheduledAction).where(ScheduledAction.key == key))).scalar_one_or_none()
     if row is None or row.done_at is not None:
         return False
-    row.done_at, row.outcome = now, "cancelled"
+    row.done_at, row.outcome = now, CANCELLED
     return True
 
 

@@ -15,7 +15,7 @@ from commands.events import files, seats, service, words
 from commands.events.common import raise_problems, when
 from commands.events.form import Draft, Known, Workshop, build, split_fields
 from commands.events.rules import Mode
-from commands.events.store import draft_of
+from commands.events.store import draft_of, offsets_text
 from storage import events, registrations as regs
 from storage.models import Event, EventWorkshop
 
@@ -129,6 +129,7 @@ def _apply(e: Event, d: Draft, ctx: Context) -> None:
     e.capacity, e.closes_at, e.invite_only, e.acknowledge = d.capacity, d.closes_at, d.invite_only, d.acknowledge
     e.workshops_per_member, e.waitlist_mode, e.offer_hours = d.workshops_per_member, d.waitlist_mode.value, d.offer_hours
     e.feedback_form, e.feedback_deadline = d.feedback_form, d.feedback_deadline
+    e.reminder_offsets, e.questions_by = offsets_text(d.reminders), d.questions_by
     e.updated_at = ctx.now
 
 

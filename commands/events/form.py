@@ -16,6 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
 from api import feedback_forms
+from api.converters import offsets_of
 from api.slugs import slugify
 from api.types import whole_number
 from commands.events.rules import Mode
@@ -26,7 +27,7 @@ Problem = tuple[str, dict[str, Any]]
 # Canonical field names, in the order they are parsed (a later one may depend on an earlier one).
 FIELDS = ("network", "title", "purpose", "expectations", "programme", "timezone", "starts", "ends", "place",
           "capacity", "registration closes", "invite-only", "acknowledge", "workshops", "workshops per member",
-          "waitlist mode", "offer hours", "feedback form", "feedback deadline")
+          "waitlist mode", "offer hours", "feedback form", "feedback deadline", "reminders", "questions by")
 REQUIRED = ("title", "purpose", "starts", "ends", "capacity")
 MULTILINE = frozenset({"purpose", "expectations", "programme", "workshops"})
 RESERVED_SLUGS = frozenset({"create", "edit", "publish", "cancel", "new"})
@@ -65,6 +66,8 @@ class Draft:
     offer_hours: int = 24
     feedback_form: str | None = None  # None: the default form (api/feedback_forms)
     feedback_deadline: datetime | None = None  # None: the configured days after the end
+    reminders: tuple[int, ...] | None = None  # minutes before the start; None: the network's
+    questions_by: datetime | None = None  # questions or cases sent in advance, until then
 
 
 @dataclass
@@ -171,6 +174,8 @@ def _consistency(known: Known) -> list[Problem]:
         return [("events.form.closes_after_end", {})]
     if v.get("feedback deadline") and v["feedback deadline"] <= v["ends"]:
         return [("events.form.feedback_before_end", {})]
+    if v.get("questions by") and v["questions by"] > v["starts"]:
+        return [("events.form.questions_after_start", {})]
     return []
 
 
@@ -184,6 +189,7 @@ def _draft(known: Known) -> Draft:
         workshops_per_member=v.get("workshops per member", 1), waitlist_mode=v.get("waitlist mode", Mode.OFFER),
         offer_hours=v.get("offer hours", 24), feedback_form=v.get("feedback form"),
         feedback_deadline=v.get("feedback deadline"),
+        reminders=v.get("reminders"), questions_by=v.get("questions by"),
     )
 
 
@@ -193,7 +199,8 @@ def _values_of(d: Draft) -> dict[str, Any]:
             "place": d.place, "capacity": d.capacity, "registration closes": d.closes_at,
             "invite-only": d.invite_only, "acknowledge": d.acknowledge, "workshops": list(d.workshops),
             "workshops per member": d.workshops_per_member, "waitlist mode": d.waitlist_mode,
-            "offer hours": d.offer_hours, "feedback form": d.feedback_form, "feedback deadline": d.feedback_deadline}
+            "offer hours": d.offer_hours, "feedback form": d.feedback_form, "feedback deadline": d.feedback_deadline,
+            "reminders": d.reminders, "questions by": d.questions_by}
 
 
 # ---- field parsers --------------------------------------------------------------------------
@@ -302,6 +309,15 @@ def _ends(raw: str, known: Known) -> datetime:
 
 
 def _closes(raw: str, known: Known) -> datetime | None:
+    value = _deadline(raw, known)
+    ends = known.values.get("ends")
+    if value is not None and ends is not None and value > ends:
+        raise FieldProblem("events.form.closes_after_end", value=raw[:40])
+    return value
+
+
+def _deadline(raw: str, known: Known) -> datetime | None:
+    """A moment on the event's clock in the future; a day alone means its end (23:59)."""
     if raw in ("", "-"):
         return None
     value = _local_datetime(raw, known)
@@ -313,9 +329,27 @@ def _closes(raw: str, known: Known) -> datetime | None:
         raise FieldProblem("events.form.bad_datetime", value=raw[:40])
     if value <= known.now:
         raise FieldProblem("events.form.in_past", value=raw[:40])
-    ends = known.values.get("ends")
-    if ends is not None and value > ends:
-        raise FieldProblem("events.form.closes_after_end", value=raw[:40])
+    return value
+
+
+def _reminders(raw: str, known: Known) -> tuple[int, ...] | None:
+    """ "7d, 1d, 1h", "2h", "none" (or "no" in any language); empty or "-": the network's default."""
+    if raw in ("", "-"):
+        return None
+    value = offsets_of(raw if raw.lower() not in known.words.no else "none")
+    if value is None:
+        raise FieldProblem("events.form.bad_reminders", value=raw[:40], example="7d, 1d, 1h")
+    if any(m > 60 * 24 * 60 for m in value):
+        raise FieldProblem("events.form.bad_reminders", value=raw[:40], example="7d, 1d, 1h")
+    return value
+
+
+def _questions_by(raw: str, known: Known) -> datetime | None:
+    """The deadline for questions or cases in advance: registrants who sent none are reminded once."""
+    value = _deadline(raw, known)
+    starts = known.values.get("starts")
+    if value is not None and starts is not None and value > starts:
+        raise FieldProblem("events.form.questions_after_start", value=raw[:40])
     return value
 
 
@@ -395,6 +429,7 @@ _PARSERS = {
     "invite-only": _yes_no, "acknowledge": _yes_no, "workshops": _workshops, "waitlist mode": _mode,
     "workshops per member": _whole(1, 20), "offer hours": _whole(1, 336), "feedback form": _feedback_form,
     "feedback deadline": _feedback_deadline,
+    "reminders": _reminders, "questions by": _questions_by,
 }
 
 

@@ -153,6 +153,7 @@ async def event_cancel_confirmed(ctx: Context, args: dict) -> Reply:
             await ctx.schedule.cancel(notify.offer_key(r))
         regs.set_state(r, regs.CANCELLED, ctx.now)
     e.state, e.cancelled_at, e.updated_at, e.revision = events.CANCELLED, ctx.now, ctx.now, e.revision + 1
+    await ctx.seats_changed(e)  # the other features let go of the event (its reminders are cancelled)
     people = sorted({r.user_id for r in rows})
     attachment = functools.partial(files.ics, e, cancelled=True)
     for user in people:

@@ -31,6 +31,7 @@ async def create_draft(ctx: Context, draft: Draft, network: str) -> Event:
         "waitlist_mode": draft.waitlist_mode.value, "offer_hours": draft.offer_hours,
         "workshops_per_member": draft.workshops_per_member, "created_by": ctx.sender,
         "feedback_form": draft.feedback_form, "feedback_deadline": draft.feedback_deadline,
+        "reminder_offsets": offsets_text(draft.reminders), "questions_by": draft.questions_by,
     }
     return await events.create(ctx.db, values, [(w.key, w.name, w.capacity) for w in draft.workshops], ctx.now)
 
@@ -44,4 +45,11 @@ def draft_of(e: Event, workshops: list[EventWorkshop]) -> Draft:
         workshops=tuple(Workshop(w.key, w.name, w.capacity) for w in workshops),
         workshops_per_member=e.workshops_per_member, waitlist_mode=Mode(e.waitlist_mode), offer_hours=e.offer_hours,
         feedback_form=e.feedback_form, feedback_deadline=e.feedback_deadline,
+        reminders=None if e.reminder_offsets is None else tuple(int(m) for m in e.reminder_offsets.split(",") if m),
+        questions_by=e.questions_by,
     )
+
+
+def offsets_text(minutes: tuple[int, ...] | None) -> str | None:
+    """How the event row keeps its reminder offsets: None (the network's), "" (none), "1440,60"."""
+    return None if minutes is None else ",".join(str(m) for m in minutes)

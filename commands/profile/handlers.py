@@ -70,6 +70,8 @@ async def profile(ctx: Context) -> Reply:
         ctx.t("profile.line.lang", language=i18n.language_name(language) if language else unset),
         ctx.t("profile.line.tz", zone=(member.timezone if member and member.timezone else unset)),
         ctx.t("profile.line.org", organisation=(member.organisation if member and member.organisation else unset)),
+        ctx.t("profile.line.reminders", state=ctx.t(f"reminders.word.{'off' if member and member.reminders_off else 'on'}"),
+              change=code(f"{ctx.prefix}reminders " + ("on" if member and member.reminders_off else "off"))),
     ]
     standing = []
     for net in await networks.all_networks(ctx.db):

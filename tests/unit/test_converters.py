@@ -113,8 +113,8 @@ async def test_a_bad_duration_or_date_is_explained_with_the_usage_line(world: Ev
     text = (await world.say(alice, "!when soon")).text()
     assert '"soon" is not a length of time' in text and "10m, 2h, 1d" in text
     assert "Usage: !when <duration> [date-time]" in text
-    text = (await world.say(alice, "!when 10m 14/03/2027")).text()
-    assert '"14/03/2027" is not a date and time' in text and "!tz" in text
+    text = (await world.say(alice, "!when 10m 2027-02-30")).text()
+    assert '"2027-02-30" is not a date and time' in text and "!tz" in text
     assert calls == []
 
 
@@ -146,3 +146,34 @@ async def test_a_mistyped_command_is_suggested_once_in_the_readers_language(worl
         (await members.get(s, alice)).language = "nl"
     text = (await world.say(alice, "!hlep")).text()
     assert "!hulp" in text and "!help" not in text and "!hjelp" not in text
+
+
+async def test_relative_times_and_day_words_in_three_languages(world: EventWorld, clock: FakeClock) -> None:
+    """ "in 2h", "over 2 uur", "om 2 timer" are real time from now; "tomorrow 10:00", "morgen
+    10:00", "i morgen 10:00" are the member's tomorrow on their clock."""
+    alice = await world.person("alice")
+    for words in ("in 2h", "over 2 uur", "om 2 timer"):
+        await world.say(alice, f"!when 10m {words}")
+    amsterdam = ZoneInfo("Europe/Amsterdam")
+    assert [c[2] for c in calls] == [clock.now + timedelta(hours=2)] * 3
+    calls.clear()
+    for words in ("tomorrow 10:00", "morgen 10:00", "i morgen 10:00"):
+        await world.say(alice, f"!when 10m {words}")
+    assert [c[2] for c in calls] == [datetime(2025, 3, 11, 10, 0, tzinfo=amsterdam)] * 3
+
+
+async def test_a_time_the_clocks_skip_is_refused_with_the_reason(world: EventWorld) -> None:
+    alice = await world.person("alice")
+    text = (await world.say(alice, "!when 10m 2027-03-28 02:30")).text()
+    assert "2027-03-28 02:30 does not exist on the clock of Europe/Amsterdam" in text
+    assert "clocks jump an hour forward" in text and "03:30" in text
+    assert calls == []
+
+
+async def test_a_repeated_hour_is_the_first_one(world: EventWorld) -> None:
+    from api.converters import offset_name, repeated
+    alice = await world.person("alice")
+    await world.say(alice, "!when 10m 2027-10-31 02:30")
+    [(_, _, at)] = calls
+    assert repeated(at) and offset_name(at) == "UTC+02:00"  # summer time's 02:30, the first
+    assert at.astimezone(ZoneInfo("UTC")).hour == 0

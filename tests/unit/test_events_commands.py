@@ -90,6 +90,8 @@ async def test_step_by_step_creation_asks_each_field_and_rechecks_bad_answers(wo
         ("auto", "Which feedback form"),
         ("secret", "no feedback form"),
         ("anonymous", "Until when is feedback taken"),
+        ("-", "When should registrants be reminded"),
+        ("2d, 2h", "questions or cases in advance"),
         ("-", None),
     ]
     for i, (answer, expected) in enumerate(answers):

@@ -1,0 +1,40 @@
+"""The reminder rows follow the event: whoever holds a seat (slot 0, confirmed) has one row per
+offset before the start, and, when the event asks questions or cases in advance, one before that
+deadline; whoever no longer holds one, or a start that moved, has its rows cancelled. Run after
+every seat change, every edit and a cancellation (the events feature's `ctx.seats_changed`)."""
+from __future__ import annotations
+
+from api import Context, JobContext, on_seats_changed
+from commands.reminders import rules
+from storage import events, networks, registrations as regs, schedule
+from storage.models import Event
+
+
+async def offsets(ctx: Context | JobContext, event: Event) -> tuple[int, ...]:
+    """The event's own offsets, else its network's (from the config), else none."""
+    text = event.reminder_offsets
+    if text is None:
+        net = await networks.get(ctx.db, event.network)
+        text = net.reminder_offsets if net is not None else None
+    return tuple(int(m) for m in (text or "").split(",") if m)
+
+
+@on_seats_changed
+async def follow(ctx: Context | JobContext, event: Event) -> None:
+    if event.state == events.PUBLISHED and event.starts_at > ctx.now:
+        seated = sorted({r.user_id for r in await regs.of_event(ctx.db, event.id, (regs.CONFIRMED,)) if r.slot == 0})
+        asked = {q.user_id for q in await events.questions(ctx.db, event.id) if q.user_id}
+        want = rules.wanted(event.id, event.starts_at, event.timezone, await offsets(ctx, event), seated, event.questions_by, asked)
+    else:
+        want = []  # a cancelled or past event reminds nobody
+    have = await schedule.by_prefix(ctx.db, rules.prefix(event.id))
+    keys = {w.key for w in want}
+    for key, row in have.items():
+        if row.done_at is None and key not in keys:
+            await ctx.schedule.cancel(key)
+    for w in want:
+        row = have.get(w.key)
+        fresh = row is None or row.outcome == schedule.CANCELLED
+        if fresh and w.due_at > ctx.now:
+            payload = {"event_id": event.id, "user": w.user, "offset": w.offset, "title": event.title}
+            await ctx.schedule.at(w.key, w.kind, w.due_at, payload, network=event.network, recipient=w.user)
