@@ -40,11 +40,8 @@ class Chat(Protocol):
     """Sending elsewhere than the reply: written to the outbox in the command's transaction."""
 
     async def send(self, room_id: str, text: Text, *, notice: bool = False, mentions: tuple[str, ...] = (),
-<<<<<<< HEAD
-                   about: str | None = None, private: bool = False, files: tuple[Attachment, ...] = ()) -> None: ...
-=======
-                   about: str | None = None, private: bool = False, mention_room: bool = False) -> None: ...
->>>>>>> 415ac65 (Reminders, deadlines and announcements on the schedule (issue 18): schedule rows keep network and recipient (migration 0007); event reminders by DM at the network's offsets (reminders: in config) or the event's (form field), on the wall clock of the event's zone, following seats, edits and cancellation; questions-in-advance deadline with one reminder; !reminders on|off in !profile and !mydata; missed rows reported to the control room with the downtime; !announce / !announcements / !announce cancel; times typed as absolute, relative or day words in three languages, a skipped hour refused, a repeated one the first)
+                   about: str | None = None, private: bool = False, files: tuple[Attachment, ...] = (),
+                   mention_room: bool = False) -> None: ...
 
     async def dm(self, user_id: str, text: Text, *, notice: bool = False,
                  files: tuple[Attachment, ...] = ()) -> None: ...
