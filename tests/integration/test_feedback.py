@@ -4,14 +4,14 @@ reaches only the one who has answered nothing, the coordinators' results chart a
 that decodes, and the summary shared in the announcements room names nobody.
 
 The event is made and registered for through chat; only its times are moved into the past in the
-bot's database (a meeting that has ended cannot be created), and the group's room is made by the
-bot's own account until session rooms are opened by the bot itself."""
+bot's database (a meeting that has ended cannot be created)."""
 from __future__ import annotations
 
+import asyncio
 import io
 from datetime import datetime, timedelta, timezone
 
-import nio
+from nio.crypto.attachments import decrypt_attachment
 from sqlalchemy import select, update
 
 from storage import networks
@@ -50,10 +50,19 @@ async def _answer(member: NioMember, bot_id: str, dm: str, command: str, answers
     return await _next(member, bot_id, "Thank you!", dm, since)
 
 
+async def _download(member: NioMember, content: dict) -> bytes:
+    """A file as a client gets it: plain, or decrypted in an encrypted room."""
+    if "file" in content:
+        f = content["file"]
+        body = (await member.client.download(mxc=f["url"])).body
+        return decrypt_attachment(body, f["key"]["k"], f["hashes"]["sha256"], f["iv"])
+    return (await member.client.download(mxc=content["url"])).body
+
+
 async def test_feedback_by_dm_for_a_group_with_a_nudge_results_chart_and_shared_summary(make_bot, make_member):
-    carol = await make_member()
-    bot = await make_bot(start=False, networks=[{**NET, "coordinators": [carol.user_id]}],
-                         matrix={"encryption": False})
+    # Session rooms are always encrypted: every member here has a device that can read them.
+    carol = await make_member(encrypted=True)
+    bot = await make_bot(start=False, networks=[{**NET, "coordinators": [carol.user_id]}])
     await bot.start()
     async with bot.kring.db.transaction() as s:
         rooms = await networks.rooms(s, "north")
@@ -67,7 +76,7 @@ async def test_feedback_by_dm_for_a_group_with_a_nudge_results_chart_and_shared_
     await carol.send(control, "!confirm")
     await _message(carol, bot.user_id, "Published", control)
 
-    people = [await make_member() for _ in range(3)]
+    people = [await make_member(encrypted=True) for _ in range(3)]
     dms: dict[str, str] = {}
     for person in people:
         await bot.grant(person.user_id, "member", "north")
@@ -81,7 +90,7 @@ async def test_feedback_by_dm_for_a_group_with_a_nudge_results_chart_and_shared_
     await carol.send(control, "!confirm")
     await _message(carol, bot.user_id, "is split into 2 groups", control)
 
-    # Group 1 gets a room (made with the bot's account, as the session rooms will be).
+    # Group 1's private room is opened, and its participants are in it.
     async with bot.kring.db.transaction() as s:
         group = (await s.execute(select(GroupSession).where(GroupSession.number == 1))).scalar_one()
         in_group = set((await s.execute(select(SessionMember.user_id)
@@ -89,12 +98,15 @@ async def test_feedback_by_dm_for_a_group_with_a_nudge_results_chart_and_shared_
     by_id = {p.user_id: p for p in people}
     g1 = [by_id[u] for u in sorted(in_group)]
     loner = next(p for p in people if p.user_id not in in_group)
-    made = await bot.kring.gateway.client.room_create(name="Group 1", invite=[p.user_id for p in g1])
-    assert isinstance(made, nio.RoomCreateResponse), made
+    await carol.send(control, f"!session open {slug}/1")
+    group_room = None
+    while group_room is None:  # filled in when the homeserver has made the room
+        await asyncio.sleep(0.2)
+        async with bot.kring.db.transaction() as s:
+            group_room = (await s.execute(select(GroupSession.room_id).where(GroupSession.id == group.id))).scalar()
     for p in g1:
-        await _in_room(p, made.room_id)
+        await _in_room(p, group_room)
     async with bot.kring.db.transaction() as s:
-        await s.execute(update(GroupSession).where(GroupSession.id == group.id).values(room_id=made.room_id))
         # the meeting took place: it ended two hours ago
         ended = datetime.now(timezone.utc) - timedelta(hours=2)
         await s.execute(update(Event).where(Event.slug == slug)
@@ -110,7 +122,7 @@ async def test_feedback_by_dm_for_a_group_with_a_nudge_results_chart_and_shared_
     first, second = g1
     await _answer(first, bot.user_id, dms[first.user_id], f"!feedback {slug}", ANSWERS)
     await _answer(second, bot.user_id, dms[second.user_id], f"!feedback group {slug}/1", ANSWERS)
-    told = await _message(first, bot.user_id, "has sent the feedback of group 1", made.room_id, timeout=60)
+    told = await _message(first, bot.user_id, "has sent the feedback of group 1", group_room, timeout=60)
     assert second.user_id in told.content["m.mentions"]["user_ids"]
     await _answer(second, bot.user_id, dms[second.user_id], f"!feedback {slug}", ["2", "2", "2", "3", "-", "-"])
 
@@ -130,7 +142,7 @@ async def test_feedback_by_dm_for_a_group_with_a_nudge_results_chart_and_shared_
     assert "Groups: 1 of 2 groups answered" in results.content["body"]
     image = await carol.first(lambda s: s.room_id == control and s.content.get("msgtype") == "m.image", timeout=60)
     assert image.content["info"]["mimetype"] == "image/png"
-    data = (await carol.client.download(mxc=image.content["url"])).body
+    data = await _download(carol, image.content)
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) == image.content["info"]["size"]
     from PIL import Image
 
