@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
+from api.files import Received, Retention, Vault
 from api.i18n import Translator
 from api.render import Text
 from api.types import Role
@@ -44,7 +45,12 @@ class Chat(Protocol):
                    mention_room: bool = False) -> None: ...
 
     async def dm(self, user_id: str, text: Text, *, notice: bool = False,
-                 files: tuple[Attachment, ...] = ()) -> None: ...
+                 files: tuple[Attachment, ...] = (), private: bool = False) -> None: ...
+
+    async def send_kept(self, room_id: str, handle: str, filename: str, mimetype: str, *,
+                        about: str | None = None) -> None:
+        """A file from the vault (ctx.vault) to a room, read only when it is sent."""
+        ...
 
     # Room operations, queued like messages (bot/chat.py OutboxChat has the details).
     async def invite(self, room_id: str, user_id: str) -> None: ...
@@ -109,6 +115,8 @@ class Telling:
     chat: Chat
     recipients: Recipients | None
     declared: Declared | None
+    vault: Vault | None
+    retention: Retention
 
     async def seats_changed(self, event: Any) -> None:
         """Who holds a seat at `event` may have changed: each feature's @on_seats_changed hook
@@ -129,14 +137,16 @@ class Telling:
         return await self.recipients.translator(user_id, network)
 
     async def tell(self, user_id: str, key: str, *, about_network: str | None = None, notice: bool = False,
-                   files: tuple[Attachment | Callable[[Translator], Attachment], ...] = (), **values: object) -> None:
+                   files: tuple[Attachment | Callable[[Translator], Attachment], ...] = (), private: bool = False,
+                   **values: object) -> None:
         """A DM to `user_id` rendered in their language (else that of `about_network`, the network
         the message is about); a callable value (Localized) is rendered with the recipient's
         translator too, e.g. `what=lambda t: t("events.workshop_of", ...)`, and so is a callable file
-        (a calendar entry in their language)."""
+        (a calendar entry in their language). `private`: no content kept once sent."""
         t = await self.translator_for(user_id, about_network)
         text = t(key, **values)
-        await self.chat.dm(user_id, text, notice=notice, files=tuple(f(t) if callable(f) else f for f in files))
+        await self.chat.dm(user_id, text, notice=notice, files=tuple(f(t) if callable(f) else f for f in files),
+                           private=private)
 
     async def translator_for_network(self, network: str) -> Translator:
         if self.recipients is None:
@@ -183,6 +193,12 @@ class Context(Telling):
     untraceable: bool = False
     declared: Declared | None = None
     recipients: Recipients | None = None
+    # The message came encrypted (a DM must be, for anything confidential).
+    encrypted: bool = False
+    # A file sent to a flow that takes files (@flow(..., files=True)); None for a text message.
+    received: Received | None = None
+    vault: Vault | None = None
+    retention: Retention = field(default_factory=Retention)
     _control: tuple[str | None] | None = field(default=None, repr=False)
 
     async def control_network(self) -> str | None:
@@ -247,3 +263,5 @@ class JobContext(Telling):
     prefix: str = "!"
     recipients: Recipients | None = None
     declared: Declared | None = None
+    vault: Vault | None = None
+    retention: Retention = field(default_factory=Retention)

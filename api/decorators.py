@@ -50,6 +50,7 @@ COMMAND_ATTR = "__kring_command__"
 JOB_ATTR = "__kring_job__"
 JOB_ALWAYS_ATTR = "__kring_job_always__"
 FLOW_ATTR = "__kring_flow__"
+FLOW_FILES_ATTR = "__kring_flow_files__"
 CONFIRMABLE_ATTR = "__kring_confirmable__"
 LEAVE_ATTR = "__kring_on_leave__"
 SEATS_ATTR = "__kring_on_seats_changed__"
@@ -98,13 +99,16 @@ def job(kind: str, *, always: bool = False) -> Callable[[Callable[..., Awaitable
     return decorate
 
 
-def flow(name: str) -> Callable[[Handler], Handler]:
+def flow(name: str, *, files: bool = False) -> Callable[[Handler], Handler]:
     """Declare the step function of a multi-step conversation: while a person has an open
     conversations row with this flow name in a room, their next plain (non-command) message there
-    runs fn(ctx: Context, text: str) -> Reply | None, exactly once, like a command."""
+    runs fn(ctx: Context, text: str) -> Reply | None, exactly once, like a command. With
+    files=True a file sent there runs it too, with text "" and the file as `ctx.received`."""
 
     def decorate(fn: Handler) -> Handler:
         setattr(fn, FLOW_ATTR, name)
+        if files:
+            setattr(fn, FLOW_FILES_ATTR, True)
         return fn
 
     return decorate

@@ -12,10 +12,12 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api import feedback_forms
+from api.files import Retention
 from bot.matrix import crosssign
 from bot.config import Config
 from bot.dispatch import DispatchSettings, Dispatcher
 from bot.matrix.gateway import MatrixGateway
+from bot.matrix.media_in import MediaDownloads
 from bot.guard import RoomGuard
 from bot.housekeeping import Housekeeping
 from bot.outbox import OutboxSender
@@ -25,6 +27,7 @@ from bot.scheduler import ScheduleRunner
 from bot.syncer import SyncLoop
 from storage import members, outbox
 from storage.database import Database
+from storage.vault import FileVault, load_key
 
 log = logging.getLogger("kring")
 HEALTH_INTERVAL = 30.0  # seconds between two checks of the homeserver and cross-signing for !status
@@ -42,6 +45,19 @@ def freeze_startup_objects() -> None:
     start and stop many bots in one process."""
     gc.collect()
     gc.freeze()
+
+
+def make_vault(config: Config) -> FileVault:
+    """The encrypted file store: its key from files.key, else derived from matrix.key_passphrase,
+    else one kept in a file beside it (and a warning)."""
+    files, folder = config.files, config.files_path
+    passphrase = config.matrix.key_passphrase.get_secret_value() if config.matrix.key_passphrase else None
+    key, kept_in_file = load_key(files.key.get_secret_value() if files.key else None, folder.parent / "files.key",
+                                 passphrase=passphrase)
+    if kept_in_file:
+        log.warning("neither files.key nor matrix.key_passphrase is set: the key that encrypts kept files is in a "
+                    "file beside them", extra={"keys_file": str(folder.parent / "files.key")})
+    return FileVault(folder / "kept", key, files.max_bytes)
 
 
 def utcnow() -> datetime:
@@ -65,17 +81,23 @@ class Kring:
         self.started_at = clock()
         self.db = Database(config.storage.database_url)
         self.gateway = MatrixGateway(config.matrix)
+        self.vault = make_vault(config)
+        retention = Retention(after_session=timedelta(days=config.cases.keep_days_after_session),
+                              unscheduled=timedelta(days=config.cases.keep_days_unscheduled),
+                              warn_before=timedelta(days=config.cases.warn_days_before))
+        self.downloads = MediaDownloads(config.matrix.homeserver, lambda: self.gateway.client.access_token,
+                                        config.files_path / "incoming")
         self.registry = Registry.discover()
         fb = config.feedback
         feedback_forms.configure(delay=timedelta(hours=fb.delay_hours), deadline_days=fb.deadline_days,
                                  nudges=fb.nudges, forms_dir=fb.forms_dir)
         self.cross_signing: crosssign.CrossSigningStatus | None = None
         self.outbox = OutboxSender(self.db, self.gateway, clock, encrypt_dms=config.matrix.encryption,
-                                   retry_max_s=config.matrix.retry_max_seconds)
+                                   retry_max_s=config.matrix.retry_max_seconds, vault=self.vault)
         self.schedule = ScheduleRunner(
             self.db, self.registry.jobs, clock, catch_up=timedelta(hours=config.bot.schedule_catch_up_hours),
             language=config.bot.language, prefix=config.bot.command_prefix, on_commit=self.outbox.wake,
-            declared=self.registry.declared,
+            declared=self.registry.declared, vault=self.vault, retention=retention,
         )
         self.outbox.on_schedule = self.schedule.wake  # a room made: its follow-up job runs at once
         self.dispatcher = Dispatcher(
@@ -84,6 +106,7 @@ class Kring:
                              language=config.bot.language,
                              max_age=timedelta(seconds=config.bot.command_max_age_seconds)),
             runtime=self, clock=clock, on_commit=self._committed,
+            vault=self.vault, retention=retention, fetch=self.downloads.fetch,
         )
         self.sync = SyncLoop(self.gateway, self.db, self.dispatcher, clock,
                              language=config.bot.language, on_commit=self.outbox.wake,

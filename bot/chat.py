@@ -24,6 +24,7 @@ REDACT = "redact"
 LEVELS = "levels"
 # Creating a private room (a session's): a lane of its own, since the room has no id yet.
 ROOM = "room"
+KEPT_FILE = "kept_file"  # a file from the vault (a case's PDF): read and decrypted only when sent
 
 
 def message_content(
@@ -83,18 +84,29 @@ class OutboxChat:
         content = message_content(text, notice=notice, mentions=mentions, reply_to=reply_to, thread_root=thread_root,
                                   mention_room=mention_room)
         payload = {"content": content, "private": True} if private else {"content": content}
+        if private and about:
+            payload["keep_about"] = True  # no content kept, but still redacted with the person
         await self._enqueue(MESSAGE, payload, self.now, room_id=room_id, about=about)
         for att in files:
             await self._enqueue(FILE, {**file_payload(att), "private": True} if private else file_payload(att),
                                 self.now, room_id=room_id)
 
     async def dm(self, user_id: str, text: Text, *, notice: bool = False,
-                 files: tuple[Attachment, ...] = ()) -> None:
-        """To the person's DM with the bot; the sender opens one if there is none yet."""
+                 files: tuple[Attachment, ...] = (), private: bool = False) -> None:
+        """To the person's DM with the bot; the sender opens one if there is none yet. `private`:
+        no content kept once sent (a confidential text)."""
         content = message_content(text, notice=notice, mentions=() if notice else (user_id,))
-        await self._enqueue( MESSAGE, {"content": content}, self.now, user_id=user_id)
+        payload = {"content": content, "private": True} if private else {"content": content}
+        await self._enqueue(MESSAGE, payload, self.now, user_id=user_id)
         for att in files:
             await self._enqueue(FILE, file_payload(att), self.now, user_id=user_id)
+
+    async def send_kept(self, room_id: str, handle: str, filename: str, mimetype: str, *,
+                        about: str | None = None) -> None:
+        """A file kept in the vault, to a room; the row holds only its handle and keeps nothing once sent."""
+        payload = {"handle": handle, "filename": filename, "mimetype": mimetype, "private": True,
+                   "keep_about": bool(about)}
+        await self._enqueue(KEPT_FILE, payload, self.now, room_id=room_id, about=about)
 
     # ---- room operations: invites, kicks, power levels, state, leaving ------------------------
     # `private=True` rows lose their payload once done (a person asked to be forgotten; a roster).

@@ -200,6 +200,28 @@ def _yaml_of(path: Path) -> dict[str, Any]:
         return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as err:
         raise ValueError(f"{path}: not valid YAML") from err
+class FilesConfig(_Section):
+    """Files people send (a case's PDF): kept encrypted at rest in `path` with `key`."""
+
+    # Empty: a folder "files" beside matrix.store_path.
+    path: Path | None = None
+    # 32 bytes as base64 or 64 hex digits (KRING__FILES__KEY). Empty: derived from
+    # matrix.key_passphrase; without that too, one is made at the first start and kept in
+    # files.key beside the folder (mode 0600), with a warning in the log.
+    key: SecretStr | None = None
+    max_mb: float = Field(64, gt=0, le=1024)
+
+    @property
+    def max_bytes(self) -> int:
+        return int(self.max_mb * 1024 * 1024)
+
+
+class CasesConfig(_Section):
+    """How long confidential case texts and files are kept."""
+
+    keep_days_after_session: float = Field(30, ge=0)
+    keep_days_unscheduled: float = Field(180, ge=1)
+    warn_days_before: float = Field(7, ge=0)
 
 
 class Config(_Section):
@@ -207,7 +229,13 @@ class Config(_Section):
     storage: StorageConfig = StorageConfig()
     bot: BotConfig = BotConfig()
     feedback: FeedbackConfig = FeedbackConfig()
+    files: FilesConfig = FilesConfig()
+    cases: CasesConfig = CasesConfig()
     networks: list[NetworkConfig] = []
+
+    @property
+    def files_path(self) -> Path:
+        return self.files.path or self.matrix.store_path.parent / "files"
 
     def network_ids(self) -> list[str]:
         return [n.id for n in self.networks] or ["main"]

@@ -5,14 +5,16 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from api import Context, Reply, Role, Runtime, UserError
+from api.decorators import FLOW_FILES_ATTR
+from api.files import Received, Retention, Vault
 from bot.chat import OutboxChat
-from bot.matrix.incoming import Incoming
+from bot.matrix.incoming import FileRef, Incoming
 from api.i18n import Translator
 from bot.router import Registry, Unknown, clean, extract, route
 from bot.recipients import DbRecipients
@@ -49,7 +51,12 @@ class DispatchSettings:
 class Dispatcher:
     def __init__(self, db: Database, registry: Registry, settings: DispatchSettings, runtime: Runtime,
                  clock: Callable[[], datetime],
-                 on_commit: Callable[[bool, list], None] = lambda changed, items: None) -> None:
+                 on_commit: Callable[[bool, list], None] = lambda changed, items: None, *,
+                 vault: Vault | None = None, retention: Retention | None = None,
+                 fetch: Callable[[FileRef, int], Awaitable[Received]] | None = None) -> None:
+        self.vault = vault
+        self.retention = retention or Retention()
+        self.fetch = fetch  # a file sent to a flow that takes files: to disk, before its transaction
         self.db = db
         self.registry = registry
         self.settings = settings
@@ -107,8 +114,30 @@ class Dispatcher:
         if self._too_old(msg, now):
             return "ignored"
         async with self.db.read() as session:  # most chatter has no open flow: no write lock for it
-            if not await conversations.open_flow(session, msg.sender, msg.room_id, now):
+            flow = await conversations.open_flow(session, msg.sender, msg.room_id, now)
+            if not flow:
                 return "ignored"
+            if msg.file is not None and not getattr(self.registry.flows.get(flow), FLOW_FILES_ATTR, False):
+                return "ignored"
+        received = await self._receive(msg.file) if msg.file is not None else None
+        try:
+            return await self._step(msg, now, received)
+        finally:
+            if received is not None and received.path is not None:
+                received.path.unlink(missing_ok=True)  # the step kept what it wanted (in the vault)
+
+    async def _receive(self, ref: FileRef) -> Received:
+        """The file on disk, streamed, before the step's transaction (no lock held meanwhile)."""
+        limit = self.vault.max_bytes if self.vault else 0
+        if self.fetch is None:
+            return Received(ref.name, ref.mimetype, ref.size or 0, None)
+        try:
+            return await self.fetch(ref, limit)
+        except (ConnectionError, OSError, TimeoutError) as exc:
+            log.warning("file not fetched", extra={"error": type(exc).__name__})
+            return Received(ref.name, ref.mimetype, ref.size or 0, None)
+
+    async def _step(self, msg: Incoming, now: datetime, received: Received | None) -> str:
         async with self.db.transaction() as session:
             flow = await conversations.open_flow(session, msg.sender, msg.room_id, now)
             step = self.registry.flows.get(flow) if flow else None
@@ -116,6 +145,7 @@ class Dispatcher:
             if step is None or not await processed.claim(session, msg.event_id, msg.room_id, now, name):
                 return "ignored" if step is None else "duplicate"
             ctx = await self._context(session, msg, now)
+            ctx.received = received
             try:
                 async with undoable(ctx):
                     reply = await step(ctx, clean(msg.body).strip())
@@ -145,7 +175,8 @@ class Dispatcher:
             db=session, t=Translator(language, zone=zone), chat=OutboxChat(session, now),
             schedule=DbSchedule(session, now), runtime=self.runtime, prefix=self.settings.prefix,
             commands=self.registry.specs, declared=self.registry.declared,
-            recipients=DbRecipients(session, self.settings.language),
+            recipients=DbRecipients(session, self.settings.language), encrypted=msg.encrypted,
+            vault=self.vault, retention=self.retention,
         )
 
     def forget_dm(self, room_id: str) -> None:

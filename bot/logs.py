@@ -7,6 +7,7 @@ import re
 import sys
 
 SECRET = re.compile(r"(access_token|password|syt_[A-Za-z0-9_]+|Bearer\s+\S+)", re.I)
+NOISY = ("nio", "peewee", "apscheduler", "aiosqlite", "asyncio", "sqlalchemy")
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
 
@@ -30,5 +31,7 @@ def setup(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("nio", "peewee", "apscheduler", "aiosqlite", "asyncio"):
+    # Libraries that log statements with their parameters or event contents at DEBUG (aiosqlite,
+    # SQLAlchemy, nio) would put message texts and case texts in the log: never below WARNING.
+    for noisy in NOISY:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))

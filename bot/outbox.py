@@ -18,7 +18,8 @@ from datetime import datetime
 from sqlalchemy import select
 
 from api.rooms import SESSION_MARKER, session_power_levels
-from bot.chat import FILE, INVITE, KICK, LEAVE, LEVELS, MESSAGE, POWER, REDACT, ROOM, STATE
+from api.files import Vault
+from bot.chat import FILE, INVITE, KEPT_FILE, KICK, LEAVE, LEVELS, MESSAGE, POWER, REDACT, ROOM, STATE
 from bot.matrix.gateway import MatrixGateway, SendOutcome
 from bot.retry import retry_delay
 from bot.send_slots import SendSlots
@@ -48,7 +49,8 @@ class OutboxSender:
     def __init__(self, db: Database, gateway: MatrixGateway, clock: Callable[[], datetime], *,
                  encrypt_dms: bool, parallel_rooms: int = 8, backoff_base: float = 0.5,
                  max_unexpected: int = MAX_UNEXPECTED_FAILURES, retry_max_s: float = 2.0,
-                 on_schedule: Callable[[], None] = lambda: None) -> None:
+                 on_schedule: Callable[[], None] = lambda: None, vault: Vault | None = None) -> None:
+        self.vault = vault  # where a kept file (KEPT_FILE) is read from when it is sent
         self.db = db
         self.on_schedule = on_schedule  # a room was made: its follow-up job is in the schedule table
         self._invited: dict[int, list[str]] = {}  # room item id -> who its room was created with
@@ -184,7 +186,7 @@ class OutboxSender:
                     return
                 item = queue.popleft()
                 try:
-                    if item.kind == FILE:  # answers waiting in other rooms go first (bot/send_slots.py)
+                    if item.kind in (FILE, KEPT_FILE):  # answers waiting in other rooms go first (bot/send_slots.py)
                         held = False
                         await self._slots.step_aside()
                         held = True
@@ -280,8 +282,10 @@ class OutboxSender:
         room_id = item.room_id or await self._dm_room(item.user_id)
         if item.kind == MESSAGE:
             return await self._unless_stopping(self.gateway.send(room_id, item.payload["content"], item.txn_id))
-        if item.kind == FILE:
-            data = base64.b64decode(item.payload["data"])
+        if item.kind in (FILE, KEPT_FILE):
+            data = self._file_data(item)
+            if data is None:
+                return SendOutcome("failed", error="file no longer kept")
             keys = await self._unless_stopping(
                 self.gateway.upload(room_id, data, item.payload["mimetype"], item.payload["filename"]))
             kind = "m.image" if item.payload["mimetype"].startswith("image/") else "m.file"  # shown inline
@@ -289,6 +293,14 @@ class OutboxSender:
                        "info": {"mimetype": item.payload["mimetype"], "size": len(data)}, **keys}
             return await self._unless_stopping(self.gateway.send(room_id, content, item.txn_id))
         return await self._unless_stopping(self._room_operation(room_id, item))
+
+    def _file_data(self, item: OutboxItem) -> bytes | None:
+        if item.kind == FILE:
+            return base64.b64decode(item.payload["data"])
+        try:
+            return self.vault.read(item.payload["handle"]) if self.vault else None
+        except FileNotFoundError:
+            return None  # erased meanwhile (withdrawn, purged, forgotten): it must not go out
 
     async def _room_operation(self, room_id: str, item: OutboxItem) -> SendOutcome:
         """Invites, kicks, power levels, state and leaving: each is idempotent, so a retry is safe."""

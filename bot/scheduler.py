@@ -25,6 +25,7 @@ from api import JobContext
 
 from api.declared import Declared
 from api.decorators import JOB_ALWAYS_ATTR
+from api.files import Retention, Vault
 from bot.chat import OutboxChat
 from api.i18n import Translator
 from bot.recipients import DbRecipients
@@ -46,7 +47,10 @@ class ScheduleRunner:
     def __init__(self, db: Database, jobs: dict[str, Callable[..., Awaitable[None]]], clock: Callable[[], datetime],
                  *, catch_up: timedelta, language: str, prefix: str = "!", on_commit: Callable[[], None] = lambda: None,
                  always: Iterable[str] = (), retry_after: timedelta = timedelta(seconds=30),
-                 safety_interval: timedelta = timedelta(seconds=60), declared: Declared | None = None) -> None:
+                 safety_interval: timedelta = timedelta(seconds=60), declared: Declared | None = None,
+                 vault: Vault | None = None, retention: Retention | None = None) -> None:
+        self.vault = vault
+        self.retention = retention or Retention()
         self.db = db
         self.jobs = jobs
         self.declared = declared  # the features' hooks a job may set off (ctx.seats_changed)
@@ -181,7 +185,8 @@ class ScheduleRunner:
             else:
                 ctx = JobContext(now=now, db=session, t=Translator(self.language), chat=OutboxChat(session, now),
                                  schedule=DbSchedule(session, now), prefix=self.prefix,
-                                 recipients=DbRecipients(session, self.language), declared=self.declared)
+                                 recipients=DbRecipients(session, self.language), declared=self.declared,
+                                 vault=self.vault, retention=self.retention)
                 try:
                     async with session.begin_nested():
                         await fn(ctx, dict(row.payload))

@@ -41,14 +41,16 @@ async def pending(session: AsyncSession, limit: int = 200) -> list[OutboxItem]:
 async def mark_done(session: AsyncSession, item_id: int, now: datetime, error: str | None = None,
                     event_id: str | None = None) -> None:
     """Done (sent, with the event id the homeserver gave, or given up with an error). A row marked
-    private keeps no payload or person once done."""
+    private keeps no payload or person once done, except, for a message marked `keep_about`, the
+    person it is about: what `!forgetme` redacts by (a confidential post about a case-bringer)."""
     item = await session.get(OutboxItem, item_id)
     if item:
         item.done_at = now
         item.error = error
         item.event_id = event_id
         if item.payload.get("private"):
-            item.payload, item.user_id, item.about = {}, None, None
+            about = item.about if item.payload.get("keep_about") else None
+            item.payload, item.user_id, item.about = {}, None, about
 
 
 async def note_attempt(session: AsyncSession, item_id: int) -> None:
@@ -77,7 +79,7 @@ async def sent_about(session: AsyncSession, user_id: str) -> list[tuple[str, str
     """(room, event id) of every message or file about the person that reached a room (room
     operations about them, such as a power-level change, are state and never redacted)."""
     query = select(OutboxItem.room_id, OutboxItem.event_id).where(
-        OutboxItem.about == user_id, OutboxItem.kind.in_(("message", "file")), OutboxItem.room_id.is_not(None),
+        OutboxItem.about == user_id, OutboxItem.kind.in_(("message", "file", "kept_file")), OutboxItem.room_id.is_not(None),
         OutboxItem.event_id.is_not(None))
     return [(room, event) for room, event in await session.execute(query.order_by(OutboxItem.id))]
 

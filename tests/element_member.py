@@ -274,6 +274,13 @@ class ElementMember:
         a = await self._request("send", _wait_ms=timeout_ms, **params)
         return a["event_id"]
 
+    async def send_file(self, room: str, path: str | os.PathLike[str], *, name: str, mimetype: str,
+                        timeout_ms: int = 120000) -> str:
+        """Send a file as Element does (an encrypted attachment in an encrypted room); returns the event id."""
+        a = await self._request("send_file", _wait_ms=timeout_ms, room=room, path=str(path), name=name,
+                                mimetype=mimetype, timeout_ms=timeout_ms)
+        return a["event_id"]
+
     async def wait_message(self, room: str, sender: str, *, timeout_ms: int = 30000, after: str | None = None,
                            utd_grace_ms: int = 3000, types: list[str] | None = None) -> Message:
         """The next message from `sender` in `room` (after event `after`, if given).

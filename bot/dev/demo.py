@@ -22,7 +22,7 @@ from bot.config import load_config
 from bot.dev.leftover import running_pid, stop
 from bot.dev.synapse import LocalSynapse
 from bot.chat import OutboxChat
-from storage import events, members, networks, registrations as regs, schedule
+from storage import cases, events, members, networks, registrations as regs, schedule
 
 NETWORK = "demo"
 ACCOUNTS = {  # localpart: (display name, role in the demo network)
@@ -101,6 +101,10 @@ async def _seed(kring: Kring, server_name: str, t: Translator) -> None:
                 "waitlist_mode": "offer", "offer_hours": 2, "created_by": f"@coco:{server_name}",
             }, [], now)
             event.state, event.published_at = events.PUBLISHED, now
+            # A case already in the queue (Ben's, pseudonymous), for the coordinator to schedule.
+            await cases.add(session, network=NETWORK, user_id=f"@ben:{server_name}", title=t("demo.case.title").plain,
+                            body=t("demo.case.text").plain, summary=t("demo.case.summary").plain, named=False,
+                            coordinators_read=True, event_id=event.id, file=None, file_to_session=False, now=now)
         if await events.by_slug(session, FEEDBACK_EVENT) is None:
             await _past_meeting(session, server_name, t, now)
     kring.outbox.wake()

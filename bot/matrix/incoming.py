@@ -6,6 +6,19 @@ from datetime import datetime
 
 
 @dataclass(frozen=True)
+class FileRef:
+    """A file message's media: where it is and, for an encrypted attachment, how to decrypt it."""
+
+    url: str
+    name: str
+    mimetype: str
+    size: int | None = None
+    key: str | None = None  # JWK "k" (unpadded base64url) of an encrypted attachment
+    iv: str | None = None
+    sha256: str | None = None  # of the ciphertext, unpadded base64
+
+
+@dataclass(frozen=True)
 class Incoming:
     """A text message from a room, already decrypted, free of any client library type."""
 
@@ -16,3 +29,4 @@ class Incoming:
     origin_time: datetime
     thread_root: str | None = None
     encrypted: bool = False
+    file: FileRef | None = None  # an m.file message (its body is then empty: never a command)

@@ -9,7 +9,7 @@ from typing import Any
 
 import nio
 
-from bot.matrix.incoming import Incoming
+from bot.matrix.incoming import FileRef, Incoming
 
 log = logging.getLogger("kring.matrix")
 
@@ -100,6 +100,8 @@ def collect(batch: SyncBatch, room_id: str, events: list[Any]) -> None:
 
 
 def to_incoming(room_id: str, event: Any) -> Incoming | None:
+    if isinstance(event, (nio.RoomMessageFile, nio.RoomEncryptedFile)):
+        return _file(room_id, event)
     if not isinstance(event, (nio.RoomMessageText, nio.RoomMessageNotice)):
         return None
     if isinstance(event, nio.RoomMessageNotice):
@@ -113,3 +115,22 @@ def to_incoming(room_id: str, event: Any) -> Incoming | None:
         origin_time=_utc(event.server_timestamp), thread_root=thread_root,
         encrypted=bool(getattr(event, "decrypted", False)),
     )
+
+
+def _file(room_id: str, event: Any) -> Incoming | None:
+    """An m.file message (plain or an encrypted attachment) as an Incoming with an empty body."""
+    content = event.source.get("content", {})
+    info = content.get("info") or {}
+    size = info.get("size") if isinstance(info.get("size"), int) else None
+    name = str(content.get("filename") or content.get("body") or "file")[:255]
+    mimetype = str(info.get("mimetype") or getattr(event, "mimetype", None) or "application/octet-stream")[:127]
+    if isinstance(event, nio.RoomEncryptedFile):
+        ref = FileRef(url=event.url, name=name, mimetype=mimetype, size=size, key=event.key.get("k"),
+                      iv=event.iv, sha256=(event.hashes or {}).get("sha256"))
+    else:
+        ref = FileRef(url=event.url, name=name, mimetype=mimetype, size=size)
+    if not ref.url or not ref.url.startswith("mxc://"):
+        return None
+    return Incoming(event_id=event.event_id, room_id=room_id, sender=event.sender, body="",
+                    origin_time=_utc(event.server_timestamp), encrypted=bool(getattr(event, "decrypted", False)),
+                    file=ref)

@@ -38,6 +38,7 @@ class BotUnderTest:
         self.synapse = synapse
         self.home = home
         self.user_id = user_id
+        self.clock = overrides.pop("clock", None)  # an injectable clock (a callable returning aware UTC)
         bot_section = {"coordinators": [], **overrides.pop("bot", {})}
         self.config = Config.model_validate({
             "matrix": {"homeserver": synapse.url, "user_id": user_id, "password": PASSWORD,
@@ -50,7 +51,7 @@ class BotUnderTest:
         self.kring: Kring | None = None
 
     async def start(self) -> Kring:
-        self.kring = Kring(self.config)
+        self.kring = Kring(self.config, clock=self.clock) if self.clock else Kring(self.config)
         await self.kring.start()
         await self.kring.sync.caught_up.wait()
         return self.kring

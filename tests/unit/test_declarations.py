@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_discovery_collects_every_kind_of_declaration() -> None:
     declared = Registry.discover().declared
     assert {"events.cancel", "privacy.forget"} <= set(declared.confirmables)
-    assert [h.__module__ for h in declared.leave_hooks] == ["commands.events.service", "commands.sessions.rooms"]
+    assert [h.__module__ for h in declared.leave_hooks] == ["commands.cases.retention", "commands.events.service",
+                                                            "commands.sessions.rooms"]
     assert [h.__module__ for h in declared.session_hooks] == ["commands.sessions.rooms"]
     assert "events.offer_expiry" in declared.jobs and "events.create" in declared.flows
     assert {s.feature for s in declared.commands if s.name.startswith("event ")} == {"events"}
