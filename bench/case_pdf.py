@@ -12,7 +12,7 @@ to the step that asks for the PDF. Then, per run:
 - peak RSS: VmHWM of that stretch: the download, its decryption on the way to disk, the check,
   and the encryption into the vault;
 - seconds from the upload's end to Kring's answer.
-Each later run sends another PDF at the same step (a second PDF replaces the first).
+Each run is an intake of its own, stopped after the PDF (the sweep erases its file).
 """
 from __future__ import annotations
 
@@ -80,12 +80,12 @@ async def main(mb: float, runs: int) -> None:
         member = NioMember(synapse.url, dave_id, PASSWORD, tmp / "dave-store")
         await member.start()
         room = await member.dm(kring_id, encrypted=True)
-        for text in ("!case", "1", "Bench case", "A text.", "done", "2", "2"):
-            said = await answer(member, kring_id, room, await member.send(room, text))
-        assert "PDF" in said, said
         size = int(mb * 1024 * 1024) - 4096  # under the limit, and under Synapse's max_upload_size
         idle, peak, took = [], [], []
         for _ in range(runs):
+            for text in ("!case", "1", "Bench case", "A text.", "done", "2", "2"):
+                said = await answer(member, kring_id, room, await member.send(room, text))
+            assert "PDF" in said, said
             data = a_pdf(size)
             await kring.idle(for_s=2.0)
             idle.append(kring.memory()[0])
@@ -96,6 +96,7 @@ async def main(mb: float, runs: int) -> None:
             took.append(time.perf_counter() - uploaded)
             peak.append(kring.memory()[1])
             del data
+            await answer(member, kring_id, room, await member.send(room, "!stop"))
         print(f"PDF of {size / 1024 / 1024:.1f} MiB taken in by Kring, {runs} runs (median):")
         print(f"  idle RSS        {statistics.median(idle):7.1f} MiB")
         print(f"  peak RSS        {statistics.median(peak):7.1f} MiB  (+{statistics.median(peak) - statistics.median(idle):.1f} MiB, "
