@@ -47,3 +47,11 @@ def advance(row: Conversation, step: str, data: dict[str, Any], expires_at: date
 
 async def end(session: AsyncSession, row: Conversation) -> None:
     await session.execute(delete(Conversation).where(Conversation.id == row.id))
+
+
+async def drop_expired(session: AsyncSession, flow: str, now: datetime) -> int:
+    """Forget the answers of conversations of this flow that were left and ran out (a case intake
+    abandoned half-way must not keep its text). Returns how many."""
+    result = await session.execute(delete(Conversation).where(Conversation.flow == flow,
+                                                              Conversation.expires_at <= now))
+    return result.rowcount or 0

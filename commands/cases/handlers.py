@@ -10,7 +10,7 @@ from api.render import bullets, code, lines, pill
 from commands.cases import rules
 from commands.cases.common import control_room, event_label, event_of, find, find_session, session_ref
 from commands.cases.retention import erase_file
-from storage import cases, sessions
+from storage import cases, outbox, sessions
 from storage.models import Case, GroupSession
 
 POST = "cases.post"
@@ -85,6 +85,10 @@ async def withdraw(ctx: Context, ref: str) -> Reply:
         if group is not None and group.case_bringer == ctx.sender:
             group.case_bringer, group.updated_at = None, ctx.now
             await ctx.session_changed(group)
+        if group is not None and group.room_id:  # what of the case reached the session's room goes too
+            for room_id, event_id in await outbox.sent_about(ctx.db, ctx.sender):
+                if room_id == group.room_id:
+                    await ctx.chat.redact(room_id, event_id, ctx.t("cases.withdrawn_reason").plain)
     room = await control_room(ctx, row.network)
     if room:
         await ctx.post(room, "cases.control.withdrawn", about_network=row.network, ref=code(row.ref))

@@ -10,11 +10,11 @@ from api import Context, Reply, Rest, Role, Text, command, flow
 from api.render import bullets, code, lines
 from commands.cases import rules
 from commands.cases.common import control_room, event_label
-from commands.cases.retention import keep_sweeping
+from commands.cases.retention import INTAKE, keep_sweeping
 from storage import cases, conversations, direct_rooms, events, members, networks, sessions
 from storage.models import Conversation, Event
 
-FLOW = "cases.intake"
+FLOW = INTAKE
 TTL = timedelta(hours=12)
 DONE = {"done", "klaar", "ferdig"}
 SKIP = "-"
@@ -36,6 +36,7 @@ async def case(ctx: Context, text: Rest | None = None) -> Reply | None:
         await ctx.tell(ctx.sender, "cases.encrypted_dm", case=code(f"{ctx.prefix}case"))
         return ctx.reply("cases.unencrypted")
     await conversations.start(ctx.db, ctx.sender, ctx.room_id, FLOW, "consent", {}, ctx.now + TTL)
+    await keep_sweeping(ctx)  # an intake left half-way is forgotten by the next sweep
     hours = int(TTL.total_seconds() // 3600)
     return Reply(lines([ctx.t("cases.intake.consent", days=ctx.retention.after_session.days,
                               unscheduled=ctx.retention.unscheduled.days),

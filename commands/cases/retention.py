@@ -9,9 +9,10 @@ from datetime import datetime, time, timedelta, timezone
 
 from api import Context, JobContext, job, on_leave
 from api.render import code
-from storage import cases, networks
+from storage import cases, conversations, networks
 
 SWEEP = "cases.sweep"
+INTAKE = "cases.intake"  # the intake flow's name (commands/cases/intake.py FLOW)
 SWEEP_AT = time(3, 0, tzinfo=timezone.utc)  # a quiet hour
 
 
@@ -45,7 +46,8 @@ async def sweep(ctx: JobContext, payload: dict) -> None:
             await ctx.tell(row.user_id, "cases.warn_unscheduled", about_network=row.network, private=True, ref=code(row.ref),
                            title=row.title or "", day=lambda t, d=erased_on: t.date(d),
                            withdraw=code(f"{ctx.prefix}case withdraw {row.ref}"))
-    if ctx.vault is not None:  # files of an intake that was stopped, or of a step that failed
+    await conversations.drop_expired(ctx.db, INTAKE, ctx.now)  # intakes left half-way: their text too
+    if ctx.vault is not None:  # files of an intake that was stopped or left, or of a step that failed
         used = await cases.handles_in_use(ctx.db)
         for handle in ctx.vault.handles():
             if handle not in used:

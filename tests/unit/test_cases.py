@@ -393,3 +393,38 @@ async def test_mydata_has_the_cases_in_full_and_forgetme_erases_them_and_redacts
     await world.say(dave, "!confirm")
     assert await cases_rows(world) == []
     assert world.vault.handles() == []
+
+
+async def test_withdrawing_an_agreed_case_redacts_what_reached_the_session_room(world: CaseWorld) -> None:
+    from storage import outbox
+    from storage.models import OutboxItem
+
+    carol = await world.person("carol", "coordinator")
+    slug = await world.create(carol, capacity=10, mode="auto")
+    await split(world, carol, slug, await world.people(2))
+    async with world.db.transaction() as s:
+        group = (await s.execute(select(GroupSession).order_by(GroupSession.number))).scalars().first()
+        group.room_id, group.room_state = "!session1:example.org", "open"
+    dave = await world.person("dave")
+    ref = await intake(world, dave, title="MARKER-T", pdf=PDF)
+    await world.say(carol, f"!case assign {ref} {slug}/1", room=CONTROL)
+    await world.say(dave, f"!agree {ref}")
+    async with world.db.transaction() as s:  # the outbox sent them: each has its event id
+        for i, row in enumerate((await s.execute(select(OutboxItem).where(OutboxItem.done_at.is_(None)))).scalars()):
+            await outbox.mark_done(s, row.id, world.clock.now, event_id=f"$sent{i}")
+    withdrawn = await world.say(dave, f"!case withdraw {ref}")
+    redacted = [s for s in withdrawn if s.kind == "redact"]
+    assert len(redacted) == 2 and {s.room_id for s in redacted} == {"!session1:example.org"}, \
+        "the title and summary, and the PDF, are redacted from the session's room"
+
+
+async def test_an_intake_left_half_way_is_forgotten_by_the_sweep(world: CaseWorld) -> None:
+    dave = await world.person("dave")
+    await world.say(dave, "!case")
+    await world.say(dave, "1")
+    await world.say(dave, "MARKER-TITLE")
+    await world.say(dave, "MARKER-TEXT")
+    world.clock.advance(hours=16)  # the conversation ran out (12 h); the daily sweep (03:00 UTC) came
+    await world.run_due(runner(world))
+    async with world.db.transaction() as s:
+        assert (await s.execute(select(Conversation))).first() is None
