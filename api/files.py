@@ -33,10 +33,13 @@ class Vault(Protocol):
     """Encrypted files at rest. A handle is an opaque name; `erase` is immediate and final."""
 
     max_bytes: int
+    folder: Path
 
     def keep(self, source: Path) -> str: ...
 
     def read(self, handle: str) -> bytes: ...
+
+    def decrypt_to(self, handle: str, target: Path) -> int: ...
 
     def erase(self, handle: str) -> None: ...
 

@@ -282,10 +282,10 @@ class OutboxSender:
         room_id = item.room_id or await self._dm_room(item.user_id)
         if item.kind == MESSAGE:
             return await self._unless_stopping(self.gateway.send(room_id, item.payload["content"], item.txn_id))
-        if item.kind in (FILE, KEPT_FILE):
-            data = self._file_data(item)
-            if data is None:
-                return SendOutcome("failed", error="file no longer kept")
+        if item.kind == KEPT_FILE:
+            return await self._send_kept(room_id, item)
+        if item.kind == FILE:
+            data = base64.b64decode(item.payload["data"])
             keys = await self._unless_stopping(
                 self.gateway.upload(room_id, data, item.payload["mimetype"], item.payload["filename"]))
             kind = "m.image" if item.payload["mimetype"].startswith("image/") else "m.file"  # shown inline
@@ -294,13 +294,25 @@ class OutboxSender:
             return await self._unless_stopping(self.gateway.send(room_id, content, item.txn_id))
         return await self._unless_stopping(self._room_operation(room_id, item))
 
-    def _file_data(self, item: OutboxItem) -> bytes | None:
-        if item.kind == FILE:
-            return base64.b64decode(item.payload["data"])
+    async def _send_kept(self, room_id: str, item: OutboxItem) -> SendOutcome:
+        """A file from the vault: decrypted to a private temporary file, uploaded from it in chunks
+        (encrypted for the room on the way), the temporary file removed whatever happens."""
+        p = item.payload
+        if self.vault is None:
+            return SendOutcome("failed", error="no file vault")
+        folder = self.vault.folder.parent / "outgoing"
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        plain = folder / f"out-{item.id}"
         try:
-            return self.vault.read(item.payload["handle"]) if self.vault else None
-        except FileNotFoundError:
-            return None  # erased meanwhile (withdrawn, purged, forgotten): it must not go out
+            try:
+                size = self.vault.decrypt_to(p["handle"], plain)
+            except FileNotFoundError:
+                return SendOutcome("failed", error="file no longer kept")  # erased meanwhile: never sent
+            keys = await self._unless_stopping(self.gateway.upload_path(room_id, plain, p["mimetype"], p["filename"]))
+        finally:
+            plain.unlink(missing_ok=True)
+        content = {"msgtype": "m.file", "body": p["filename"], "info": {"mimetype": p["mimetype"], "size": size}, **keys}
+        return await self._unless_stopping(self.gateway.send(room_id, content, item.txn_id))
 
     async def _room_operation(self, room_id: str, item: OutboxItem) -> SendOutcome:
         """Invites, kicks, power levels, state and leaving: each is idempotent, so a retry is safe."""

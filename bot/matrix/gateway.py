@@ -292,6 +292,18 @@ class MatrixGateway(RoomAdmin, LateKeys):
         encrypt = bool(room and room.encrypted) or room_id in self.encrypted_by_us
         return await self.uploads.content_keys(data, mimetype, filename, encrypt=encrypt)
 
+    async def upload_path(self, room_id: str, path: Path, mimetype: str, filename: str) -> dict[str, Any]:
+        """Like upload, for a file on disk: read and (for an encrypted room) encrypted in chunks
+        by nio as it goes out, never whole in memory; not shared between messages."""
+        room = self.client.rooms.get(room_id)
+        encrypt = bool(room and room.encrypted) or room_id in self.encrypted_by_us
+        with path.open("rb") as f:
+            resp, keys = await self.client.upload(f, content_type=mimetype, filename=filename, encrypt=encrypt,
+                                                  filesize=path.stat().st_size)
+        if isinstance(resp, nio.UploadError):
+            raise ConnectionError(f"upload failed: {resp.message}")
+        return {"file": {**keys, "url": resp.content_uri, "mimetype": mimetype}} if encrypt else {"url": resp.content_uri}
+
     async def reachable(self) -> bool:
         try:
             async with aiohttp.ClientSession() as session:

@@ -252,6 +252,11 @@ async def test_nothing_leaks(world, make_member, bot_log: list[str]) -> None:
         "the session room receives only the title and the approved summary"
     pdf = await carol.first(lambda s: s.room_id == session1 and s.content.get("msgtype") == "m.file", timeout=60)
     assert pdf.content["body"] == f"{A['file']}.pdf"
+    got = await carol.client.download(pdf.content["file"]["url"])
+    assert isinstance(got, nio.DownloadResponse), got
+    plain = nio.crypto.attachments.decrypt_attachment(
+        got.body, pdf.content["file"]["key"]["k"], pdf.content["file"]["hashes"]["sha256"], pdf.content["file"]["iv"])
+    assert plain == pdf_with(A["file"]), "the session room gets the case-bringer's PDF, whole"
     await dave.wait_membership(session1, dave.user_id, "join", timeout=60)
     await dave.send(session1, "!case share")
     await carol.first(lambda s: s.room_id == session1 and A["text"] in s.content.get("body", ""), timeout=60)

@@ -428,3 +428,23 @@ async def test_an_intake_left_half_way_is_forgotten_by_the_sweep(world: CaseWorl
     await world.run_due(runner(world))
     async with world.db.transaction() as s:
         assert (await s.execute(select(Conversation))).first() is None
+
+
+def test_a_kept_file_comes_back_whole_and_a_changed_one_not_at_all(tmp_path: Path) -> None:
+    from cryptography.exceptions import InvalidTag
+
+    vault = FileVault(tmp_path / "kept", b"k" * 32, max_bytes=10 << 20)
+    source = tmp_path / "in.pdf"
+    data = PDF + bytes(range(256)) * 9000  # over one chunk
+    source.write_bytes(data)
+    handle = vault.keep(source)
+    assert not source.exists(), "the plain file is gone once kept"
+    out = tmp_path / "out"
+    assert vault.decrypt_to(handle, out) == len(data) and out.read_bytes() == data
+    stored = vault.folder / f"{handle}.bin"
+    raw = bytearray(stored.read_bytes())
+    raw[100] ^= 1
+    stored.write_bytes(bytes(raw))
+    with pytest.raises(InvalidTag):
+        vault.decrypt_to(handle, tmp_path / "changed")
+    assert not (tmp_path / "changed").exists()
