@@ -215,3 +215,22 @@ async def test_forgetme_removes_the_persons_reminders(world: EventWorld, db: Dat
     async with db.transaction() as s:
         assert (await s.execute(select(ScheduledAction).where(ScheduledAction.recipient == alice))).scalars().all() == []
         assert await members.get(s, alice) is None
+
+
+async def test_a_session_participant_gets_a_link_to_their_session_room(
+        world: EventWorld, db: Database, clock: FakeClock) -> None:
+    from storage import events, sessions
+    carol, alice = await world.person("carol", "coordinator"), await world.person("alice")
+    slug = await make_event(world, carol, starts="2025-04-14 10:00", extra="\nreminders: 1d, 1h")
+    await world.say(alice, f"!register {slug}")
+    assert "!confirm" in (await world.say(carol, f"!groups {slug} size=4")).text()
+    await world.say(carol, "!confirm")
+    run = runner(db, clock)
+    [before] = await fire(world, run, clock, datetime(2025, 4, 13, 8, 0, tzinfo=UTC))
+    assert "matrix.to" not in before.body  # no room opened yet: no link
+    async with db.transaction() as s:
+        event = await events.by_slug(s, slug)
+        [group] = await sessions.of_event(s, event.id)
+        group.room_id = "!group1:example.org"
+    [hour] = await fire(world, run, clock, datetime(2025, 4, 14, 7, 0, tzinfo=UTC))
+    assert "Your group's room: https://matrix.to/#/!group1:example.org" in hour.body
