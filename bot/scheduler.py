@@ -28,6 +28,7 @@ from api.decorators import JOB_ALWAYS_ATTR
 from api.files import Retention, Vault
 from bot.chat import OutboxChat
 from api.i18n import Translator
+from api.render import code
 from bot.recipients import DbRecipients
 from bot.schedule import DbSchedule
 from storage import members, networks, runtime_state, schedule
@@ -235,5 +236,6 @@ class ScheduleRunner:
             first = min(r.due_at for r in missed)
             start = since if since is not None and since <= first else first
             key = f"schedule.missed.{noun}" + ("" if title else "_untitled")
+            extra = {"announce": code(f"{self.prefix}announce")} if noun == "announcement" and title else {}
             await chat.send(room, t(key, count=len(missed), title=title or "", since=t.datetime(start, zone),
-                                    until=t.datetime(max(until, start), zone)))
+                                    until=t.datetime(max(until, start), zone), **extra))
