@@ -47,7 +47,7 @@ from storage import events, members, registrations  # noqa: E402
 from storage.database import Database  # noqa: E402
 from storage.models import DirectRoom, OutboxItem, ScheduledAction  # noqa: E402
 
-LEAD = re.compile(r"begins in (\d+) minutes?")
+LEAD = re.compile(r"begins in (\d+|a) minutes?")  # Kring writes "in a minute" for k = 1
 IN_FLIGHT = 8  # the bare script sends like Kring's outbox: 8 rooms at a time
 
 
@@ -113,7 +113,7 @@ async def arrivals(http: Http, person: Person, room: str, sender: str) -> list[t
         for ev in data["chunk"]:
             found = LEAD.search(ev.get("content", {}).get("body", "")) if ev.get("sender") == sender else None
             if found:
-                out.append((int(found.group(1)), ev["origin_server_ts"]))
+                out.append((1 if found.group(1) == "a" else int(found.group(1)), ev["origin_server_ts"]))
         token = data.get("end", "")
         if not data["chunk"] or not token:
             return out
