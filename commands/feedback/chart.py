@@ -4,15 +4,23 @@ shows results never loads it."""
 from __future__ import annotations
 
 import io
+import threading
 
 from commands.feedback.rules import Figures
 
+_DRAWING = threading.Lock()  # one chart at a time (matplotlib's first import and font cache are shared)
 _COLOURS = ("#c0392b", "#e67e22", "#f1c40f", "#7fb77e", "#27ae60")
 
 
 def png(title: str, rows: list[Figures], labels: list[str], legend: list[str], means: list[str]) -> bytes:
     """A PNG of the rating questions' distributions; `labels` name the questions, `legend` the
-    scores, `means` the mean beside each bar as the reader writes it ("gemiddeld 3,8")."""
+    scores, `means` the mean beside each bar as the reader writes it ("gemiddeld 3,8"). Called in
+    a worker thread (results.chart_png)."""
+    with _DRAWING:
+        return _draw(title, rows, labels, legend, means)
+
+
+def _draw(title: str, rows: list[Figures], labels: list[str], legend: list[str], means: list[str]) -> bytes:
     import matplotlib  # noqa: PLC0415 - lazily: start-up does not pay for it
 
     matplotlib.use("Agg")

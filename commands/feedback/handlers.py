@@ -89,11 +89,11 @@ async def results_command(ctx: Context, slug: str, what: str | None = None) -> R
         if room is None:
             raise UserError("feedback.share.no_room")
         t = await ctx.translator_for_network(event.network)
-        text, _files = results.summary(t, r, await _outcomes(ctx, event))
+        text, _files = await results.summary(t, r, await _outcomes(ctx, event), with_chart=False)
         return await ctx.confirm(SHARE, {"event": event.slug}, summary=lines([ctx.t("feedback.share.preview"), text]))
     if option:
         raise UserError("feedback.results.usage", example=code(f"{ctx.prefix}results {event.slug} csv"))
-    text, files = results.report(ctx.t, r)
+    text, files = await results.report(ctx.t, r)
     return Reply(text, files=files, private=True)
 
 
@@ -104,7 +104,7 @@ async def share_confirmed(ctx: Context, args: dict) -> Reply:
     if room is None:
         raise UserError("feedback.share.no_room")
     t = await ctx.translator_for_network(event.network)
-    text, files = results.summary(t, await results.load(ctx, event), await _outcomes(ctx, event))
+    text, files = await results.summary(t, await results.load(ctx, event), await _outcomes(ctx, event))
     await ctx.chat.send(room, text, files=files)
     return ctx.reply("feedback.share.done", title=event.title)
 

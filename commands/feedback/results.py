@@ -3,6 +3,7 @@ and as a PNG chart, the open answers, a CSV file, and the summary shared with ev
 no open answers). An anonymous form with fewer than three answers shows only the count."""
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from dataclasses import dataclass
@@ -80,30 +81,34 @@ def figures_text(t: Translator, r: Results, *, open_answers: bool) -> Text:
     return lines(parts)
 
 
-def chart_png(t: Translator, r: Results) -> Attachment | None:
+async def chart_png(t: Translator, r: Results) -> Attachment | None:
+    """Drawn in a worker thread: a chart takes a good part of a second of CPU, which the event
+    loop (every other member's command) should not wait for."""
     rows = [f for f in r.figures() if f.question.kind == "rating"]
     if not rows:
         return None
-    data = chart.png(t("feedback.chart.title", title=r.event.title).plain, rows,
-                     [f"{f.question.label_in(t.language)} (n={f.answered})" for f in rows],
-                     [t("feedback.chart.score", score=s).plain for s in range(1, 6)],
-                     [t("feedback.chart.mean", mean=t.number(round(f.mean, 1))).plain if f.mean is not None else ""
-                      for f in rows])
+    labels = [f"{f.question.label_in(t.language)} (n={f.answered})" for f in rows]
+    legend = [t("feedback.chart.score", score=s).plain for s in range(1, 6)]
+    means = [t("feedback.chart.mean", mean=t.number(round(f.mean, 1))).plain if f.mean is not None else ""
+             for f in rows]
+    title = t("feedback.chart.title", title=r.event.title).plain
+    data = await asyncio.to_thread(chart.png, title, rows, labels, legend, means)
     return Attachment(f"{r.event.slug}-feedback.png", "image/png", data)
 
 
-def report(t: Translator, r: Results) -> tuple[Text, tuple[Attachment, ...]]:
+async def report(t: Translator, r: Results) -> tuple[Text, tuple[Attachment, ...]]:
     """For the coordinators: everything, unless the small-number rule holds it back."""
     head = bold(t("feedback.results.head", title=r.event.title, form=r.form.name_in(t.language)))
     if r.too_few:
         return lines([head, rates(t, r), t("feedback.results.too_few", count=len(r.answers))]), ()
     if not r.answers:
         return lines([head, rates(t, r), t("feedback.results.none")]), ()
-    png = chart_png(t, r)
+    png = await chart_png(t, r)
     return lines([head, rates(t, r), figures_text(t, r, open_answers=True)]), (png,) if png else ()
 
 
-def summary(t: Translator, r: Results, outcomes: list[str] | None = None) -> tuple[Text, tuple[Attachment, ...]]:
+async def summary(t: Translator, r: Results, outcomes: list[str] | None = None, *,
+                  with_chart: bool = True) -> tuple[Text, tuple[Attachment, ...]]:
     """For everyone: rates, figures and the chart; never a name or an open answer."""
     head = bold(t("feedback.share.head", title=r.event.title))
     parts: list[object] = [head, rates(t, r)]
@@ -112,7 +117,7 @@ def summary(t: Translator, r: Results, outcomes: list[str] | None = None) -> tup
         parts.append(t("feedback.results.too_few", count=len(r.answers)))
     elif r.answers:
         parts.append(figures_text(t, r, open_answers=False))
-        png = chart_png(t, r)
+        png = await chart_png(t, r) if with_chart else None
         files = (png,) if png else ()
     if outcomes:
         parts += [bold(t("feedback.share.outcomes")), bullets(outcomes)]

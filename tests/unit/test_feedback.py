@@ -318,3 +318,32 @@ def test_a_form_folder_in_the_config_adds_forms_and_a_broken_form_is_named(tmp_p
     (tmp_path / "broken.yaml").write_text("questions:\n  - kind: stars\n    text:\n      en: How many?\n")
     with pytest.raises(ValidationError, match="kind 'stars'"):
         FeedbackConfig(forms_dir=tmp_path)
+
+
+async def test_a_group_without_a_room_hears_by_dm_who_sent_its_feedback(world: EventWorld) -> None:
+    _carol, slug, _people, group = await group_world(world)
+    async with world.db.transaction() as s:
+        await s.execute(text("UPDATE sessions SET room_id = NULL WHERE id = :g"), {"g": group.id})
+        members = (await s.execute(text("SELECT user_id FROM session_members WHERE session_id = :g"),
+                                   {"g": group.id})).scalars().all()
+    world.clock.now = ENDS + timedelta(hours=2)
+    sender, other = members
+    await world.say(sender, f"!feedback group {slug}")  # their own group, found without its number
+    said = None
+    for a in ANSWERS:
+        said = await world.say(sender, a)
+    [told] = said.to_user(other)
+    assert "has sent the feedback of group 1" in told.body
+    assert not said.to_user(sender) or all("has sent" not in s.body for s in said.to_user(sender))
+
+
+async def test_a_request_due_before_a_moved_end_waits_for_the_new_end(
+        world: EventWorld, runner: ScheduleRunner, db: Database) -> None:
+    _carol, slug, [alice] = await attended(world, 1)
+    async with db.transaction() as s:
+        await s.execute(text("UPDATE events SET ends_at = :e"), {"e": ENDS + timedelta(days=1)})
+    world.clock.now = ENDS + timedelta(hours=1, minutes=1)
+    assert not (await world.run_due(runner)).to_user(alice), "the meeting now ends a day later"
+    world.clock.now = ENDS + timedelta(days=1, hours=1, minutes=1)
+    [asked] = (await world.run_due(runner)).to_user(alice)
+    assert f"!feedback {slug}" in asked.body
