@@ -39,7 +39,7 @@ class CommandSpec:
     @property
     def names(self) -> tuple[str, ...]:
         """Every name the command answers to, in every language, whatever the member's own."""
-        return (self.name, *self.aliases, *(name for _lang, name in self.local))
+        return tuple(dict.fromkeys((self.name, *self.aliases, *(name for _lang, name in self.local))))
 
     def name_in(self, language: str) -> str:
         """The name `!help` and usage lines show a reader of `language`."""

@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api import feedback_forms
 from api.files import Retention
 from bot.matrix import crosssign
-from bot.config import Config
+from api import methods
+from bot.config import Config, methods_of
 from bot.dispatch import DispatchSettings, Dispatcher
 from bot.matrix.gateway import MatrixGateway
 from bot.matrix.media_in import MediaDownloads
@@ -91,6 +92,7 @@ class Kring:
         fb = config.feedback
         feedback_forms.configure(delay=timedelta(hours=fb.delay_hours), deadline_days=fb.deadline_days,
                                  nudges=fb.nudges, forms_dir=fb.forms_dir)
+        methods.use(methods_of(config))  # checked by load_config: a bad one stops the start with its entry
         self.cross_signing: crosssign.CrossSigningStatus | None = None
         self.outbox = OutboxSender(self.db, self.gateway, clock, encrypt_dms=config.matrix.encryption,
                                    retry_max_s=config.matrix.retry_max_seconds, vault=self.vault)

@@ -25,6 +25,7 @@ LEVELS = "levels"
 # Creating a private room (a session's): a lane of its own, since the room has no id yet.
 ROOM = "room"
 KEPT_FILE = "kept_file"  # a file from the vault (a case's PDF): read and decrypted only when sent
+PIN = "pin"  # pin the message of an earlier outbox row (its event id is known once it is sent)
 
 
 def message_content(
@@ -78,15 +79,19 @@ class OutboxChat:
     async def send(self, room_id: str, text: Text, *, notice: bool = False,
                    mentions: tuple[str, ...] = (), reply_to: str | None = None,
                    thread_root: str | None = None, files: tuple[Attachment, ...] = (),
-                   private: bool = False, about: str | None = None, mention_room: bool = False) -> None:
+                   private: bool = False, about: str | None = None, mention_room: bool = False,
+                   pin: bool = False) -> None:
         """`about`: the person the message concerns; if they ask to be forgotten it is redacted.
-        `mention_room`: an @room mention (everyone in the room is notified)."""
+        `mention_room`: an @room mention (everyone in the room is notified). `pin`: once sent, the
+        message is added to the room's pinned events."""
         content = message_content(text, notice=notice, mentions=mentions, reply_to=reply_to, thread_root=thread_root,
                                   mention_room=mention_room)
         payload = {"content": content, "private": True} if private else {"content": content}
         if private and about:
             payload["keep_about"] = True  # no content kept, but still redacted with the person
         await self._enqueue(MESSAGE, payload, self.now, room_id=room_id, about=about)
+        if pin:  # same lane, so it runs after the message is sent
+            await self._enqueue(PIN, {"item": self.items[-1].id}, self.now, room_id=room_id)
         for att in files:
             await self._enqueue(FILE, {**file_payload(att), "private": True} if private else file_payload(att),
                                 self.now, room_id=room_id)

@@ -13,10 +13,11 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, ValidationInfo, field_validator
 
 from api import feedback_forms, i18n
 from api.converters import offsets_of
+from api.methods import Method, MethodError, configured
 
 ENV_PREFIX = "KRING__"
 USER_ID = re.compile(r"^@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(:\d+)?$")
@@ -232,6 +233,10 @@ class Config(_Section):
     files: FilesConfig = FilesConfig()
     cases: CasesConfig = CasesConfig()
     networks: list[NetworkConfig] = []
+    # Methods added to the shipped ones (api/methods/*.yaml): a YAML file's path (relative to the
+    # config file) or an inline mapping with key, name, description and phases.
+    methods: list[str | dict[str, Any]] = []
+    _methods: dict[str, Method] | None = PrivateAttr(None)
 
     @property
     def files_path(self) -> Path:
@@ -281,9 +286,28 @@ def load_config(path: str | Path, environ: dict[str, str] | None = None) -> Conf
         raise ConfigError([("(file)", "the top level must be a mapping of sections")])
     _apply_env(data, dict(os.environ if environ is None else environ))
     try:
-        return Config.model_validate(data)
+        config = Config.model_validate(data)
     except ValidationError as exc:
         raise ConfigError([_describe(err) for err in exc.errors()]) from None
+    config_methods(config, Path(path).resolve().parent)
+    return config
+
+
+def config_methods(config: Config, base: Path) -> dict[str, Method]:
+    """The configured methods, checked (ConfigError naming the entry) and remembered on the config."""
+    try:
+        found = configured(config.methods, base)
+    except MethodError as exc:
+        text = str(exc)
+        key, _, msg = text.partition(": ")
+        raise ConfigError([(key.replace("[", ".").replace("]", ""), msg)]) from None
+    config._methods = found
+    return found
+
+
+def methods_of(config: Config) -> dict[str, Method]:
+    """What load_config found under `methods:` (a Config made in code checks them here)."""
+    return config._methods if config._methods is not None else config_methods(config, Path.cwd())
 
 
 def _yaml_problem(exc: yaml.YAMLError) -> str:

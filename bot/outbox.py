@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from api.rooms import SESSION_MARKER, session_power_levels
 from api.files import Vault
-from bot.chat import FILE, INVITE, KEPT_FILE, KICK, LEAVE, LEVELS, MESSAGE, POWER, REDACT, ROOM, STATE
+from bot.chat import FILE, INVITE, KEPT_FILE, KICK, LEAVE, LEVELS, MESSAGE, PIN, POWER, REDACT, ROOM, STATE
 from bot.matrix.gateway import MatrixGateway, SendOutcome
 from bot.retry import retry_delay
 from bot.send_slots import SendSlots
@@ -331,6 +331,8 @@ class OutboxSender:
             return await self.gateway.set_levels(room_id, {k: int(v) for k, v in p["levels"].items()})
         if item.kind == REDACT:
             return await self.gateway.redact(room_id, p["event_id"], p.get("reason"), item.txn_id)
+        if item.kind == PIN:
+            return await self._pin(room_id, int(p["item"]))
         return SendOutcome("failed", error=f"unknown outbox kind {item.kind}")
 
     async def _create_room(self, item: OutboxItem) -> SendOutcome:
@@ -371,6 +373,19 @@ class OutboxSender:
             for column in (NetworkRoom.room_id, DirectRoom.room_id, GroupSession.room_id):
                 known |= {r for (r,) in await session.execute(select(column)) if r}
         return known
+
+    async def _pin(self, room_id: str, item_id: int) -> SendOutcome:
+        """Add the event sent for outbox row `item_id` to the room's pinned events (kept: the
+        others already pinned; a retry finds it pinned and changes nothing)."""
+        async with self.db.read() as session:
+            event_id = await outbox.event_id_of(session, item_id)
+        if event_id is None:
+            return SendOutcome("failed", error="the message to pin was not sent")
+        current = await self.gateway.get_state(room_id, "m.room.pinned_events") or {}
+        pinned = [e for e in current.get("pinned", []) if isinstance(e, str)]
+        if event_id in pinned:
+            return SendOutcome("ok")
+        return await self.gateway.put_state(room_id, "m.room.pinned_events", {"pinned": [*pinned, event_id]})
 
     async def _dm_room(self, user_id: str) -> str:
         async with self.db.read() as session:

@@ -1,10 +1,10 @@
 """SQLAlchemy models. Every time is stored in UTC (timezone-aware columns)."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint, false
+from sqlalchemy import JSON, Date, DateTime, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint, false
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -324,6 +324,8 @@ class GroupSession(Base):
     phase: Mapped[int | None] = mapped_column(Integer)
     turn: Mapped[int | None] = mapped_column(Integer)
     case_bringer: Mapped[str | None] = mapped_column(String(255))
+    phase_started_at: Mapped[datetime | None]  # when the current phase began (time left)
+    timer_due: Mapped[datetime | None]  # the facilitator's running !timer, if any
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -441,3 +443,53 @@ class Case(Base):
     erased_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+
+
+class SessionStep(Base):
+    """One step of the method guide, as it happened: started, a phase moved, a turn given, a timer
+    set or run out, a written round revealed, a report or outcome. `actor` is who did it (None: the
+    bot, or a person since forgotten)."""
+
+    __tablename__ = "session_steps"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime]
+    actor: Mapped[str | None] = mapped_column(String(255), index=True)
+    step: Mapped[str] = mapped_column(String(32))
+    phase: Mapped[int | None] = mapped_column(Integer)
+    turn: Mapped[int | None] = mapped_column(Integer)
+    detail: Mapped[str | None] = mapped_column(String(255))
+
+
+class SessionAction(Base):
+    """An action point of a session: what, who (owner), by when (a date, optional), and whether it
+    is done. Reminders read owner, due_on and done_at."""
+
+    __tablename__ = "session_actions"
+    __table_args__ = (Index("ix_session_actions_open_due", "done_at", "due_on"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    owner: Mapped[str] = mapped_column(String(255), index=True)
+    created_by: Mapped[str | None] = mapped_column(String(255))
+    due_on: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime]
+    done_at: Mapped[datetime | None]
+    done_by: Mapped[str | None] = mapped_column(String(255))
+
+
+class SessionReport(Base):
+    """A session's report (only its participants may read it, unless the facilitator shared it
+    with the coordinators) and its short outcome without names (posted in the announcements room)."""
+
+    __tablename__ = "session_reports"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"), unique=True)
+    text: Mapped[str | None] = mapped_column(Text)
+    author: Mapped[str | None] = mapped_column(String(255))
+    written_at: Mapped[datetime | None]
+    shared_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(Text)
+    outcome_at: Mapped[datetime | None]

@@ -94,3 +94,8 @@ async def wipe_sent(session: AsyncSession, done_from: datetime, done_before: dat
         .values(payload={}, user_id=None)
     )
     return result.rowcount or 0
+
+
+async def event_id_of(session: AsyncSession, item_id: int) -> str | None:
+    """The Matrix event id a sent row produced (None while unsent, or if it failed)."""
+    return (await session.execute(select(OutboxItem.event_id).where(OutboxItem.id == item_id))).scalar()

@@ -1,73 +1,16 @@
 """Methods that guide a session phase by phase, and the progression through them: phases
 forward and back, turns in a fixed order (skipping the case-bringer where the method says), and
-written rounds revealed together once everyone has sent. Pure: the YAML is read by
-api/methods.py; this module turns its plain values into a Method and decides, without I/O."""
+written rounds revealed together once everyone has sent. Pure: the methods are read and checked
+by api/methods.py; this module decides, without I/O."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-Texts = Mapping[str, str]  # language code -> text; English is always there
+from api.methods import Method, MethodError, Phase, Texts, parse, text
 
-
-def text(texts: Texts, language: str | None) -> str:
-    return texts.get(language or "en") or texts["en"]
-
-
-@dataclass(frozen=True)
-class Phase:
-    title: Texts
-    instruction: Texts
-    minutes: int | None = None
-    round: bool = False  # every participant gets a turn
-    skip_case_bringer: bool = False
-    written: bool = False  # contributions come by DM and are revealed together
-    names_shown: bool = True  # in a written round: whose contribution is whose
-
-
-@dataclass(frozen=True)
-class Method:
-    key: str
-    name: Texts
-    description: Texts
-    phases: tuple[Phase, ...]
-
-
-class MethodError(ValueError):
-    """A method definition that cannot be used; the message says which and why."""
-
-
-def _texts(raw: object, where: str) -> Texts:
-    if isinstance(raw, str):
-        raw = {"en": raw}
-    if not isinstance(raw, Mapping) or not isinstance(raw.get("en"), str) or not raw["en"].strip():
-        raise MethodError(f"{where}: needs an English text (en)")
-    return {str(k): str(v).strip() for k, v in raw.items()}
-
-
-def parse(key: str, raw: Mapping[str, object]) -> Method:
-    """A Method from its YAML values: name, description, phases (title, instruction, minutes,
-    round, skip_case_bringer, written, names_shown)."""
-    phases = raw.get("phases")
-    if not isinstance(phases, Sequence) or not phases:
-        raise MethodError(f"method {key}: needs at least one phase")
-    out = []
-    for i, p in enumerate(phases, 1):
-        if not isinstance(p, Mapping):
-            raise MethodError(f"method {key}, phase {i}: must be a mapping")
-        minutes = p.get("minutes")
-        if minutes is not None and (not isinstance(minutes, int) or isinstance(minutes, bool) or minutes < 1):
-            raise MethodError(f"method {key}, phase {i}: minutes must be a positive whole number")
-        flags = {name: p.get(name, default) for name, default in
-                 (("round", False), ("skip_case_bringer", False), ("written", False), ("names_shown", True))}
-        for name, value in flags.items():
-            if not isinstance(value, bool):
-                raise MethodError(f"method {key}, phase {i}: {name} must be true or false")
-        out.append(Phase(title=_texts(p.get("title"), f"method {key}, phase {i} title"),
-                         instruction=_texts(p.get("instruction"), f"method {key}, phase {i} instruction"),
-                         minutes=minutes, **flags))
-    return Method(key=key, name=_texts(raw.get("name"), f"method {key} name"),
-                  description=_texts(raw.get("description"), f"method {key} description"), phases=tuple(out))
+__all__ = ["Method", "MethodError", "Phase", "Progress", "Texts", "Turn", "next_phase", "next_turn", "parse",
+           "previous_phase", "reveal", "text", "turn_order", "waiting_for"]
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from babel import Locale
 from api import Where, feedback_forms, i18n
 from api.i18n import PLURAL_CATEGORIES, Translator
 from commands.events.form import FIELDS
+from commands.sessions import report
 from storage import events, members, networks
 
 REPO = Path(__file__).resolve().parents[2]
@@ -52,9 +53,12 @@ DYNAMIC: dict[str, tuple[str, ...]] = {
     "events.my.{}": ("confirmed", "waitlisted", "offered", "pending"),
     "events.flow.ask.{}": tuple(f.replace(" ", "_").replace("-", "_") for f in FIELDS),
     "events.field.{}": tuple(f.replace(" ", "_").replace("-", "_") for f in FIELDS),
-    "words.{}": ("offer", "auto"),
+    "words.{}": ("offer", "auto", "by"),
+    "guide.report.ask.{}": report.STEPS,
+    "guide.report.head.{}": report.STEPS,
     "usage.{}": ("event", "workshop", "question", "field_value_lines", "user", "name", "reason", "filter", "network",
-                 "about_yourself", "language", "iana_zone_e_g_europe_amsterdam", "organisation"),
+                 "about_yourself", "language", "iana_zone_e_g_europe_amsterdam", "organisation", "method",
+                 "case_bringer", "text", "owner", "date", "session", "duration", "number"),
 }
 NAMESPACES = {key.split(".")[0] for key in EN}
 
