@@ -8,7 +8,7 @@ import re
 from datetime import date
 from functools import cache
 
-from api import Context, Reply, Rest, Role, Translator, UserError, command, i18n, whole_number
+from api import Context, Reply, Rest, Role, Translator, UserError, Where, command, i18n, whole_number
 from api.render import Text, bold, bullets, code, lines
 from commands.sessions.here import Here, here, load
 from storage import guide
@@ -66,7 +66,7 @@ def _line(t: Translator, found: Here | None, a: SessionAction, ref: str | None =
     return t(key, id=a.id, text=a.text, owner=who if who is not None else "", due=due, session=ref or "")
 
 
-@command("action", help="cmd.action", role=Role.MEMBER, usage="<text...> [by <date>] [@owner]",
+@command("action", where=Where.ROOM, help="cmd.action", role=Role.MEMBER, usage="<text...> [by <date>] [@owner]",
          local={"nl": "actie", "nb": "tiltak"})
 async def action(ctx: Context, what: Rest) -> Reply:
     found = await here(ctx, "action")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from api import Context, JobContext, Reply, Rest, Role, Translator, UserError, command, job
+from api import Context, JobContext, Reply, Rest, Role, Translator, UserError, Where, command, job
 from api.converters import Duration
 from api.methods import Method, available, text
 from api.render import Text, bold, bullets, code, lines
@@ -91,7 +91,7 @@ def _find_method(raw: str) -> Method | None:
     return None
 
 
-@command("start", help="cmd.start", role=Role.MEMBER, usage="[method] [@case-bringer]",
+@command("start", where=Where.ROOM, help="cmd.start", role=Role.MEMBER, usage="[method] [@case-bringer]",
          local={"nl": "beginnen", "nb": "begynn"})
 async def start(ctx: Context, args: Rest | None = None) -> Reply:
     found = await facilitating(ctx, "start")
@@ -134,7 +134,7 @@ async def _reveal_if_open(ctx: Context, found: Here) -> None:
         await reveal_round(ctx, found, force=True)
 
 
-@command("phase", help="cmd.phase", role=Role.MEMBER, local={"nl": "fase", "nb": "fase"})
+@command("phase", where=Where.ROOM, help="cmd.phase", role=Role.MEMBER, local={"nl": "fase", "nb": "fase"})
 async def phase(ctx: Context) -> Reply:
     found = await here(ctx, "phase")
     return Reply(await where_we_are(ctx, found, await room_translator(ctx, found)))
@@ -164,19 +164,19 @@ async def _move(ctx: Context, name: str, forward: bool) -> Reply:
     return Reply(await _entered(ctx, found, t))
 
 
-@command("phase next", help="cmd.phase_next", role=Role.MEMBER,
+@command("phase next", where=Where.ROOM, help="cmd.phase_next", role=Role.MEMBER,
          local={"nl": "fase volgende", "nb": "fase neste"})
 async def phase_next(ctx: Context) -> Reply:
     return await _move(ctx, "phase next", True)
 
 
-@command("phase back", help="cmd.phase_back", role=Role.MEMBER,
+@command("phase back", where=Where.ROOM, help="cmd.phase_back", role=Role.MEMBER,
          local={"nl": "fase terug", "nb": "fase tilbake"})
 async def phase_back(ctx: Context) -> Reply:
     return await _move(ctx, "phase back", False)
 
 
-@command("turn", help="cmd.turn", role=Role.MEMBER, local={"nl": "beurt", "nb": "tur"})
+@command("turn", where=Where.ROOM, help="cmd.turn", role=Role.MEMBER, local={"nl": "beurt", "nb": "tur"})
 async def turn(ctx: Context) -> Reply:
     found = await here(ctx, "turn")
     t = await room_translator(ctx, found)
@@ -191,7 +191,7 @@ def _no_round(ctx: Context, found: Here, t: Translator) -> Text:
     return t("guide.turn.no_round", phase=code(f"{ctx.prefix}phase"))
 
 
-@command("turn next", help="cmd.turn_next", role=Role.MEMBER,
+@command("turn next", where=Where.ROOM, help="cmd.turn_next", role=Role.MEMBER,
          local={"nl": "beurt volgende", "nb": "tur neste"})
 async def turn_next(ctx: Context) -> Reply:
     found = await facilitating(ctx, "turn next")
@@ -213,7 +213,7 @@ async def turn_next(ctx: Context) -> Reply:
     return Reply(text_, notice=False, mentions=(given.speaker,))  # m.text: the speaker must notice
 
 
-@command("timer", help="cmd.timer", role=Role.MEMBER, local={"nl": "wekker", "nb": "tidtaker"})
+@command("timer", where=Where.ROOM, help="cmd.timer", role=Role.MEMBER, local={"nl": "wekker", "nb": "tidtaker"})
 async def timer(ctx: Context, length: Duration | None = None) -> Reply:
     found = await facilitating(ctx, "timer")
     row = found.row
@@ -234,7 +234,7 @@ async def timer(ctx: Context, length: Duration | None = None) -> Reply:
                    stop=code(f"{ctx.prefix}timer stop")))
 
 
-@command("timer stop", help="cmd.timer_stop", role=Role.MEMBER, local={"nl": "wekker stop", "nb": "tidtaker stopp"})
+@command("timer stop", where=Where.ROOM, help="cmd.timer_stop", role=Role.MEMBER, local={"nl": "wekker stop", "nb": "tidtaker stopp"})
 async def timer_stop(ctx: Context) -> Reply:
     found = await facilitating(ctx, "timer stop")
     if found.row.timer_due is None:

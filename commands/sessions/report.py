@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from api import Context, Reply, Rest, Role, UserError, command, confirmable, flow
+from api import Context, Reply, Rest, Role, UserError, Where, command, confirmable, flow
 from api.render import Text, as_text, bold, code, lines
 from commands.sessions.here import Here, facilitating, here, load, room_translator
 from storage import conversations, events, guide, networks, sessions
@@ -31,6 +31,8 @@ _MXID = re.compile(r"@[^\s:]+:[A-Za-z0-9.\-]+")
 async def report(ctx: Context, text: Rest | None = None) -> Reply:
     if ctx.is_dm:
         return await _report_in_dm(ctx, (text or "").strip())
+    if await guide.by_room(ctx.db, ctx.room_id) is None:  # never in a shared or coordinators' room
+        raise UserError("guide.report.in_dm", report=code(f"{ctx.prefix}report <session>"))
     found = await here(ctx, "report")
     if ctx.sender != found.row.facilitator:
         if text:
@@ -116,7 +118,7 @@ async def _report_in_dm(ctx: Context, raw: str) -> Reply:
     return await _show(ctx, found)
 
 
-@command("report share", help="cmd.report_share", role=Role.MEMBER,
+@command("report share", where=Where.ROOM, help="cmd.report_share", role=Role.MEMBER,
          local={"nl": "verslag delen", "nb": "rapport del"})
 async def report_share(ctx: Context) -> Reply:
     found = await facilitating(ctx, "report share")
@@ -161,7 +163,7 @@ def _names_in(found: Here, text: str) -> str | None:
     return None
 
 
-@command("outcome", help="cmd.outcome", role=Role.MEMBER, local={"nl": "uitkomst", "nb": "resultat"})
+@command("outcome", where=Where.ROOM, help="cmd.outcome", role=Role.MEMBER, local={"nl": "uitkomst", "nb": "resultat"})
 async def outcome(ctx: Context, text: Rest) -> Reply:
     found = await facilitating(ctx, "outcome")
     text = text.strip()

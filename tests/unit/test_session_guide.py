@@ -16,7 +16,7 @@ from bot.scheduler import ScheduleRunner
 from storage import privacy
 from storage.database import Database
 from storage.models import GroupSession, SessionStep
-from tests.unit.event_world import ANNOUNCEMENTS, CONTROL, EventWorld
+from tests.unit.event_world import ANNOUNCEMENTS, CONTROL, LOBBY, EventWorld
 from tests.unit.helpers import FakeClock
 
 ROOM = "!group-1:example.org"
@@ -113,8 +113,10 @@ async def test_only_the_facilitator_moves_the_session(world: EventWorld) -> None
     assert "Phase 1 of 4" in (await g.room(g.people[1], "!phase")).text()
     outsider = (await g.room(g.carol, "!phase")).text()
     assert "Only the participants of this session" in outsider, "a coordinator outside the group is refused too"
-    elsewhere = (await world.say(g.fay, "!phase next")).text()
+    elsewhere = (await world.say(g.fay, "!phase next", room=LOBBY)).text()
     assert "works in a session's own private room" in elsewhere, "outside a session room: where to type it"
+    assert "works in a shared room" in (await world.say(g.fay, "!phase next")).text(), "not in a DM"
+    assert "only in your DM" in (await world.say(g.fay, f"!report {g.ref}", room=CONTROL)).text()
 
 
 async def test_a_written_round_is_revealed_when_everyone_has_sent(world: EventWorld) -> None:

@@ -1,0 +1,171 @@
+"""The method guide on a real Synapse: a facilitator runs a method through its phases and turns in
+the session's room, a written round is sent by DM and revealed together, a timer set before a
+restart fires after it, an action point is recorded, the report is pinned and given only to
+participants, and an outcome reaches the announcements room.
+
+Until `!session open` makes session rooms, the coordinator makes the group's room here and the
+test records it on the session, as `!session open` does."""
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timezone
+
+import nio
+from sqlalchemy import select
+
+from storage import networks
+from storage.database import Database
+from storage.models import GroupSession, ScheduledAction
+from tests.integration.members import NioMember, Seen
+
+NET = {"id": "north", "name": "North Network", "timezone": "Europe/Amsterdam"}
+FORM = """!event create
+title: Intervision day
+purpose: Work through real cases in small groups.
+expectations: Bring a case from your own practice.
+starts: 2031-03-14 09:30
+ends: 16:00
+place: https://meet.example.org/day
+capacity: 10
+waitlist mode: auto"""
+
+
+async def _in_room(member: NioMember, room_id: str) -> None:
+    await member.wait_joined(room_id, member.user_id)
+    while room_id not in member.client.rooms:
+        await member.next_sync()
+
+
+async def ask(member: NioMember, room_id: str, body: str, contains: str, *, sender: str,
+              timeout: float = 60) -> Seen:
+    """Send `body` and wait for the first message from `sender` in the room, after it, holding `contains`."""
+    before = len(member.seen)
+    await member.send(room_id, body)
+    return await after(member, before, room_id, contains, sender=sender, timeout=timeout)
+
+
+async def after(member: NioMember, index: int, room_id: str, contains: str, *, sender: str,
+                timeout: float = 60) -> Seen:
+    def match() -> Seen | None:
+        return next((s for s in member.seen[index:] if s.sender == sender and s.room_id == room_id
+                     and contains in s.content.get("body", "")), None)
+
+    async with member._changed:
+        await asyncio.wait_for(member._changed.wait_for(lambda: match() is not None), timeout)
+    return match()
+
+
+async def test_a_method_a_written_round_a_timer_across_a_restart_actions_report_and_outcome(make_bot, make_member):
+    carol = await make_member()
+    bot = await make_bot(start=False, networks=[{**NET, "coordinators": [carol.user_id]}],
+                         matrix={"encryption": False})
+    await bot.start()
+    me = bot.user_id
+    async with bot.kring.db.transaction() as session:
+        rooms = await networks.rooms(session, "north")
+    await _in_room(carol, rooms["control"])
+    created = await ask(carol, rooms["control"], FORM, "Created draft", sender=me)
+    slug = created.content["body"].split("Created draft ", 1)[1].split(".", 1)[0]
+    await ask(carol, rooms["control"], f"!event publish {slug}", "!confirm", sender=me)
+    await ask(carol, rooms["control"], "!confirm", "Published", sender=me)
+
+    fay, ann, ben, cas, olga = [await make_member() for _ in range(5)]
+    dms: dict[str, str] = {}
+    for person in (fay, ann, ben, cas, olga):
+        await bot.grant(person.user_id, "member", "north")
+        dms[person.user_id] = await person.dm(me, encrypted=False)
+        await ask(person, dms[person.user_id], "!accept-rules", "Thank you", sender=me)
+    for person in (ann, ben, cas):
+        await ask(person, dms[person.user_id], f"!register {slug}", "You are registered", sender=me)
+    await ask(carol, rooms["control"], f"!groups {slug} size=3", "!confirm", sender=me)
+    await ask(carol, rooms["control"], "!confirm", "forms 1 group", sender=me)
+    await ask(carol, rooms["control"], f"!facilitate {slug}/1 {fay.user_id}", "now facilitates", sender=me)
+
+    # The group's room (made by !session open once it lands), recorded on the session.
+    resp = await carol.client.room_create(
+        name="Intervision group 1", invite=[me, fay.user_id, ann.user_id, ben.user_id, cas.user_id],
+        preset=nio.RoomPreset.private_chat,
+        power_level_override={"users": {me: 100}})  # room version 12: the creator is not listed
+    assert isinstance(resp, nio.RoomCreateResponse), resp
+    room = resp.room_id
+    for person in (fay, ann, ben, cas):
+        await _in_room(person, room)
+    await carol.wait_joined(room, me)
+    async with bot.kring.db.transaction() as session:
+        row = (await session.execute(select(GroupSession))).scalar_one()
+        row.room_id, row.room_state = room, "open"
+        order = [m.user_id for m in (ann, ben, cas)]
+
+    # Turns in the fixed order, the case-bringer skipped; only the facilitator moves.
+    bringer = ann.user_id
+    others = [u for u in order if u != bringer] if bringer in order else order
+    started = await ask(fay, room, f"!start lon-vp {bringer}", "Phase 1 of 4", sender=me)
+    assert "Exploring the problem" in started.content["body"]
+    refused = await ask(ben, room, "!phase next", "only the facilitator", sender=me)
+    assert "Phase 2" not in refused.content["body"]
+    turn = await ask(fay, room, "!turn next", "Turn 1 of 2", sender=me)
+    assert turn.content["msgtype"] == "m.text" and turn.content["m.mentions"]["user_ids"] == [others[0]]
+    await ask(fay, room, "!turn next", f"Turn 2 of 2: {others[1]}", sender=me)
+    await ask(fay, room, "!phase next", "Phase 2 of 4: Reframing the core", sender=me)
+
+    # A written round: contributions by DM, shown together once all have sent.
+    await ask(fay, room, f"!start incident {bringer}", "Phase 1 of 5", sender=me)
+    writers = [p for p in (ben, cas) if p.user_id != bringer]
+    await ask(fay, room, "!phase next", "Phase 2 of 5: Written questions", sender=me)
+    for person in writers:
+        await after(person, 0, dms[person.user_id], "A written round is open", sender=me)
+    seen_before = len(ann.seen)
+    first = await ask(writers[0], dms[writers[0].user_id], "!write What happened first?", "1 of 2 have sent",
+                      sender=me)
+    assert first.content["msgtype"] == "m.notice"
+    await ask(writers[1], dms[writers[1].user_id], "!write Who else was there?", "Everyone has sent", sender=me)
+    shown = await after(ann, seen_before, room, "shown together", sender=me)
+    assert "What happened first?" in shown.content["body"] and "Who else was there?" in shown.content["body"]
+    assert not [s for s in ann.seen[seen_before:] if s.room_id == room and "What happened first?" in
+                s.content.get("body", "") and s.event_id != shown.event_id], "revealed once, together"
+    assert not [s for s in olga.seen if "What happened first?" in s.content.get("body", "")]
+
+    # A timer set before a restart fires after it (its row in the schedule table, due while down).
+    await ask(fay, room, "!timer 5m", "Timer set: 5 minutes", sender=me)
+    await bot.stop()
+    db = Database(bot.config.storage.database_url)
+    async with db.transaction() as session:
+        timer = (await session.execute(select(ScheduledAction).where(
+            ScheduledAction.kind == "sessions.timer"))).scalar_one()
+        timer.due_at = datetime.now(timezone.utc)  # it fell due while the bot was down
+    await db.close()
+    index = len(fay.seen)
+    await bot.start()
+    up = await after(fay, index, room, "time is up (5 minutes)", sender=me, timeout=90)
+    assert up.content["msgtype"] == "m.text" and up.content["m.mentions"]["user_ids"] == [fay.user_id]
+
+    # An action point, the report (pinned; participants only) and the outcome (announcements).
+    await ask(ben, room, "!action Call the works council by 2031-04-01", "Action point 1 added", sender=me)
+    listed = await ask(cas, room, "!actions", "Call the works council", sender=me)
+    assert "Tue, 1 Apr 2031" in listed.content["body"]
+    await ask(fay, room, "!report We looked at a conflict and agreed to check in next month.",
+              "stored and pinned", sender=me)
+    pinned_post = await after(ann, 0, room, "Report of session", sender=me)
+
+    async def pinned() -> list[str]:
+        state = await ann.client.room_get_state_event(room, "m.room.pinned_events")
+        return state.content.get("pinned", []) if isinstance(state, nio.RoomGetStateEventResponse) else []
+
+    for _ in range(100):
+        if pinned_post.event_id in await pinned():
+            break
+        await ann.next_sync()
+    assert pinned_post.event_id in await pinned()
+    got = await ask(ben, dms[ben.user_id], f"!report {slug}/1", "Report of session", sender=me)
+    assert "agreed to check in" in got.content["body"]
+    no = await ask(olga, dms[olga.user_id], f"!report {slug}/1", "goes only to its participants", sender=me)
+    assert "conflict" not in no.content["body"]
+    no = await ask(carol, rooms["control"], f"!report {slug}/1", "only in your DM", sender=me)
+    assert "conflict" not in no.content["body"], "not in the control room either"
+
+    await _in_room(carol, rooms["announcements"])
+    await ask(fay, room, "!outcome Clear agreements help advisers say no.", "!confirm", sender=me)
+    index = len(carol.seen)
+    await ask(fay, room, "!confirm", "posted in the announcements room", sender=me)
+    post = await after(carol, index, rooms["announcements"], "Outcome of Intervision day, group 1", sender=me)
+    assert post.content["msgtype"] == "m.text" and "Clear agreements help" in post.content["body"]
