@@ -62,6 +62,7 @@ def _write_config(folder: Path, server: LocalSynapse, bot_user: str, passwords: 
         "bot": {"coordinators": [coordinator], "timezone": "Europe/Amsterdam", "language": "en"},
         "networks": [{"id": NETWORK, "name": t("demo.network").plain, "language": t.language,
                       "coordinators": [coordinator]}],
+        "methods": [DEMO_METHOD],  # a method added in config, beside the shipped ones
     }
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     path.chmod(0o600)
@@ -70,6 +71,25 @@ def _write_config(folder: Path, server: LocalSynapse, bot_user: str, passwords: 
 
 DEMO_EVENT = "demo-meeting"
 FEEDBACK_EVENT = "demo-feedback"  # ended two hours ago: Ann, Ben and Cas are asked for feedback at start
+DEMO_METHOD = {
+    "key": "check-in",
+    "name": {"en": "Check-in", "nl": "Check-in", "nb": "Innsjekk"},
+    "description": {"en": "A short written check-in, then one spoken round.",
+                    "nl": "Een korte schriftelijke check-in, daarna één gesproken ronde.",
+                    "nb": "En kort skriftlig innsjekk, deretter én muntlig runde."},
+    "phases": [
+        {"title": {"en": "How are you?", "nl": "Hoe gaat het?", "nb": "Hvordan har du det?"},
+         "instruction": {"en": "Send me one sentence on how you arrive today.",
+                         "nl": "Stuur mij één zin over hoe u vandaag binnenkomt.",
+                         "nb": "Send meg én setning om hvordan du kommer inn i dag."},
+         "minutes": 3, "round": True, "written": True, "names_shown": False},
+        {"title": {"en": "Round", "nl": "Ronde", "nb": "Runde"},
+         "instruction": {"en": "Everyone in turn says what they hope to take away.",
+                         "nl": "Iedereen zegt om de beurt wat hij of zij hoopt mee te nemen.",
+                         "nb": "Alle sier etter tur hva de håper å ta med seg."},
+         "minutes": 10, "round": True},
+    ],
+}
 DEMO_ZONE = ZoneInfo("Europe/Amsterdam")
 log = logging.getLogger("kring.dev")
 
@@ -189,4 +209,6 @@ def _print_welcome(server: LocalSynapse, bot_user: str, passwords: dict[str, str
     welcome = t("demo.welcome", homeserver=server.url, bot=bot_user, accounts=folder / "accounts.json",
                 logins=logins, event=DEMO_EVENT, shown=shown).plain
     body, sep, last = welcome.rpartition("\n\n")  # the feedback story before the closing line on Ctrl-C
-    print("\n" + body + "\n\n" + t("demo.feedback", event=FEEDBACK_EVENT).plain + sep + last + "\n", flush=True)
+    guide = t("demo.guide", event=DEMO_EVENT, ann=f"@ann:{server.server_name}").plain
+    print("\n" + body + "\n\n" + t("demo.feedback", event=FEEDBACK_EVENT).plain + "\n\n" + guide + sep + last + "\n",
+          flush=True)

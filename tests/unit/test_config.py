@@ -199,3 +199,22 @@ def test_the_example_config_validates(capsys: pytest.CaptureFixture[str], monkey
     code = main(["check-config", str(example)])
     out, err = capsys.readouterr()
     assert code == 0, err
+
+
+def test_methods_added_in_config_are_read_from_files_and_inline_and_checked_at_start(tmp_path: Path) -> None:
+    (tmp_path / "methods").mkdir()
+    (tmp_path / "methods" / "fishbowl.yaml").write_text(
+        "name: {en: Fishbowl, nl: Vissenkom}\ndescription: An inner and an outer circle.\n"
+        "phases:\n  - title: Inner circle\n    instruction: Four talk, the rest listen.\n", encoding="utf-8")
+    inline = {"key": "check-in", "name": "Check-in", "description": "A round.",
+              "phases": [{"title": "Round", "instruction": "Say how you arrive.", "round": True}]}
+    config = load_config(write(tmp_path, {**GOOD, "methods": ["methods/fishbowl.yaml", inline]}), environ={})
+    from bot.config import methods_of
+    assert sorted(methods_of(config)) == ["check-in", "fishbowl"], "a file relative to the config, and inline"
+    bad = {**inline, "phases": [{"title": "Round", "instruction": "x", "written": True}]}
+    found = problems(write(tmp_path, {**GOOD, "methods": [inline, bad]}))
+    assert list(found) == ["methods.1"]
+    assert "there is already a method 'check-in'" in found["methods.1"]
+    found = problems(write(tmp_path, {**GOOD, "methods": [{**bad, "key": "other"}]}))
+    assert "phase 1: a written phase is a round (add round: true)" in found["methods.0"]
+    assert "cannot read" in problems(write(tmp_path, {**GOOD, "methods": ["nowhere.yaml"]}))["methods.0"]
