@@ -13,17 +13,8 @@ from storage.models import (Event, GroupSession, SessionAction, SessionContribut
 from storage.privacy import eraser, exporter
 
 
-async def by_room(session: AsyncSession, room_id: str) -> GroupSession | None:
-    """The session whose private room this is."""
-    return (await session.execute(select(GroupSession).where(GroupSession.room_id == room_id))).scalar_one_or_none()
-
-
 async def event(session: AsyncSession, event_id: int) -> Event:
     return await session.get(Event, event_id)
-
-
-async def session(session: AsyncSession, session_id: int) -> GroupSession | None:
-    return await session.get(GroupSession, session_id)
 
 
 async def lock(session: AsyncSession, group: GroupSession) -> GroupSession:

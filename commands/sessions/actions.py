@@ -11,7 +11,7 @@ from functools import cache
 from api import Context, Reply, Rest, Role, Translator, UserError, Where, command, i18n, whole_number
 from api.render import Text, bold, bullets, code, lines
 from commands.sessions.here import Here, here, load
-from storage import guide
+from storage import guide, sessions
 from storage.models import SessionAction
 
 _OWNER = re.compile(r"\s+(@[^\s:]+:\S+)\s*$")
@@ -110,7 +110,7 @@ async def actions(ctx: Context) -> Reply:
 async def action_done(ctx: Context, number: str) -> Reply:
     value = whole_number(number)
     row = await guide.action(ctx.db, value) if value is not None else None
-    group = await guide.session(ctx.db, row.session_id) if row is not None else None
+    group = await sessions.by_id(ctx.db, row.session_id) if row is not None else None
     if row is None or group is None:
         raise UserError("guide.action.unknown", id=number[:20], actions=code(f"{ctx.prefix}actions"))
     found = await load(ctx, group)

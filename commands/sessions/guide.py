@@ -13,7 +13,7 @@ from api.render import Text, bold, bullets, code, lines
 from commands.sessions import methods as rules
 from commands.sessions.here import Here, facilitating, here, load, room_translator
 from commands.sessions.written import open_round, reveal_round, round_state
-from storage import guide
+from storage import guide, sessions
 from storage.models import GroupSession
 
 TIMER = "sessions.timer"
@@ -253,7 +253,7 @@ async def _stop_timer(ctx: Context, row: GroupSession) -> None:
 @job(TIMER)
 async def timer_done(ctx: JobContext, payload: dict) -> None:
     """Time is up: an m.text in the session room that mentions the facilitator."""
-    row = await guide.session(ctx.db, int(payload["session"]))
+    row = await sessions.by_id(ctx.db, int(payload["session"]))
     if row is None or row.room_id is None or row.timer_due is None or row.timer_due.isoformat() != payload["due"]:
         return  # the session is gone, or the timer was stopped or replaced
     found = await load(ctx, row)  # type: ignore[arg-type]

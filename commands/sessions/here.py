@@ -65,13 +65,15 @@ async def load(ctx: Context, row: GroupSession) -> Here:
     if row.workshop_id:
         workshop = next((w for w in await events.workshops(ctx.db, event.id) if w.id == row.workshop_id), None)
     users = [m.user_id for m in (await sessions.members(ctx.db, [row.id]))[row.id]]
+    if row.case_bringer and row.case_bringer not in users:  # a case-bringer from outside the group
+        users.append(row.case_bringer)
     people = await sessions.people(ctx.db, users + [u for u in (row.facilitator, row.case_bringer) if u])
     return Here(row, event, workshop, users, people)
 
 
 async def here(ctx: Context, command: str, *, lock: bool = False) -> Here:
     """The session of this room, or a polite pointer to where the command belongs."""
-    row = None if ctx.is_dm else await guide.by_room(ctx.db, ctx.room_id)
+    row = None if ctx.is_dm else await sessions.by_room(ctx.db, ctx.room_id)
     if row is None:
         raise UserError("guide.not_here", command=code(f"{ctx.prefix}{command}"),
                         sessions=code(f"{ctx.prefix}sessions <event>"))

@@ -31,7 +31,7 @@ _MXID = re.compile(r"@[^\s:]+:[A-Za-z0-9.\-]+")
 async def report(ctx: Context, text: Rest | None = None) -> Reply:
     if ctx.is_dm:
         return await _report_in_dm(ctx, (text or "").strip())
-    if await guide.by_room(ctx.db, ctx.room_id) is None:  # never in a shared or coordinators' room
+    if await sessions.by_room(ctx.db, ctx.room_id) is None:  # never in a shared or coordinators' room
         raise UserError("guide.report.in_dm", report=code(f"{ctx.prefix}report <session>"))
     found = await here(ctx, "report")
     if ctx.sender != found.row.facilitator:

@@ -3,8 +3,7 @@ the session's room, a written round is sent by DM and revealed together, a timer
 restart fires after it, an action point is recorded, the report is pinned and given only to
 participants, and an outcome reaches the announcements room.
 
-Until `!session open` makes session rooms, the coordinator makes the group's room here and the
-test records it on the session, as `!session open` does."""
+The session room is made by `!session open`, so it is encrypted: the members are E2EE clients."""
 from __future__ import annotations
 
 import asyncio
@@ -34,6 +33,10 @@ async def _in_room(member: NioMember, room_id: str) -> None:
     await member.wait_joined(room_id, member.user_id)
     while room_id not in member.client.rooms:
         await member.next_sync()
+
+
+async def _encrypted(member: NioMember, room_id: str) -> bool:
+    return bool(member.client.rooms.get(room_id) and member.client.rooms[room_id].encrypted)
 
 
 async def ask(member: NioMember, room_id: str, body: str, contains: str, *, sender: str,
@@ -69,7 +72,7 @@ async def test_a_method_a_written_round_a_timer_across_a_restart_actions_report_
     await ask(carol, rooms["control"], f"!event publish {slug}", "!confirm", sender=me)
     await ask(carol, rooms["control"], "!confirm", "Published", sender=me)
 
-    fay, ann, ben, cas, olga = [await make_member() for _ in range(5)]
+    fay, ann, ben, cas, olga = [await make_member(encrypted=True) for _ in range(5)]
     dms: dict[str, str] = {}
     for person in (fay, ann, ben, cas, olga):
         await bot.grant(person.user_id, "member", "north")
@@ -81,20 +84,18 @@ async def test_a_method_a_written_round_a_timer_across_a_restart_actions_report_
     await ask(carol, rooms["control"], "!confirm", "forms 1 group", sender=me)
     await ask(carol, rooms["control"], f"!facilitate {slug}/1 {fay.user_id}", "now facilitates", sender=me)
 
-    # The group's room (made by !session open once it lands), recorded on the session.
-    resp = await carol.client.room_create(
-        name="Intervision group 1", invite=[me, fay.user_id, ann.user_id, ben.user_id, cas.user_id],
-        preset=nio.RoomPreset.private_chat,
-        power_level_override={"users": {me: 100}})  # room version 12: the creator is not listed
-    assert isinstance(resp, nio.RoomCreateResponse), resp
-    room = resp.room_id
-    for person in (fay, ann, ben, cas):
-        await _in_room(person, room)
-    await carol.wait_joined(room, me)
+    # The group's private room: `!session open` makes it (always encrypted) and invites the group.
+    await ask(carol, rooms["control"], f"!session open {slug}/1", "1 private room", sender=me)
+    invited = await after(fay, 0, dms[fay.user_id], "I have invited you to the private room", sender=me, timeout=90)
+    assert "as its facilitator" in invited.content["body"]
     async with bot.kring.db.transaction() as session:
         row = (await session.execute(select(GroupSession))).scalar_one()
-        row.room_id, row.room_state = room, "open"
-        order = [m.user_id for m in (ann, ben, cas)]
+        room = row.room_id
+        order = [u.user_id for u in (ann, ben, cas)]
+    assert room
+    for person in (fay, ann, ben, cas):
+        await _in_room(person, room)
+    assert await _encrypted(fay, room) and await _encrypted(ann, room)
 
     # Turns in the fixed order, the case-bringer skipped; only the facilitator moves.
     bringer = ann.user_id
