@@ -357,7 +357,7 @@ async def test_mydata_matches_the_store_and_forgetme_leaves_no_trace(make_bot, m
         row = await members.membership(session, "north", alice.user_id)
     assert data["profile"] == {"user_id": alice.user_id, "display_name": "Alice Zwanenburg", "language": None,
                                "timezone": None, "organisation": "Hospital Noord",
-                               "created_at": member.created_at.isoformat()}
+                               "created_at": member.created_at.isoformat(), "reminders": "on"}
     [ms] = data["memberships"]
     assert (ms["network"], ms["role"], ms["state"], ms["note"]) == ("north", row.role, row.state, row.note)
     assert ms["rules_version_accepted"] == row.rules_version == 1
