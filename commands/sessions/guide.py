@@ -17,6 +17,7 @@ from storage import guide, sessions
 from storage.models import GroupSession
 
 TIMER = "sessions.timer"
+LATE = timedelta(minutes=30)  # a timer's end later than this (the bot was down) is not posted
 
 
 def _timer_key(row: GroupSession, due: datetime) -> str:
@@ -257,8 +258,11 @@ async def timer_done(ctx: JobContext, payload: dict) -> None:
     if row is None or row.room_id is None or row.timer_due is None or row.timer_due.isoformat() != payload["due"]:
         return  # the session is gone, or the timer was stopped or replaced
     found = await load(ctx, row)  # type: ignore[arg-type]
+    late = ctx.now - row.timer_due > LATE
     row.timer_due = None
-    await guide.record(ctx.db, row, "timer_done", None, ctx.now)
+    await guide.record(ctx.db, row, "timer_missed" if late else "timer_done", None, ctx.now)
+    if late:  # the bot was down long past it: "time is up" now would only confuse the group
+        return
     t = await ctx.translator_for_network(found.event.network)
     who = [row.facilitator] if row.facilitator else []
     phase_title = text(found.phase.title, t.language) if found.phase else ""

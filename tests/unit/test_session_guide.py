@@ -202,6 +202,10 @@ async def test_a_timer_posts_when_time_is_up(world: EventWorld, db: Database, cl
     [done] = said.to_room(ROOM)
     assert "time is up (10 minutes)" in done.body and done.msgtype == "m.text"
     assert done.payload["content"]["m.mentions"] == {"user_ids": [g.fay]}
+    await g.room(g.fay, "!timer 5m")
+    clock.advance(hours=2)  # the bot was down well past it
+    assert not (await world.run_due(runner)).to_room(ROOM), "a timer's end hours late is not posted"
+    assert "Timer" not in (await g.room(g.fay, "!phase")).text()
 
 
 async def test_action_points_with_owner_and_date(world: EventWorld) -> None:
