@@ -38,7 +38,8 @@ async def case(ctx: Context, text: Rest | None = None) -> Reply | None:
     await conversations.start(ctx.db, ctx.sender, ctx.room_id, FLOW, "consent", {}, ctx.now + TTL)
     await keep_sweeping(ctx)  # an intake left half-way is forgotten by the next sweep
     hours = int(TTL.total_seconds() // 3600)
-    return Reply(lines([ctx.t("cases.intake.consent", days=ctx.retention.after_session.days,
+    first = [ctx.t("cases.intake.text_not_kept")] if text else []  # consent comes before any content
+    return Reply(lines([*first, ctx.t("cases.intake.consent", days=ctx.retention.after_session.days,
                               unscheduled=ctx.retention.unscheduled.days),
                         ctx.t("cases.intake.consent_ask", stop=code(f"{ctx.prefix}stop"), hours=hours)]), private=True)
 

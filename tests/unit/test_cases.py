@@ -181,6 +181,15 @@ async def test_an_intake_ends_with_a_receipt_and_the_control_room_hears_id_and_e
     assert all(s.payload.get("private") for s in done if s.room_id == world.dm(dave)), "no copy kept once sent"
 
 
+async def test_text_typed_after_the_command_is_not_kept_before_consent(world: CaseWorld) -> None:
+    dave = await world.person("dave")
+    said = (await world.say(dave, "!case MARKER my manager shouts")).text()
+    assert "I have not kept what you typed" in said and "who sees what" in said and "MARKER" not in said
+    async with world.db.transaction() as s:
+        [row] = (await s.execute(select(Conversation))).scalars().all()
+        assert "MARKER" not in str(row.data)
+
+
 async def test_identifiers_are_quoted_with_the_choice_to_rewrite_or_keep(world: CaseWorld) -> None:
     dave = await world.person("dave")
     await world.say(dave, "!case")
@@ -265,14 +274,20 @@ async def split(world: CaseWorld, carol: str, slug: str, people: list[str]) -> N
     await world.say(carol, "!confirm")
 
 
+async def open_first_room(world: CaseWorld) -> int:
+    """Group 1 has its room (as `!session open` would leave it); returns its session id."""
+    async with world.db.transaction() as s:
+        group = (await s.execute(select(GroupSession).order_by(GroupSession.number))).scalars().first()
+        group.room_id, group.room_state = "!session1:example.org", "open"
+        return group.id
+
+
 async def test_queue_assign_refuse_assign_agree_and_share(world: CaseWorld) -> None:
     carol = await world.person("carol", "coordinator")
     slug = await world.create(carol, capacity=10, mode="auto")
     people = await world.people(4)
     await split(world, carol, slug, people)
-    async with world.db.transaction() as s:
-        groups = list((await s.execute(select(GroupSession).order_by(GroupSession.number))).scalars())
-        groups[0].room_id, groups[0].room_state = "!session1:example.org", "open"
+    first = await open_first_room(world)
     dave = await world.person("dave")
     ref = await intake(world, dave, title="MARKER-T", text="MARKER-X", summary="MARKER-S", pdf=PDF, coordinators="2")
 
@@ -301,7 +316,7 @@ async def test_queue_assign_refuse_assign_agree_and_share(world: CaseWorld) -> N
     assert [s.kind for s in in_room if s.kind in ("message", "kept_file", "file")] == ["message", "kept_file"]
     assert "agreed" in agreed.to_room(CONTROL)[0].body and "MARKER" not in agreed.to_room(CONTROL)[0].body
     async with world.db.transaction() as s:
-        group = await s.get(GroupSession, groups[0].id)
+        group = await s.get(GroupSession, first)
         assert group.case_bringer == dave
         assert dave in [m.user_id for m in (await sessions.members(s, [group.id]))[group.id]]
 
@@ -402,9 +417,7 @@ async def test_withdrawing_an_agreed_case_redacts_what_reached_the_session_room(
     carol = await world.person("carol", "coordinator")
     slug = await world.create(carol, capacity=10, mode="auto")
     await split(world, carol, slug, await world.people(2))
-    async with world.db.transaction() as s:
-        group = (await s.execute(select(GroupSession).order_by(GroupSession.number))).scalars().first()
-        group.room_id, group.room_state = "!session1:example.org", "open"
+    await open_first_room(world)
     dave = await world.person("dave")
     ref = await intake(world, dave, title="MARKER-T", pdf=PDF)
     await world.say(carol, f"!case assign {ref} {slug}/1", room=CONTROL)
