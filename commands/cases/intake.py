@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from api import Context, Reply, Rest, Role, Text, command, flow
+from api.event_args import can_see
 from api.render import bullets, code, lines
 from commands.cases import rules
 from commands.cases.common import control_room, event_label
@@ -97,7 +98,7 @@ async def _go(ctx: Context, row: Conversation, step: str, data: dict, before: Te
 
 async def _events(ctx: Context) -> list:
     mine = await members.active_networks(ctx.db, ctx.sender)
-    return (await events.upcoming(ctx.db, mine, ctx.now))[:20]
+    return [e for e in await events.upcoming(ctx.db, mine, ctx.now) if await can_see(ctx, e)][:20]
 
 
 def _choice(text: str) -> str | None:
