@@ -26,7 +26,8 @@ def _draw(title: str, rows: list[Figures], labels: list[str], legend: list[str],
     matplotlib.use("Agg")
     from matplotlib.figure import Figure  # noqa: PLC0415
 
-    fig = Figure(figsize=(8, 1.2 + 0.7 * max(len(rows), 1)), dpi=100)
+    height = 1.4 + 0.7 * max(len(rows), 1)  # inches: 0.7 per bar, and fixed room for title and legend
+    fig = Figure(figsize=(8, height), dpi=100)
     ax = fig.add_subplot()
     y = list(range(len(rows)))[::-1]
     left = [0] * len(rows)
@@ -39,9 +40,8 @@ def _draw(title: str, rows: list[Figures], labels: list[str], legend: list[str],
         ax.text(total, row_y, "  " + mean, va="center", fontsize=9)
     ax.set_xlim(0, max(left + [1]) * 1.3)
     ax.set_title(title, fontsize=11)
-    ax.legend(ncol=5, loc="lower center", bbox_to_anchor=(0.5, -0.45 if len(rows) < 3 else -0.3), fontsize=8,
-              frameon=False)
-    fig.tight_layout()
+    fig.legend(ncol=5, loc="lower center", bbox_to_anchor=(0.5, 0.0), fontsize=8, frameon=False)
+    fig.subplots_adjust(left=0.24, right=0.97, top=1 - 0.4 / height, bottom=0.7 / height)  # no second draw
     out = io.BytesIO()
     fig.savefig(out, format="png")
     return out.getvalue()
