@@ -4,6 +4,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from api.context import Reply
@@ -49,6 +50,7 @@ class CommandSpec:
 COMMAND_ATTR = "__kring_command__"
 JOB_ATTR = "__kring_job__"
 JOB_ALWAYS_ATTR = "__kring_job_always__"
+JOB_EVERY_ATTR = "__kring_job_every__"
 FLOW_ATTR = "__kring_flow__"
 FLOW_FILES_ATTR = "__kring_flow_files__"
 CONFIRMABLE_ATTR = "__kring_confirmable__"
@@ -84,16 +86,21 @@ def command(
     return decorate
 
 
-def job(kind: str, *, always: bool = False) -> Callable[[Callable[..., Awaitable[None]]], Callable[..., Awaitable[None]]]:
+def job(kind: str, *, always: bool = False,
+        every: timedelta | None = None) -> Callable[[Callable[..., Awaitable[None]]], Callable[..., Awaitable[None]]]:
     """Declare the function the schedule runs for rows of this kind: fn(ctx: JobContext, payload).
 
     always=True for jobs that repair state (an offer that lapsed still holds a seat): they run
-    however late they are, instead of being marked missed after the catch-up window."""
+    however late they are, instead of being marked missed after the catch-up window.
+    every=<interval>: a sweep that the schedule itself keeps going (a row due at start when none is
+    pending, and the next one `every` after each run, in that run's transaction); it always runs."""
 
     def decorate(fn):  # noqa: ANN001, ANN202
         setattr(fn, JOB_ATTR, kind)
-        if always:
+        if always or every is not None:
             setattr(fn, JOB_ALWAYS_ATTR, True)
+        if every is not None:
+            setattr(fn, JOB_EVERY_ATTR, every)
         return fn
 
     return decorate

@@ -24,7 +24,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from api import JobContext
 
 from api.declared import Declared
-from api.decorators import JOB_ALWAYS_ATTR
+from api.decorators import JOB_ALWAYS_ATTR, JOB_EVERY_ATTR
 from api.files import Retention, Vault
 from bot.chat import OutboxChat
 from api.i18n import Translator
@@ -61,6 +61,8 @@ class ScheduleRunner:
         self.prefix = prefix
         self.on_commit = on_commit
         self.always = set(always) | {kind for kind, fn in jobs.items() if getattr(fn, JOB_ALWAYS_ATTR, False)}
+        self.every: dict[str, timedelta] = {kind: getattr(fn, JOB_EVERY_ATTR) for kind, fn in jobs.items()
+                                            if getattr(fn, JOB_EVERY_ATTR, None) is not None}
         self.retry_after = retry_after
         self.safety_interval = safety_interval
         self._scheduler = AsyncIOScheduler(timezone=timezone.utc)
@@ -81,11 +83,21 @@ class ScheduleRunner:
         except Exception:  # noqa: BLE001 - only the report's wording depends on it
             log.exception("could not read when the bot was last alive", extra={"ref": secrets.token_hex(3)})
             self._down = (None, started)
+        await self._keep_sweeps(started)
         self._scheduler.start()
         self._scheduler.add_job(self._safety_wake, "interval", seconds=self.safety_interval.total_seconds(),
                                 id=SAFETY_JOB, replace_existing=True, coalesce=True, max_instances=1,
                                 misfire_grace_time=None)
         await self.run_due()
+
+    async def _keep_sweeps(self, now: datetime) -> None:
+        """Each sweep kind (@job(every=...)) has a pending row: one due now if there is none."""
+        if not self.every:
+            return
+        async with self.db.transaction() as session:
+            for kind in sorted(self.every):
+                if not await schedule.pending(session, kind):
+                    await schedule.put(session, _sweep_key(kind, now), kind, now, {}, now)
 
     async def _safety_wake(self) -> None:
         try:
@@ -196,6 +208,9 @@ class ScheduleRunner:
                     log.exception("scheduled action failed", extra={"key": row.key, "ref": ref})
                     outcome = "failed"
             schedule.finish(row, now, outcome)
+            if row.kind in self.every:  # the sweep's next run, in the same transaction
+                following = now + self.every[row.kind]
+                await schedule.put(session, _sweep_key(row.kind, following), row.kind, following, {}, now)
         self.on_commit()
         log.info("scheduled action", extra={"key": row.key, "kind": row.kind, "outcome": outcome})
         return 1
@@ -239,3 +254,8 @@ class ScheduleRunner:
             extra = {"announce": code(f"{self.prefix}announce")} if noun == "announcement" and title else {}
             await chat.send(room, t(key, count=len(missed), title=title or "", since=t.datetime(start, zone),
                                     until=t.datetime(max(until, start), zone), **extra))
+
+
+def _sweep_key(kind: str, due: datetime) -> str:
+    """A sweep's row is named by its due time (the one after a run is never the one that ran)."""
+    return f"every:{kind}:{due.astimezone(timezone.utc):%Y%m%dT%H%M%S.%f}"

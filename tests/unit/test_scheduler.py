@@ -303,3 +303,31 @@ async def test_a_state_repair_kind_runs_however_late(db: Database, jobs: Jobs, c
     assert repaired == [{"offer": 1}] and jobs.runs == []
     assert (await row(db, "offer:1")).outcome == "done"
     assert (await row(db, "remind:old")).outcome == "missed"
+
+
+async def test_a_sweep_keeps_itself_going_once_across_restarts(db: Database, clock: FakeClock) -> None:
+    """@job(every=...): a row due at the first start, the next one an interval after each run, and
+    a restart with one pending makes no second one."""
+    from api import job
+
+    runs: list[datetime] = []
+
+    @job("sweep", every=timedelta(hours=1))
+    async def sweep(ctx: JobContext, payload: dict[str, Any]) -> None:
+        runs.append(ctx.now)
+
+    first = ScheduleRunner(db, {"sweep": sweep}, clock, catch_up=timedelta(minutes=5), language="en")
+    await first.start()
+    assert runs == [T0]
+    await first.stop()
+    clock.now = T0 + timedelta(minutes=30)
+    again = ScheduleRunner(db, {"sweep": sweep}, clock, catch_up=timedelta(minutes=5), language="en")
+    await again.start()
+    assert runs == [T0], "one pending already: the restart makes none"
+    clock.now = T0 + timedelta(hours=5)  # long after its time: a sweep runs however late, once
+    await again.run_due()
+    await again.run_due()
+    assert runs == [T0, T0 + timedelta(hours=5)]
+    async with db.transaction() as session:
+        assert len(await schedule_rows.pending(session, "sweep")) == 1
+    await again.stop()
