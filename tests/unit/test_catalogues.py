@@ -41,6 +41,7 @@ DYNAMIC: dict[str, tuple[str, ...]] = {
     "feedback.hint_{}": feedback_forms.KINDS,
     "reminders.lead.{}": ("weeks", "days", "hours", "minutes"),
     "reminders.word.{}": ("on", "off"),
+    "reminders.action.{}": ("before", "on"),
     "schedule.missed.{}": ("reminder", "reminder_untitled", "announcement", "announcement_untitled"),
     "cases.identifier.{}": ("email", "phone", "iban", "address"),
     "cases.state.{}": ("queued", "asked", "agreed", "withdrawn", "purged"),

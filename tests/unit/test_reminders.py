@@ -234,3 +234,46 @@ async def test_a_session_participant_gets_a_link_to_their_session_room(
         group.room_id = "!group1:example.org"
     [hour] = await fire(world, run, clock, datetime(2025, 4, 14, 7, 0, tzinfo=UTC))
     assert "Your group's room: https://matrix.to/#/!group1:example.org" in hour.body
+
+
+async def test_an_action_point_owner_is_reminded_the_day_before_and_on_the_day_until_done(
+        world: EventWorld, db: Database, clock: FakeClock) -> None:
+    from datetime import date
+
+    from storage import events, guide, sessions
+    carol, alice, bob = (await world.person("carol", "coordinator"), await world.person("alice"),
+                         await world.person("bob"))
+    await world.say(bob, "!tz America/New_York")
+    slug = await make_event(world, carol, starts="2025-03-11 10:00", extra="\nreminders: none")
+    for who in (alice, bob):
+        await world.say(who, f"!register {slug}")
+    await world.say(carol, f"!groups {slug} size=4")
+    await world.say(carol, "!confirm")
+    async with db.transaction() as s:
+        event = await events.by_slug(s, slug)
+        [group] = await sessions.of_event(s, event.id)
+        mine = await guide.add_action(s, group, "Ask HR for the protocol", alice, carol, date(2025, 3, 14), clock.now)
+        theirs = await guide.add_action(s, group, "Write the summary", bob, carol, date(2025, 3, 14), clock.now)
+        done = await guide.add_action(s, group, "Book the room", alice, carol, date(2025, 3, 14), clock.now)
+        guide.mark_done(done, alice, clock.now)
+    run = runner(db, clock)
+    await run.start()
+    try:
+        async def at(moment: datetime) -> list:
+            clock.now = moment
+            said = await world.run_due(run)
+            return [s for s in said if s.kind == "message" and "action point" in s.body]
+
+        assert await at(datetime(2025, 3, 13, 7, 59, tzinfo=UTC)) == []
+        [before] = await at(datetime(2025, 3, 13, 8, 0, tzinfo=UTC))  # 09:00 in Amsterdam
+        assert before.user_id == alice and "Ask HR for the protocol" in before.body and "tomorrow" in before.body
+        assert f"!action done {mine.id}" in before.body and before.msgtype == "m.text"
+        [bobs] = await at(datetime(2025, 3, 13, 14, 0, tzinfo=UTC))  # 09:00 in New York
+        assert bobs.user_id == bob and "Write the summary" in bobs.body
+        async with db.transaction() as s:
+            guide.mark_done(await guide.action(s, theirs.id), bob, clock.now)
+        [today] = await at(datetime(2025, 3, 14, 8, 0, tzinfo=UTC))
+        assert today.user_id == alice and "today" in today.body
+        assert await at(datetime(2025, 3, 14, 23, 0, tzinfo=UTC)) == [], "bob's is done: no more"
+    finally:
+        await run.stop()
