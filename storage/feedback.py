@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Event, FeedbackAnswer, FeedbackProgress, FeedbackResponded
+from storage.models import Event, FeedbackAnswer, FeedbackProgress, FeedbackResponded, GroupSession, SessionReport
 from storage.privacy import eraser, exporter
 from storage.sql import insert_ignore
 
@@ -84,6 +84,16 @@ async def responded(session: AsyncSession, event_id: int) -> tuple[set[str], set
 async def count(session: AsyncSession, event_id: int) -> int:
     query = select(func.count()).select_from(FeedbackAnswer).where(FeedbackAnswer.event_id == event_id)
     return (await session.execute(query)).scalar_one()
+
+
+async def outcomes(session: AsyncSession, event_id: int) -> list[tuple[int, str]]:
+    """(group number, outcome) of the event's sessions whose facilitator posted one (`!outcome`:
+    checked for names when it was written), in group order."""
+    query = (select(GroupSession.number, SessionReport.outcome)
+             .join(SessionReport, SessionReport.session_id == GroupSession.id)
+             .where(GroupSession.event_id == event_id, SessionReport.outcome.is_not(None))
+             .order_by(GroupSession.slot, GroupSession.number))
+    return [(n, text) for n, text in (await session.execute(query)).all()]
 
 
 async def add_many(session: AsyncSession, event_id: int, form: str, anonymous: bool,

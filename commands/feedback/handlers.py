@@ -10,11 +10,11 @@ from api import Context, Reply, Rest, Role, UserError, Where, command, confirmab
 from api.converters import LocalDateTimeArg
 from api.event_args import find_event, find_workshop
 from api.feedback_forms import SETTINGS
-from api.render import code, lines
+from api.render import Text, code, lines
 from commands.common.places import require_private
 from commands.feedback import asking, results
 from commands.feedback.jobs import ASK, ask_key, plan_nudges
-from storage import events, networks, sessions
+from storage import events, feedback, networks, sessions
 from storage.models import Event, GroupSession
 
 SHARE = "feedback.share"
@@ -109,9 +109,10 @@ async def share_confirmed(ctx: Context, args: dict) -> Reply:
     return ctx.reply("feedback.share.done", title=event.title)
 
 
-async def _outcomes(ctx: Context, event: Event) -> list[str]:
-    """The sessions' outcome notes, once sessions keep them (the guide's `!outcome`); none yet."""
-    return []
+async def _outcomes(ctx: Context, event: Event) -> list[Text]:
+    """The outcomes the sessions' facilitators posted with `!outcome` (written without names)."""
+    t = await ctx.translator_for_network(event.network)
+    return [t("feedback.share.outcome", number=n, text=text) for n, text in await feedback.outcomes(ctx.db, event.id)]
 
 
 @on_seats_changed

@@ -107,7 +107,7 @@ async def report(t: Translator, r: Results) -> tuple[Text, tuple[Attachment, ...
     return lines([head, rates(t, r), figures_text(t, r, open_answers=True)]), (png,) if png else ()
 
 
-async def summary(t: Translator, r: Results, outcomes: list[str] | None = None, *,
+async def summary(t: Translator, r: Results, outcomes: list[Text] | None = None, *,
                   with_chart: bool = True) -> tuple[Text, tuple[Attachment, ...]]:
     """For everyone: rates, figures and the chart; never a name or an open answer."""
     head = bold(t("feedback.share.head", title=r.event.title))

@@ -347,3 +347,17 @@ async def test_a_request_due_before_a_moved_end_waits_for_the_new_end(
     world.clock.now = ENDS + timedelta(days=1, hours=1, minutes=1)
     [asked] = (await world.run_due(runner)).to_user(alice)
     assert f"!feedback {slug}" in asked.body
+
+
+async def test_the_shared_summary_carries_the_outcomes_the_sessions_posted(world: EventWorld) -> None:
+    carol, slug, people, group = await group_world(world)
+    async with world.db.transaction() as s:
+        await s.execute(text("INSERT INTO session_reports (session_id, outcome) VALUES (:g, :o)"),
+                        {"g": group.id, "o": "Agree with HR on one first contact person"})
+    world.clock.now = ENDS + timedelta(hours=2)
+    for user in people[:3]:
+        await answer_all(world, user, slug)
+    preview = (await world.say(carol, f"!results {slug} share", room=CONTROL)).text()
+    assert "Outcomes of the sessions" in preview and "Group 1: Agree with HR" in preview
+    [post] = (await world.say(carol, "!confirm", room=CONTROL)).to_room(ANNOUNCEMENTS)
+    assert "Group 1: Agree with HR on one first contact person" in post.body and "@" not in post.body
