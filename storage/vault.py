@@ -1,6 +1,7 @@
 """Files kept at rest encrypted (AES-256-GCM, a fresh nonce per file, the key from the config),
 written and read in chunks so a large file never sits in memory while it is stored. A handle is a
-random name: the file system says nothing of whose file it is or what it holds."""
+random name: the file system says nothing of whose file it is or what it holds. A changed file or a
+wrong key raises ValueError."""
 from __future__ import annotations
 
 import os
@@ -8,7 +9,7 @@ import re
 import secrets
 from pathlib import Path
 
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from Crypto.Cipher import AES
 
 MAGIC = b"KRV1"
 NONCE = 12
@@ -25,6 +26,12 @@ class FileVault:
         self._key = key
         self.max_bytes = max_bytes
 
+    def _cipher(self, nonce: bytes, handle: str):  # noqa: ANN202 - pycryptodome's GCM object
+        """AES-256-GCM bound to this file's handle (the handle is authenticated with the data)."""
+        cipher = AES.new(self._key, AES.MODE_GCM, nonce=nonce, mac_len=TAG)
+        cipher.update(MAGIC + handle.encode())
+        return cipher
+
     def _path(self, handle: str) -> Path:
         if not _HANDLE.match(handle):
             raise ValueError("not a vault handle")
@@ -35,15 +42,14 @@ class FileVault:
         self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         handle = secrets.token_hex(16)
         nonce = os.urandom(NONCE)
-        enc = Cipher(algorithms.AES(self._key), modes.GCM(nonce)).encryptor()
-        enc.authenticate_additional_data(MAGIC + handle.encode())
+        enc = self._cipher(nonce, handle)
         target = self._path(handle)
         partial = target.with_suffix(".part")
         with source.open("rb") as src, open(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as out:
             out.write(MAGIC + nonce)
             while chunk := src.read(CHUNK):
-                out.write(enc.update(chunk))
-            out.write(enc.finalize() + enc.tag)
+                out.write(enc.encrypt(chunk))
+            out.write(enc.digest())
         partial.replace(target)
         source.unlink(missing_ok=True)
         return handle
@@ -54,9 +60,7 @@ class FileVault:
         if data[:len(MAGIC)] != MAGIC:
             raise ValueError("not a vault file")
         nonce, body, tag = data[len(MAGIC):len(MAGIC) + NONCE], data[len(MAGIC) + NONCE:-TAG], data[-TAG:]
-        dec = Cipher(algorithms.AES(self._key), modes.GCM(nonce, tag)).decryptor()
-        dec.authenticate_additional_data(MAGIC + handle.encode())
-        return dec.update(body) + dec.finalize()
+        return self._cipher(nonce, handle).decrypt_and_verify(body, tag)
 
     def decrypt_to(self, handle: str, target: Path) -> int:
         """The plain file written to `target` (mode 0600) in chunks, for sending it without holding
@@ -71,16 +75,15 @@ class FileVault:
             src.seek(-TAG, os.SEEK_END)
             tag = src.read(TAG)
             src.seek(len(MAGIC) + NONCE)
-            dec = Cipher(algorithms.AES(self._key), modes.GCM(nonce, tag)).decryptor()
-            dec.authenticate_additional_data(MAGIC + handle.encode())
+            dec = self._cipher(nonce, handle)
             try:
                 with open(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as out:
                     left = size
                     while left > 0:
                         chunk = src.read(min(CHUNK, left))
                         left -= len(chunk)
-                        out.write(dec.update(chunk))
-                    out.write(dec.finalize())
+                        out.write(dec.decrypt(chunk))
+                    dec.verify(tag)
             except BaseException:
                 target.unlink(missing_ok=True)
                 raise

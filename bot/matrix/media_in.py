@@ -13,7 +13,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import aiohttp
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from Crypto.Cipher import AES
 
 from api.files import Received
 from bot.matrix.incoming import FileRef
@@ -63,7 +63,7 @@ class MediaDownloads:
         if ref.key:
             if not (ref.iv and ref.sha256):
                 raise ConnectionError("encrypted attachment without iv or hash")
-            decryptor = Cipher(algorithms.AES(_b64(ref.key)), modes.CTR(_b64(ref.iv))).decryptor()
+            decryptor = AES.new(_b64(ref.key), AES.MODE_CTR, nonce=b"", initial_value=_b64(ref.iv))
             digest = hashlib.sha256()
         async with aiohttp.ClientSession(timeout=self.timeout) as session:
             for url in self._urls(ref.url):
@@ -80,10 +80,8 @@ class MediaDownloads:
                                 return None
                             if decryptor is not None:
                                 digest.update(chunk)
-                                chunk = decryptor.update(chunk)
+                                chunk = decryptor.decrypt(chunk)
                             out.write(chunk)
-                        if decryptor is not None:
-                            out.write(decryptor.finalize())
                     break
         if digest is not None and not hmac.compare_digest(digest.digest(), _b64(ref.sha256)):
             raise ConnectionError("encrypted attachment: hash mismatch")

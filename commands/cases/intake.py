@@ -6,10 +6,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
-from api import Context, Reply, Rest, Role, Text, command, flow
+from api import Context, Reply, Rest, Role, Text, command, flow, identifiers
 from api.event_args import can_see
 from api.render import bullets, code, lines
-from commands.cases import rules
 from commands.cases.common import control_room, event_label
 from commands.cases.retention import INTAKE, keep_sweeping
 from storage import cases, conversations, direct_rooms, events, members, networks, sessions
@@ -136,7 +135,7 @@ async def _text(ctx: Context, row: Conversation, data: dict, text: str) -> Reply
     if text.lower() in DONE:
         if not parts:
             return await _go(ctx, row, "text", data, ctx.t("cases.intake.text_empty"))
-        found = rules.identifiers(data["title"] + "\n" + "\n\n".join(parts))
+        found = identifiers.identifiers(data["title"] + "\n" + "\n\n".join(parts))
         if found:
             conversations.advance(row, "identifiers", data, ctx.now + TTL)
             quoted = bullets([ctx.t(f"cases.identifier.{f.kind.value}", value=f.text) for f in found[:12]])
