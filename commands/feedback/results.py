@@ -8,10 +8,10 @@ import csv
 import io
 from dataclasses import dataclass
 
-from api import Attachment, Context, Translator
+from api import Attachment, Context, Translator, charts
 from api.feedback_forms import Form, form as form_of
 from api.render import Text, bold, bullets, lines, pill
-from commands.feedback import chart, rules
+from commands.feedback import rules
 from storage import feedback, registrations as regs, sessions
 from storage.models import Event, FeedbackAnswer
 
@@ -92,7 +92,7 @@ async def chart_png(t: Translator, r: Results) -> Attachment | None:
     means = [t("feedback.chart.mean", mean=t.number(round(f.mean, 1))).plain if f.mean is not None else ""
              for f in rows]
     title = t("feedback.chart.title", title=r.event.title).plain
-    data = await asyncio.to_thread(chart.png, title, rows, labels, legend, means)
+    data = await asyncio.to_thread(charts.stacked_bars, title, [f.counts for f in rows], labels, legend, means)
     return Attachment(f"{r.event.slug}-feedback.png", "image/png", data)
 
 

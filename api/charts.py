@@ -1,26 +1,25 @@
-"""The results chart: one stacked bar per rating question (how many gave 1, 2, ... 5), its mean
-beside it. matplotlib is imported on first use (the Agg backend, no display), so a bot that never
-shows results never loads it."""
+"""Charts as PNG: stacked horizontal bars (e.g. how many gave 1, 2, ... 5 per rating question),
+a note beside each bar. matplotlib is imported on first use (the Agg backend, no display), so a
+bot that never draws a chart never loads it."""
 from __future__ import annotations
 
 import io
 import threading
 
-from commands.feedback.rules import Figures
-
 _DRAWING = threading.Lock()  # one chart at a time (matplotlib's first import and font cache are shared)
 _COLOURS = ("#c0392b", "#e67e22", "#f1c40f", "#7fb77e", "#27ae60")
 
 
-def png(title: str, rows: list[Figures], labels: list[str], legend: list[str], means: list[str]) -> bytes:
-    """A PNG of the rating questions' distributions; `labels` name the questions, `legend` the
-    scores, `means` the mean beside each bar as the reader writes it ("gemiddeld 3,8"). Called in
-    a worker thread (results.chart_png)."""
+def stacked_bars(title: str, rows: list[list[int]], labels: list[str], legend: list[str],
+                 notes: list[str]) -> bytes:
+    """A PNG with one bar per row, stacked from its counts (at most five parts, named by `legend`);
+    `labels` name the bars, `notes` go beside them as the reader writes them ("gemiddeld 3,8").
+    Takes a good part of a second of CPU: call it in a worker thread."""
     with _DRAWING:
-        return _draw(title, rows, labels, legend, means)
+        return _draw(title, rows, labels, legend, notes)
 
 
-def _draw(title: str, rows: list[Figures], labels: list[str], legend: list[str], means: list[str]) -> bytes:
+def _draw(title: str, rows: list[list[int]], labels: list[str], legend: list[str], notes: list[str]) -> bytes:
     import matplotlib  # noqa: PLC0415 - lazily: start-up does not pay for it
 
     matplotlib.use("Agg")
@@ -31,13 +30,13 @@ def _draw(title: str, rows: list[Figures], labels: list[str], legend: list[str],
     ax = fig.add_subplot()
     y = list(range(len(rows)))[::-1]
     left = [0] * len(rows)
-    for score in range(5):
-        widths = [r.counts[score] if len(r.counts) > score else 0 for r in rows]
+    for score in range(len(legend)):
+        widths = [r[score] if len(r) > score else 0 for r in rows]
         ax.barh(y, widths, left=left, color=_COLOURS[score], label=legend[score], height=0.6)
         left = [a + b for a, b in zip(left, widths)]
     ax.set_yticks(y, labels=labels)
-    for row_y, mean, total in zip(y, means, left):
-        ax.text(total, row_y, "  " + mean, va="center", fontsize=9)
+    for row_y, note, total in zip(y, notes, left):
+        ax.text(total, row_y, "  " + note, va="center", fontsize=9)
     ax.set_xlim(0, max(left + [1]) * 1.3)
     ax.set_title(title, fontsize=11)
     fig.legend(ncol=5, loc="lower center", bbox_to_anchor=(0.5, 0.0), fontsize=8, frameon=False)
