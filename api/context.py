@@ -80,6 +80,11 @@ class Chat(Protocol):
         `then` runs once it exists, with `then_payload` plus room_id and invited (who was)."""
         ...
 
+    async def send_event(self, room_id: str, event_type: str, content: dict[str, Any], *,
+                         about: str | None = None) -> int:
+        """Another event type than a message (a poll start or end); returns the outbox row's id."""
+        ...
+
 
 class Schedule(Protocol):
     """Rows of the schedule table. `about`: the person the action concerns (erased with them);
@@ -130,6 +135,10 @@ class Telling:
         follows; the sessions feature brings the session's room in step (invites, removals)."""
         for hook in self.declared.session_hooks if self.declared else ():
             await hook(self, group)
+    async def published(self, event: Any) -> None:
+        """`event` was just published: each feature's @on_published hook follows."""
+        for hook in self.declared.publish_hooks if self.declared else ():
+            await hook(self, event)
 
     async def translator_for(self, user_id: str, network: str | None = None) -> Translator:
         if self.recipients is None:
@@ -241,6 +250,14 @@ class Context(Telling):
         await confirmations.ask(self.db, self.sender, self.room_id, name, args, self.now, ttl)
         minutes = int(ttl.total_seconds() // 60)
         return self.reply("confirm.ask", summary=summary, prefix=self.prefix, minutes=minutes)
+
+    async def begin(self, flow_name: str, values: dict[str, Any]) -> Reply:
+        """Start the conversation `flow_name` for the caller here with `values` already given (the
+        owning feature declared how with @starts_flow)."""
+        starter = self.declared.starters.get(flow_name) if self.declared else None
+        if starter is None:
+            raise KeyError(f"no prefilled start for flow {flow_name!r}")
+        return await starter(self, values)
 
     async def release(self, user_id: str, network: str | None = None) -> None:
         """The person leaves `network` (None: every network): each feature's @on_leave hook lets

@@ -8,9 +8,8 @@ from dataclasses import dataclass, field, replace
 from types import ModuleType
 from typing import Any
 
-from api.decorators import (COMMAND_ATTR, CONFIRMABLE_ATTR, FLOW_ATTR, JOB_ATTR, LEAVE_ATTR, SEATS_ATTR, SESSION_ATTR,
-                            CommandSpec,
-                            Handler)
+from api.decorators import (COMMAND_ATTR, CONFIRMABLE_ATTR, FLOW_ATTR, JOB_ATTR, LEAVE_ATTR, PUBLISHED_ATTR,
+                            ROOM_EVENT_ATTR, SEATS_ATTR, SESSION_ATTR, STARTER_ATTR, CommandSpec, Handler)
 from storage.privacy import ERASER_ATTR, EXPORTER_ATTR, Eraser, Exporter
 
 
@@ -25,6 +24,10 @@ class Declared:
     session_hooks: list[Callable[..., Awaitable[None]]] = field(default_factory=list)
     exporters: dict[str, Exporter] = field(default_factory=dict)
     erasers: dict[str, Eraser] = field(default_factory=dict)
+    # event type -> the @on_room_event hooks for it
+    room_events: dict[str, list[Callable[..., Awaitable[None]]]] = field(default_factory=dict)
+    starters: dict[str, Handler] = field(default_factory=dict)  # flow name -> its prefilled start
+    publish_hooks: list[Callable[..., Awaitable[None]]] = field(default_factory=list)
 
     @classmethod
     def collect(cls, modules: Iterable[tuple[str, ModuleType]]) -> Declared:
@@ -42,8 +45,13 @@ class Declared:
                     out.seat_hooks.append(obj)
                 if getattr(obj, SESSION_ATTR, False):
                     out.session_hooks.append(obj)
+                if getattr(obj, PUBLISHED_ATTR, False):
+                    out.publish_hooks.append(obj)
+                for event_type in getattr(obj, ROOM_EVENT_ATTR, ()):
+                    out.room_events.setdefault(event_type, []).append(obj)
                 for attr, table in ((JOB_ATTR, out.jobs), (FLOW_ATTR, out.flows), (CONFIRMABLE_ATTR, out.confirmables),
-                                    (EXPORTER_ATTR, out.exporters), (ERASER_ATTR, out.erasers)):
+                                    (EXPORTER_ATTR, out.exporters), (ERASER_ATTR, out.erasers),
+                                    (STARTER_ATTR, out.starters)):
                     name = getattr(obj, attr, None)
                     if isinstance(name, str):
                         _add(table, name, obj, attr)

@@ -57,6 +57,9 @@ CONFIRMABLE_ATTR = "__kring_confirmable__"
 LEAVE_ATTR = "__kring_on_leave__"
 SEATS_ATTR = "__kring_on_seats_changed__"
 SESSION_ATTR = "__kring_on_session_changed__"
+ROOM_EVENT_ATTR = "__kring_on_room_event__"
+STARTER_ATTR = "__kring_starts_flow__"
+PUBLISHED_ATTR = "__kring_on_published__"
 
 
 def command(
@@ -181,4 +184,39 @@ def on_session_changed(fn: Callable[..., Awaitable[None]]) -> Callable[..., Awai
     `ctx.session_changed(group)`; the sessions feature then brings the session's room in step
     (invites, removals, power levels) without either importing the other."""
     setattr(fn, SESSION_ATTR, True)
+    return fn
+
+
+def on_room_event(*types: str) -> Callable[[Callable[..., Awaitable[None]]], Callable[..., Awaitable[None]]]:
+    """Declare what a feature does with room events of these types that are not text messages
+    (a poll response): fn(ctx: Context, event: RoomEvent). The sync lets these types through
+    (encrypted ones decrypted, gaps filled); each event runs once, in its own transaction, like a
+    command. Events the bot itself sent come too (a poll it started): the hook tells them apart by
+    `event.sender`."""
+
+    def decorate(fn):  # noqa: ANN001, ANN202
+        setattr(fn, ROOM_EVENT_ATTR, tuple(types))
+        return fn
+
+    return decorate
+
+
+def starts_flow(name: str) -> Callable[[Handler], Handler]:
+    """Declare how the conversation `name` (a @flow) begins with some answers already given:
+    fn(ctx: Context, values: dict) -> Reply. Another feature starts it by name with
+    `ctx.begin(name, values)`, without importing it (a picked topic opens the event form with its
+    title filled in)."""
+
+    def decorate(fn: Handler) -> Handler:
+        setattr(fn, STARTER_ATTR, name)
+        return fn
+
+    return decorate
+
+
+def on_published(fn: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+    """Declare what a feature does when an event is published: fn(ctx, event), in the publishing
+    transaction. The events feature calls `ctx.published(event)`; `event.origin` says what the
+    event came from (e.g. "topic:12", given to `ctx.begin`)."""
+    setattr(fn, PUBLISHED_ATTR, True)
     return fn

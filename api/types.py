@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import enum
 import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 _WHOLE = re.compile(r"-?[0-9]+")
 
@@ -57,3 +60,18 @@ def whole_number(raw: str) -> int | None:
     """An integer written with ASCII digits only. Python's int() also takes other scripts' digits
     ("٣") and underscores ("1_000"), which nobody means as a count."""
     return int(raw) if _WHOLE.fullmatch(raw.strip()) else None
+
+
+@dataclass(frozen=True)
+class RoomEvent:
+    """A room event that is not a text message (a poll response), already decrypted, as a feature
+    declared with @on_room_event receives it: its type and content as sent, nothing of nio."""
+
+    event_id: str
+    room_id: str
+    sender: str
+    type: str
+    content: dict[str, Any]
+    origin_time: datetime
+    encrypted: bool = False
+    own: bool = False  # sent by the bot itself

@@ -93,6 +93,7 @@ class Kring:
         feedback_forms.configure(delay=timedelta(hours=fb.delay_hours), deadline_days=fb.deadline_days,
                                  nudges=fb.nudges, forms_dir=fb.forms_dir)
         methods.use(methods_of(config))  # checked by load_config: a bad one stops the start with its entry
+        self.gateway.room_event_types = frozenset(self.registry.declared.room_events)
         self.cross_signing: crosssign.CrossSigningStatus | None = None
         self.outbox = OutboxSender(self.db, self.gateway, clock, encrypt_dms=config.matrix.encryption,
                                    retry_max_s=config.matrix.retry_max_seconds, vault=self.vault)

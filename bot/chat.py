@@ -26,6 +26,7 @@ LEVELS = "levels"
 ROOM = "room"
 KEPT_FILE = "kept_file"  # a file from the vault (a case's PDF): read and decrypted only when sent
 PIN = "pin"  # pin the message of an earlier outbox row (its event id is known once it is sent)
+EVENT = "event"  # a room event of another type than m.room.message (a poll's start and end)
 
 
 def message_content(
@@ -112,6 +113,13 @@ class OutboxChat:
         payload = {"handle": handle, "filename": filename, "mimetype": mimetype, "private": True,
                    "keep_about": bool(about)}
         await self._enqueue(KEPT_FILE, payload, self.now, room_id=room_id, about=about)
+
+    async def send_event(self, room_id: str, event_type: str, content: dict[str, Any], *,
+                         about: str | None = None) -> int:
+        """A room event of another type (a poll start or end), encrypted where the room is; returns
+        the outbox row's id, whose event_id the homeserver's answer fills in."""
+        await self._enqueue(EVENT, {"type": event_type, "content": content}, self.now, room_id=room_id, about=about)
+        return self.items[-1].id
 
     # ---- room operations: invites, kicks, power levels, state, leaving ------------------------
     # `private=True` rows lose their payload once done (a person asked to be forgotten; a roster).

@@ -130,6 +130,13 @@ class AutoApproveConfig(_Section):
         return [d.lower() for d in value]
 
 
+class PollsConfig(_Section):
+    """Member polls and topic votes (issue 20)."""
+
+    members_may_create: bool = False  # any member may start a poll, not only coordinators
+    topic_votes: int = Field(3, ge=1, le=100)  # open topics one member may vote for at once
+
+
 class NetworkConfig(_Section):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,31}$")
     name: str
@@ -142,6 +149,7 @@ class NetworkConfig(_Section):
     encrypted: bool | None = None  # the network's rooms; None follows matrix.encryption
     # issue 18: event reminders by DM this long before the start (an event's form may override them)
     reminders: list[str] = ["7d", "1d", "1h"]
+    polls: PollsConfig = PollsConfig()
 
     _uids = field_validator("coordinators")(lambda cls, v: [_check_user_id(x) for x in v])
 

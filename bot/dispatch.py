@@ -1,5 +1,6 @@
 """Runs one incoming command exactly once: the processed-event record, the command's changes and
-its outgoing messages are committed in one transaction. Text to call is the router's job."""
+its outgoing messages are committed in one transaction. Text to call is the router's job. Other
+room events a feature asked for (@on_room_event: poll responses) take the same path."""
 from __future__ import annotations
 
 import logging
@@ -7,10 +8,10 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from api import Context, Reply, Role, Runtime, UserError
+from api import Context, Reply, Role, RoomEvent, Runtime, UserError
 from api.decorators import FLOW_FILES_ATTR
 from api.files import Received, Retention, Vault
 from bot.chat import OutboxChat
@@ -72,8 +73,10 @@ class Dispatcher:
             return None
         return extract(msg.body, s.prefix, s.bot_user_id, s.bot_display_name, self.registry.symbols)
 
-    async def handle(self, msg: Incoming) -> str:
+    async def handle(self, msg: Incoming | RoomEvent) -> str:
         """Run the message if it is a new, fresh command; returns the outcome for logs and tests."""
+        if isinstance(msg, RoomEvent):
+            return await self.handle_event(msg)
         text = self.is_command(msg)
         if text is None:
             if msg.sender == self.settings.bot_user_id or not self.registry.flows:
@@ -92,7 +95,7 @@ class Dispatcher:
             else:
                 ctx = await self._context(session, msg, now)
                 name, outcome, reply = await route(self.registry, ctx, found, undoable)
-                if ctx.untraceable and outcome == "ok":
+                if ctx.untraceable and outcome in ("ok", "user-error"):
                     await processed.unlink(session, msg.event_id)
                 if reply is not None:
                     await ctx.chat.reply(reply, msg.room_id, msg.event_id, msg.thread_root, in_busy_room=not ctx.is_dm)
@@ -103,6 +106,33 @@ class Dispatcher:
             extra={"event_id": msg.event_id, "command": name, "outcome": outcome,
                    "ms": round((time.monotonic() - started) * 1000, 1)},
         )
+        return outcome
+
+    async def handle_event(self, event: RoomEvent) -> str:
+        """A room event some feature declared (@on_room_event), run once like a command. Only the
+        bot's first sync bounds it, not the command age: a vote cast while the bot was down counts."""
+        hooks = self.registry.declared.room_events.get(event.type)
+        if not hooks or (self.not_before and event.origin_time < self.not_before):
+            return "ignored"
+        now = self.clock()
+        name, outcome = f"event:{event.type}", "ok"
+        event = replace(event, own=event.sender == self.settings.bot_user_id)
+        async with self.db.transaction() as session:
+            if not await processed.claim(session, event.event_id, event.room_id, now, name):
+                return "duplicate"
+            ctx = await self._context(session, event, now)
+            for hook in hooks:
+                try:
+                    async with undoable(ctx):
+                        await hook(ctx, event)
+                except Exception:
+                    outcome = "crash"
+                    log.exception("room event hook failed", extra={"event_id": event.event_id, "command": name,
+                                                                   "ref": secrets.token_hex(3)})
+            if ctx.untraceable:
+                await processed.unlink(session, event.event_id)
+        self.on_commit(ctx.schedule.changed, ctx.chat.items)
+        log.info("room event", extra={"event_id": event.event_id, "command": name, "outcome": outcome})
         return outcome
 
     def _too_old(self, msg: Incoming, now: datetime) -> bool:
@@ -164,7 +194,7 @@ class Dispatcher:
         log.info("command", extra={"event_id": msg.event_id, "command": name, "outcome": outcome})
         return outcome
 
-    async def _context(self, session, msg: Incoming, now: datetime) -> Context:  # noqa: ANN001
+    async def _context(self, session, msg: Incoming | RoomEvent, now: datetime) -> Context:  # noqa: ANN001
         partner = await self._partner(session, msg.room_id)
         language, zone, role_names = await members.reader_and_roles(session, msg.sender)
         roles = {net: Role.parse(r) for net, r in role_names.items()}

@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from api.rooms import SESSION_MARKER, session_power_levels
 from api.files import Vault
-from bot.chat import FILE, INVITE, KEPT_FILE, KICK, LEAVE, LEVELS, MESSAGE, PIN, POWER, REDACT, ROOM, STATE
+from bot.chat import EVENT, FILE, INVITE, KEPT_FILE, KICK, LEAVE, LEVELS, MESSAGE, PIN, POWER, REDACT, ROOM, STATE
 from bot.matrix.gateway import MatrixGateway, SendOutcome
 from bot.retry import retry_delay
 from bot.send_slots import SendSlots
@@ -284,6 +284,9 @@ class OutboxSender:
             return await self._unless_stopping(self.gateway.send(room_id, item.payload["content"], item.txn_id))
         if item.kind == KEPT_FILE:
             return await self._send_kept(room_id, item)
+        if item.kind == EVENT:
+            return await self._unless_stopping(self.gateway.send(room_id, item.payload["content"], item.txn_id,
+                                                                 event_type=item.payload["type"]))
         if item.kind == FILE:
             data = base64.b64decode(item.payload["data"])
             keys = await self._unless_stopping(

@@ -20,7 +20,7 @@ from bot.config import Config, NetworkConfig
 from api.i18n import Translator
 from bot.matrix.gateway import MatrixGateway
 from api.rooms import choose_room_version, level_for, power_levels
-from storage import members, networks
+from storage import members, networks, polls
 from storage.database import Database
 
 log = logging.getLogger("kring.provision")
@@ -69,6 +69,8 @@ class Provisioner:
                 reminder_offsets=",".join(str(m) for m in net.reminder_minutes()))
             if rules_changed:
                 await self._ask_rules_again(session, net, row.rules_version, now)
+            await polls.configure(session, net.id, members_may_poll=net.polls.members_may_create,
+                                  topic_votes=net.polls.topic_votes)
             coordinators = await members.with_role(session, net.id, "coordinator")
             roster = {m.user_id: ms.role for m, ms in await members.listing(session, net.id) if ms.state == "active"}
         findings = [await self._room(net, kind, coordinators) for kind in ORDER]

@@ -227,6 +227,8 @@ class Event(Base):
     # moment an answer is taken (None: the configured number of days after the end)
     feedback_form: Mapped[str | None] = mapped_column(String(64))
     feedback_deadline: Mapped[datetime | None]
+    # what the event came from, when another feature started its form ("topic:12")
+    origin: Mapped[str | None] = mapped_column(String(64))
     state: Mapped[str] = mapped_column(String(16), default="draft")
     revision: Mapped[int] = mapped_column(Integer, default=0)
     created_by: Mapped[str | None] = mapped_column(String(255))
@@ -493,3 +495,97 @@ class SessionReport(Base):
     shared_at: Mapped[datetime | None]
     outcome: Mapped[str | None] = mapped_column(Text)
     outcome_at: Mapped[datetime | None]
+class PollSettings(Base):
+    """A network's configured rules for polls and topic votes (copied from the config at start)."""
+
+    __tablename__ = "poll_settings"
+    network: Mapped[str] = mapped_column(String(32), primary_key=True)
+    members_may_poll: Mapped[bool] = mapped_column(default=False, server_default=false())
+    topic_votes: Mapped[int] = mapped_column(Integer, default=3)
+
+
+class Poll(Base):
+    """A member poll in one of a network's open rooms. `options` is a list of {"id", "text"};
+    kind is disclosed, undisclosed (native polls) or anonymous (text, votes by DM)."""
+
+    __tablename__ = "polls"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    network: Mapped[str] = mapped_column(String(32), index=True)
+    room_id: Mapped[str] = mapped_column(String(255))
+    creator: Mapped[str | None] = mapped_column(String(255), index=True)
+    question: Mapped[str] = mapped_column(Text)
+    options: Mapped[list[Any]] = mapped_column(JSON)
+    max_selections: Mapped[int] = mapped_column(Integer, default=1)
+    kind: Mapped[str] = mapped_column(String(16))
+    closes_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    # the start event: known from the bot's own event in the timeline, or the outbox row that sent it
+    event_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    outbox_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+
+
+class PollVote(Base):
+    """A member's latest response to a native poll (visible to the room anyway)."""
+
+    __tablename__ = "poll_votes"
+    __table_args__ = (UniqueConstraint("poll_id", "user_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    poll_id: Mapped[int] = mapped_column(ForeignKey("polls.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(String(255), index=True)
+    answers: Mapped[list[Any]] = mapped_column(JSON)
+    voted_at: Mapped[datetime]
+
+
+class PollVoter(Base):
+    """That a member voted in an anonymous poll: never what (one vote each)."""
+
+    __tablename__ = "poll_voters"
+    __table_args__ = (UniqueConstraint("poll_id", "user_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    poll_id: Mapped[int] = mapped_column(ForeignKey("polls.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(String(255), index=True)
+
+
+class PollCount(Base):
+    """An anonymous poll's running tally: a count per option, no ballots."""
+
+    __tablename__ = "poll_counts"
+    __table_args__ = (UniqueConstraint("poll_id", "option"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    poll_id: Mapped[int] = mapped_column(ForeignKey("polls.id", ondelete="CASCADE"))
+    option: Mapped[int] = mapped_column(Integer)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class PollReceipt(Base):
+    """The hash of a change code the bot gave a voter in an anonymous poll (with the option inside
+    the hash): only the code, which only the voter holds, finds it again. No person, no time."""
+
+    __tablename__ = "poll_receipts"
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    poll_id: Mapped[int] = mapped_column(ForeignKey("polls.id", ondelete="CASCADE"), index=True)
+
+
+class Topic(Base):
+    """A topic proposed for a coming gathering; state open, withdrawn, closed or picked."""
+
+    __tablename__ = "topics"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    network: Mapped[str] = mapped_column(String(32), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    proposer: Mapped[str | None] = mapped_column(String(255), index=True)
+    state: Mapped[str] = mapped_column(String(16), default="open")
+    reason: Mapped[str | None] = mapped_column(Text)
+    event_slug: Mapped[str | None] = mapped_column(String(64))  # the event it became, once picked
+    created_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+
+
+class TopicVote(Base):
+    __tablename__ = "topic_votes"
+    __table_args__ = (UniqueConstraint("topic_id", "user_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    topic_id: Mapped[int] = mapped_column(ForeignKey("topics.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(String(255), index=True)
+    created_at: Mapped[datetime]

@@ -264,9 +264,11 @@ class ElementMember:
         await self._request("wait_joined", _wait_ms=timeout_ms, room=room, user=user, timeout_ms=timeout_ms)
 
     async def send(self, room: str, body: str | None = None, *, content: dict[str, Any] | None = None,
-                   timeout_ms: int = 30000) -> str:
-        """Send an m.text (or the given content); returns the event id."""
+                   event_type: str | None = None, timeout_ms: int = 30000) -> str:
+        """Send an m.text (or the given content, as `event_type`: a poll response); returns the event id."""
         params: dict[str, Any] = {"room": room, "timeout_ms": timeout_ms}
+        if event_type:
+            params["type"] = event_type
         if content is not None:
             params["content"] = content
         else:

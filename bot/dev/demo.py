@@ -22,7 +22,7 @@ from bot.config import load_config
 from bot.dev.leftover import running_pid, stop
 from bot.dev.synapse import LocalSynapse
 from bot.chat import OutboxChat
-from storage import cases, events, members, networks, registrations as regs, schedule
+from storage import cases, events, members, networks, registrations as regs, schedule, topics
 
 NETWORK = "demo"
 ACCOUNTS = {  # localpart: (display name, role in the demo network)
@@ -61,7 +61,7 @@ def _write_config(folder: Path, server: LocalSynapse, bot_user: str, passwords: 
         "storage": {"database_url": f"sqlite+aiosqlite:///{folder / 'bot' / 'kring.db'}"},
         "bot": {"coordinators": [coordinator], "timezone": "Europe/Amsterdam", "language": "en"},
         "networks": [{"id": NETWORK, "name": t("demo.network").plain, "language": t.language,
-                      "coordinators": [coordinator]}],
+                      "coordinators": [coordinator], "polls": {"members_may_create": True}}],
         "methods": [DEMO_METHOD],  # a method added in config, beside the shipped ones
     }
     path.write_text(yaml.safe_dump(config, sort_keys=False))
@@ -127,6 +127,10 @@ async def _seed(kring: Kring, server_name: str, t: Translator) -> None:
                             coordinators_read=True, event_id=event.id, file=None, file_to_session=False, now=now)
         if await events.by_slug(session, FEEDBACK_EVENT) is None:
             await _past_meeting(session, server_name, t, now)
+        if not await topics.listing(session, NETWORK):  # a proposal with a vote, to try !topics on
+            ann, ben = f"@ann:{server_name}", f"@ben:{server_name}"
+            topic = await topics.propose(session, NETWORK, ann, t("demo.topic").plain, now)
+            await topics.vote(session, topic.id, ben, now)
     kring.outbox.wake()
     kring.schedule.wake()
 
@@ -210,5 +214,6 @@ def _print_welcome(server: LocalSynapse, bot_user: str, passwords: dict[str, str
                 logins=logins, event=DEMO_EVENT, shown=shown).plain
     body, sep, last = welcome.rpartition("\n\n")  # the feedback story before the closing line on Ctrl-C
     guide = t("demo.guide", event=DEMO_EVENT, ann=f"@ann:{server.server_name}").plain
-    print("\n" + body + "\n\n" + t("demo.feedback", event=FEEDBACK_EVENT).plain + "\n\n" + guide + sep + last + "\n",
+    print("\n" + body + "\n\n" + t("demo.feedback", event=FEEDBACK_EVENT).plain + "\n\n" + guide + "\n\n"
+          + t("demo.polls").plain + sep + last + "\n",
           flush=True)

@@ -75,6 +75,9 @@ class MatrixGateway(RoomAdmin, LateKeys):
         # Rooms this bot created with encryption on. A room someone else created reaches the bot
         # complete (it joins after the invite, which comes after the room's initial state).
         self.encrypted_by_us: set[str] = set()
+        # Room events other than messages that features declared (@on_room_event): let through by
+        # the sync filter and handed on like messages. Set before the first sync (bot/app.py).
+        self.room_event_types: frozenset[str] = frozenset()
 
     # ---- login -------------------------------------------------------------------------
     @property
@@ -155,8 +158,13 @@ class MatrixGateway(RoomAdmin, LateKeys):
                        "access_token": self.client.access_token}, fh)
 
     # ---- sync --------------------------------------------------------------------------
+    def sync_filter(self) -> dict[str, Any]:
+        timeline = {**SYNC_FILTER["room"]["timeline"],
+                    "types": [*SYNC_FILTER["room"]["timeline"]["types"], *sorted(self.room_event_types)]}
+        return {**SYNC_FILTER, "room": {**SYNC_FILTER["room"], "timeline": timeline}}
+
     async def upload_filter(self) -> str:
-        resp = await self.client.upload_filter(**SYNC_FILTER)
+        resp = await self.client.upload_filter(**self.sync_filter())
         if isinstance(resp, nio.UploadFilterError):
             raise RuntimeError(f"filter upload failed: {resp.message}")
         return resp.filter_id
@@ -185,7 +193,7 @@ class MatrixGateway(RoomAdmin, LateKeys):
             events = list(info.timeline.events)
             if info.timeline.limited and since and info.timeline.prev_batch and not joined_now(events, self.user_id):
                 events = await fill_gap(self.client, room_id, info.timeline.prev_batch, since) + events
-            collect(batch, room_id, events)
+            collect(batch, room_id, events, self.room_event_types)
         # Beside the handling of the batch and the next sync (bot/matrix/keywork.py).
         self.key_work.kick(counts_fresh=epoch % 2 == 0 and epoch == self.key_work.upload_epoch)
         async with self.synced:

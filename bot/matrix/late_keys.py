@@ -6,13 +6,15 @@ from typing import Any
 
 import nio
 
+from api.types import RoomEvent
 from bot.matrix.incoming import Incoming
 
 
 class LateKeys:
-    """Mixed into MatrixGateway, which provides `client` and `to_incoming`."""
+    """Mixed into MatrixGateway, which provides `client`, `to_incoming` and `room_event_types`."""
 
     client: nio.AsyncClient
+    room_event_types: frozenset[str]
 
     async def request_key(self, room_id: str, event_id: str) -> None:
         """Ask the sender's devices for a missing room key (best effort)."""
@@ -21,7 +23,7 @@ class LateKeys:
             message = event.as_key_request(event.sender, self.client.device_id)
             await self.client.to_device(message)
 
-    async def try_decrypt(self, room_id: str, event_id: str) -> Incoming | None | bool:
+    async def try_decrypt(self, room_id: str, event_id: str) -> Incoming | RoomEvent | None | bool:
         """The event as Incoming once its key is here; False while it is still unreadable."""
         event = await self._fetch(room_id, event_id)
         if isinstance(event, nio.MegolmEvent):
@@ -31,7 +33,7 @@ class LateKeys:
                 return False
             if isinstance(event, nio.MegolmEvent):
                 return False
-        return self.to_incoming(room_id, event)
+        return self.to_incoming(room_id, event, self.room_event_types)
 
     async def _fetch(self, room_id: str, event_id: str) -> Any:
         resp = await self.client.room_get_event(room_id, event_id)

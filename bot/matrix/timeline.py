@@ -1,5 +1,6 @@
 """What one sync brought, as the rest of the bot sees it: messages per room in timeline order
-(gaps filled with /messages), unreadable events, invites, membership changes."""
+(gaps filled with /messages), with the other room events features asked for (poll responses)
+among them, unreadable events, invites, membership changes."""
 from __future__ import annotations
 
 import logging
@@ -9,6 +10,7 @@ from typing import Any
 
 import nio
 
+from api.types import RoomEvent
 from bot.matrix.incoming import FileRef, Incoming
 
 log = logging.getLogger("kring.matrix")
@@ -48,7 +50,7 @@ class SyncBatch:
     """What one sync brought, in timeline order per room, with the gaps already filled."""
 
     next_batch: str
-    messages: dict[str, list[Incoming]] = field(default_factory=dict)
+    messages: dict[str, list[Incoming | RoomEvent]] = field(default_factory=dict)
     undecryptable: list[Undecryptable] = field(default_factory=list)
     invites: list[Invite] = field(default_factory=list)
     left_rooms: list[str] = field(default_factory=list)
@@ -83,7 +85,7 @@ async def fill_gap(client: nio.AsyncClient, room_id: str, prev_batch: str, since
     return list(reversed(older))
 
 
-def collect(batch: SyncBatch, room_id: str, events: list[Any]) -> None:
+def collect(batch: SyncBatch, room_id: str, events: list[Any], room_event_types: frozenset[str] = frozenset()) -> None:
     for event in events:
         if isinstance(event, nio.RoomMemberEvent):
             batch.memberships.append(MemberChange(
@@ -94,12 +96,17 @@ def collect(batch: SyncBatch, room_id: str, events: list[Any]) -> None:
             batch.undecryptable.append(Undecryptable(
                 event.event_id, room_id, event.sender, event.session_id, _utc(event.server_timestamp)))
             continue
-        incoming = to_incoming(room_id, event)
+        incoming = to_incoming(room_id, event, room_event_types)
         if incoming:
             batch.messages.setdefault(room_id, []).append(incoming)
 
 
-def to_incoming(room_id: str, event: Any) -> Incoming | None:
+def to_incoming(room_id: str, event: Any, room_event_types: frozenset[str] = frozenset()) -> Incoming | RoomEvent | None:
+    if isinstance(event, nio.UnknownEvent) and event.type in room_event_types:
+        return RoomEvent(
+            event_id=event.event_id, room_id=room_id, sender=event.sender, type=event.type,
+            content=dict(event.source.get("content") or {}), origin_time=_utc(event.server_timestamp),
+            encrypted=bool(getattr(event, "decrypted", False)))
     if isinstance(event, (nio.RoomMessageFile, nio.RoomEncryptedFile)):
         return _file(room_id, event)
     if not isinstance(event, (nio.RoomMessageText, nio.RoomMessageNotice)):

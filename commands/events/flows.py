@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from api import Context, Reply, flow
+from api import Context, Reply, flow, starts_flow
 from api.render import Text, code, lines
 from commands.events import words
 from commands.events.common import coordinator_networks, default_timezone, problems_text
@@ -40,6 +40,24 @@ async def begin(ctx: Context, here: str | None) -> Reply:
     if step == "network":
         return Reply(lines([intro, _question(ctx, step), ctx.t("events.flow.networks", networks=", ".join(mine))]))
     return Reply(lines([intro, _question(ctx, step)]))
+
+
+@starts_flow(FLOW)
+async def begin_with(ctx: Context, values: dict) -> Reply:
+    """The form begun by another feature with the title given (a picked topic); `origin` is kept
+    on the event it creates, so that feature hears when the event is published."""
+    network, title = values["network"], values["title"]
+    raw, answered = {"title": title}, ["title"]
+    try:
+        parse_value("title", title, await _known(ctx, network, {}))
+    except FieldProblem:  # too long for a title: ask for one, with the proposal shown
+        raw, answered = {}, []
+    step = _next("title", raw, answered) if raw else "title"
+    await conversations.start(ctx.db, ctx.sender, ctx.room_id, FLOW, step,
+                              {"network": network, "raw": raw, "answered": answered, "origin": values.get("origin")},
+                              ctx.now + TTL)
+    intro = ctx.t("events.flow.intro", stop=code(f"{ctx.prefix}stop"), minutes=int(TTL.total_seconds() // 60))
+    return Reply(lines([intro, ctx.t("events.flow.prefilled", title=title), _question(ctx, step)]))
 
 
 def _next(step: str, raw: dict[str, str], answered: list[str]) -> str | None:
@@ -103,7 +121,7 @@ async def create_step(ctx: Context, text: str) -> Reply | None:
         data["answered"] = [a for a in answered if a != again]
         conversations.advance(row, again, {**data, "raw": raw}, ctx.now + TTL)
         return Reply(lines([problems_text(ctx, problems), _question(ctx, again)]))
-    event = await create_draft(ctx, draft, data["network"])
+    event = await create_draft(ctx, draft, data["network"], data.get("origin"))
     await conversations.end(ctx.db, row)
     return await created_reply(ctx, event)
 

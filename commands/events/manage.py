@@ -91,6 +91,7 @@ async def _publish_rooms(ctx: Context, e) -> list[tuple[str, str]]:  # noqa: ANN
 async def event_publish_confirmed(ctx: Context, args: dict) -> Reply:
     e = await _publishable(ctx, args["event"])  # checked again: it may have changed meanwhile
     e.state, e.published_at, e.updated_at = events.PUBLISHED, ctx.now, ctx.now
+    await ctx.published(e)  # e.g. the members who proposed and voted for its topic are told
     if e.invite_only:
         told = 0
         for inv in await events.invitations(ctx.db, e.id):

@@ -19,7 +19,7 @@ async def creation_network(ctx: Context) -> str | None:
     return where[0]
 
 
-async def create_draft(ctx: Context, draft: Draft, network: str) -> Event:
+async def create_draft(ctx: Context, draft: Draft, network: str, origin: str | None = None) -> Event:
     base = event_slug(draft.title, draft.starts_at, set())
     taken = await events.slugs_like(ctx.db, base.rsplit("-", 1)[0])
     values = {
@@ -32,6 +32,7 @@ async def create_draft(ctx: Context, draft: Draft, network: str) -> Event:
         "workshops_per_member": draft.workshops_per_member, "created_by": ctx.sender,
         "feedback_form": draft.feedback_form, "feedback_deadline": draft.feedback_deadline,
         "reminder_offsets": offsets_text(draft.reminders), "questions_by": draft.questions_by,
+        "origin": origin,
     }
     return await events.create(ctx.db, values, [(w.key, w.name, w.capacity) for w in draft.workshops], ctx.now)
 

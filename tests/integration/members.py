@@ -19,6 +19,7 @@ class Seen:
     sender: str
     content: dict[str, Any]
     encrypted: bool
+    type: str = "m.room.message"
 
 
 class NioMember:
@@ -31,7 +32,7 @@ class NioMember:
         self.seen: list[Seen] = []
         self._changed = asyncio.Condition()
         self._task: asyncio.Task | None = None
-        self.client.add_event_callback(self._on_message, (nio.RoomMessage, nio.MegolmEvent))
+        self.client.add_event_callback(self._on_message, (nio.RoomMessage, nio.MegolmEvent, nio.UnknownEvent))
         self.client.add_event_callback(self._on_invite, nio.InviteMemberEvent)
         self.client.add_event_callback(self._on_member, nio.RoomMemberEvent)
         self.memberships: dict[tuple[str, str], str] = {}  # (room, user) -> last membership seen
@@ -63,7 +64,8 @@ class NioMember:
             content = dict(event.source.get("content", {}))
         async with self._changed:
             self.seen.append(Seen(room.room_id, event.event_id, event.sender, content,
-                                  bool(getattr(event, "decrypted", False))))
+                                  bool(getattr(event, "decrypted", False)),
+                                  getattr(event, "type", None) or event.source.get("type", "m.room.message")))
             self._changed.notify_all()
 
     async def _on_member(self, room: nio.MatrixRoom, event: nio.RoomMemberEvent) -> None:
@@ -119,6 +121,12 @@ class NioMember:
     async def send(self, room_id: str, body: str, **extra: Any) -> str:
         content = {"msgtype": "m.text", "body": body, **extra}
         resp = await self.client.room_send(room_id, "m.room.message", content, ignore_unverified_devices=True)
+        assert isinstance(resp, nio.RoomSendResponse), resp
+        return resp.event_id
+
+    async def send_event(self, room_id: str, event_type: str, content: dict[str, Any]) -> str:
+        """Any room event (a poll response), encrypted where the room is."""
+        resp = await self.client.room_send(room_id, event_type, content, ignore_unverified_devices=True)
         assert isinstance(resp, nio.RoomSendResponse), resp
         return resp.event_id
 

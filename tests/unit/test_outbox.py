@@ -37,6 +37,7 @@ class RecordingGateway:
     def __init__(self) -> None:
         self.calls: list[tuple[Any, ...]] = []
         self.script: dict[str, list[SendOutcome | Exception]] = {}
+        self.event_types: list[str] = []
         self.changed = asyncio.Event()
 
     def _record(self, *call: Any) -> None:
@@ -53,6 +54,7 @@ class RecordingGateway:
     async def send(self, room_id: str, content: dict[str, Any], txn_id: str,
                    event_type: str = "m.room.message") -> SendOutcome:
         body = content.get("body", "")
+        self.event_types.append(event_type)
         self._record("send", room_id, body, txn_id)
         planned = self.script.get(body)
         outcome = planned.pop(0) if planned else OK
@@ -332,3 +334,18 @@ async def test_settled_does_not_hold_the_sync_while_a_dm_is_being_opened(db: Dat
         room_ready.set()
         await until(gateway, lambda: gateway.bodies() == ["A seat is free for you"])
         await asyncio.wait_for(sender.settled(30), 2)
+
+
+async def test_an_event_of_another_type_goes_out_with_its_type_and_keeps_its_event_id(
+        db: Database, gateway: RecordingGateway) -> None:
+    """A poll's start event: sent as its own type, and the row keeps the id the homeserver gave."""
+    async with db.transaction() as session:
+        chat = OutboxChat(session, T0)
+        await chat.send(LOBBY, as_text("before"))
+        item_id = await chat.send_event(LOBBY, "org.matrix.msc3381.poll.start", {"body": "Q?\n1. A\n2. B"})
+    async with sending(db, gateway):
+        await until(gateway, lambda: len(gateway.sends()) == 2)
+    assert gateway.bodies(LOBBY) == ["before", "Q?\n1. A\n2. B"]
+    assert gateway.event_types == ["m.room.message", "org.matrix.msc3381.poll.start"]
+    [row] = [r for r in await outbox_rows(db) if r.id == item_id]
+    assert row.event_id == "$sent" and row.done_at is not None
