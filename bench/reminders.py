@@ -173,7 +173,8 @@ async def run(n: int, count: int, window: float, kill_at: float, keep: bool) -> 
         async def drained() -> bool:
             rss["after restart"] = max(rss["after restart"], memory_mib(kring.pid)[1])
             async with db.transaction() as s:
-                left = (await s.execute(select(func.count()).select_from(ScheduledAction).where(ScheduledAction.done_at.is_(None)))).scalar_one()
+                left = (await s.execute(select(func.count()).select_from(ScheduledAction).where(
+                    ScheduledAction.done_at.is_(None), ScheduledAction.kind == "reminders.event"))).scalar_one()
                 unsent = (await s.execute(select(func.count()).select_from(OutboxItem).where(OutboxItem.done_at.is_(None)))).scalar_one()
             return left == 0 and unsent == 0
 
