@@ -22,7 +22,7 @@ from bot.config import load_config
 from bot.dev.leftover import running_pid, stop
 from bot.dev.synapse import LocalSynapse
 from bot.chat import OutboxChat
-from storage import cases, events, members, networks, registrations as regs, schedule, topics
+from storage import cases, events, members, networks, registrations as regs, schedule, sessions, topics
 
 NETWORK = "demo"
 ACCOUNTS = {  # localpart: (display name, role in the demo network)
@@ -71,6 +71,7 @@ def _write_config(folder: Path, server: LocalSynapse, bot_user: str, passwords: 
 
 DEMO_EVENT = "demo-meeting"
 FEEDBACK_EVENT = "demo-feedback"  # ended two hours ago: Ann, Ben and Cas are asked for feedback at start
+SESSIONS_EVENT = "demo-intervision"  # split into one group (Ann, Ben, Cas; Fay facilitates): open its room
 DEMO_METHOD = {
     "key": "check-in",
     "name": {"en": "Check-in", "nl": "Check-in", "nb": "Innsjekk"},
@@ -131,6 +132,8 @@ async def _seed(kring: Kring, server_name: str, t: Translator) -> None:
             ann, ben = f"@ann:{server_name}", f"@ben:{server_name}"
             topic = await topics.propose(session, NETWORK, ann, t("demo.topic").plain, now)
             await topics.vote(session, topic.id, ben, now)
+        if await events.by_slug(session, SESSIONS_EVENT) is None:
+            await _intervision_day(session, server_name, t, now)
     kring.outbox.wake()
     kring.schedule.wake()
 
@@ -151,6 +154,26 @@ async def _past_meeting(session, server_name: str, t: Translator, now: datetime)
                        state=regs.CONFIRMED, arrived_at=now, arrival_event_id=f"$demo-{localpart}", now=now)
     await schedule.put(session, f"feedback.ask:{event.id}", "feedback.ask", ends + timedelta(hours=1),
                        {"event": event.id}, now)
+
+
+async def _intervision_day(session, server_name: str, t: Translator, now: datetime) -> None:  # noqa: ANN001
+    """An intervision day in three weeks with Ann, Ben and Cas confirmed and already split into
+    one closed group that Fay facilitates; its private room is opened by `!session open`."""
+    day = (now + timedelta(days=21)).astimezone(DEMO_ZONE).date()
+    starts = datetime.combine(day, time(9, 30), DEMO_ZONE).astimezone(timezone.utc)
+    event = await events.create(session, {
+        "slug": SESSIONS_EVENT, "network": NETWORK, "title": t("demo.sessions_event.title").plain,
+        "purpose": t("demo.sessions_event.purpose").plain, "timezone": DEMO_ZONE.key,
+        "starts_at": starts, "ends_at": starts + timedelta(hours=7), "place": "Utrecht", "capacity": 12,
+        "closes_at": starts - timedelta(days=2), "created_by": f"@coco:{server_name}",
+    }, [], now)
+    event.state, event.published_at = events.PUBLISHED, now
+    group = [f"@{localpart}:{server_name}" for localpart in ("ann", "ben", "cas")]
+    for user_id in group:
+        await regs.put(session, event_id=event.id, workshop_id=None, user_id=user_id, state=regs.CONFIRMED,
+                       arrived_at=now, arrival_event_id=f"$demo-day-{user_id}", now=now)
+    [row] = await sessions.create(session, event.id, None, 12, [group], now)
+    sessions.set_facilitator(row, f"@fay:{server_name}", now)
 
 
 async def _take_over(folder: Path) -> Path:
@@ -214,6 +237,7 @@ def _print_welcome(server: LocalSynapse, bot_user: str, passwords: dict[str, str
                 logins=logins, event=DEMO_EVENT, shown=shown).plain
     body, sep, last = welcome.rpartition("\n\n")  # the feedback story before the closing line on Ctrl-C
     guide = t("demo.guide", event=DEMO_EVENT, ann=f"@ann:{server.server_name}").plain
+    sessions_line = t("demo.sessions", event=SESSIONS_EVENT).plain
     print("\n" + body + "\n\n" + t("demo.feedback", event=FEEDBACK_EVENT).plain + "\n\n" + guide + "\n\n"
-          + t("demo.polls").plain + sep + last + "\n",
+          + t("demo.polls").plain + "\n\n" + sessions_line + sep + last + "\n",
           flush=True)

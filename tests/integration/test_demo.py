@@ -74,6 +74,11 @@ async def test_demo_starts_answers_and_restarts(tmp_path):
         assert "!feedback demo-feedback" in text
         asked = await ann.reply_to(bot_user, room, await ann.send(room, "!feedback demo-feedback"))
         assert "Question 1 of 6" in asked.content["body"], asked.content["body"]
+        # the intervision day is split into Fay's group, whose room is opened as the welcome says
+        assert "!session open demo-intervision" in text
+        listed = await ann.reply_to(bot_user, room, await ann.send(room, "!sessions demo-intervision"))
+        assert "demo-intervision/1: 3 of 12 people" in listed.content["body"], listed.content["body"]
+        assert "room: not opened yet" in listed.content["body"]
         await ann.close()
     finally:
         await stop_demo(proc)

@@ -242,3 +242,21 @@ async def test_a_session_room_is_a_private_place_of_its_participants_only(
         assert not await ctx(sorted(inside)[0]).is_private(), "no other session's or network's data here"
         assert (await ctx(fran).session_here()).id == group.id
         assert await ctx(stranger).session_here() is None
+
+
+async def test_a_promotion_from_the_waiting_list_is_invited_into_the_room_of_its_group(
+        world: EventWorld, db: Database, runner: ScheduleRunner) -> None:
+    carol, slug, people = await split_world(world, 5, capacity=4, mode="auto")  # the fifth waits
+    await world.say(carol, f"!groups {slug} size=2")
+    await world.say(carol, "!confirm")
+    await world.say(carol, f"!session open {slug}")
+    await made(db, RoomGateway(), runner, world, 2)
+    async with db.read() as s:
+        room_of = {m.user_id: (await sessions.by_id(s, m.session_id)).room_id
+                   for rows in (await sessions.members(s, [1, 2])).values() for m in rows}
+    leaver = people[0]
+    said = await world.say(leaver, f"!cancel {slug}")
+    assert [(k.room_id, k.payload["user_id"]) for k in said if k.kind == "kick"] == [(room_of[leaver], leaver)]
+    assert [(i.room_id, i.payload["user_id"]) for i in said if i.kind == "invite"] == [(room_of[leaver], people[4])], \
+        "the promoted person joins the group with room, and its room"
+    assert any(s.user_id == people[4] and "private room" in s.body for s in said)
