@@ -91,7 +91,7 @@ async def topic_close(ctx: Context, number: str, reason: Rest) -> Reply:
          local={"nl": "onderwerp kiezen", "nb": "velg tema"})
 async def topic_pick(ctx: Context, number: str) -> Reply:
     """The event form, step by step, with the topic as its title; the topic waits for that event."""
-    topic = await _open_topic(ctx, number, coordinator=True)
+    topic = await _open_topic(ctx, number, coordinator=True, again=True)
     await require_private(ctx, "topic pick", topic.network)
     topics.end(topic, "picked", ctx.now)
     return await ctx.begin(EVENT_FORM, {"network": topic.network, "title": topic.text,
@@ -120,7 +120,8 @@ async def _active(ctx, network: str, user_id: str) -> bool:  # noqa: ANN001
     return row is not None and row.state == "active"
 
 
-async def _open_topic(ctx: Context, number: str, *, coordinator: bool = False) -> Topic:
+async def _open_topic(ctx: Context, number: str, *, coordinator: bool = False, again: bool = False) -> Topic:
+    """The topic, open; with `again`, also one picked whose event was never made (the form was left)."""
     topic_id = whole_number(number.lstrip("#"))
     topic = await topics.get(ctx.db, topic_id) if topic_id is not None else None
     role = ctx.roles.get(topic.network, Role.ANYONE) if topic else Role.ANYONE
@@ -128,7 +129,7 @@ async def _open_topic(ctx: Context, number: str, *, coordinator: bool = False) -
         raise UserError("topics.not_found", number=number[:20], topics=code(f"{ctx.prefix}topics"))
     if coordinator and role < Role.COORDINATOR:
         raise UserError("topics.coordinators_only", number=topic.id)
-    if topic.state != "open":
+    if topic.state != "open" and not (again and topic.state == "picked" and topic.event_slug is None):
         raise UserError(f"topics.state.{topic.state}", number=topic.id)
     return topic
 
