@@ -1,5 +1,5 @@
-"""Reminders and announcements on a real Synapse, in real time (offsets of minutes): an event
-reminder arrives by DM as m.text mentioning the member; editing the start moves it and cancelling
+"""Reminders and announcements on a real Synapse, with the time moved on rather than waited for
+(the bot's clock put ahead, due times of a stopped bot put in the past): an event reminder arrives by DM as m.text mentioning the member; editing the start moves it and cancelling
 the event removes it; a bot killed with kill -9 across an announcement's due time sends it once
 after restart, and one older than the catch-up window is reported in the coordinators' room, not
 sent."""
@@ -9,6 +9,7 @@ import asyncio
 import signal
 import sqlite3
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import yaml
@@ -47,12 +48,6 @@ async def _round_trip(member: NioMember, bot: str, room: str) -> None:
     await member.reply_to(bot, room, sent, timeout=60)
 
 
-async def _until(moment: datetime) -> None:
-    """Real time must pass here (a due time): wait for the clock, not for a guessed delay."""
-    while datetime.now(timezone.utc) < moment:
-        await asyncio.sleep(min(1.0, (moment - datetime.now(timezone.utc)).total_seconds() + 0.01))
-
-
 def _form(title: str, starts: datetime) -> str:
     local = starts.astimezone(AMS)
     return (f"!event create\ntitle: {title}\npurpose: Work through members' cases with the LON-VP method.\n"
@@ -77,7 +72,13 @@ async def _published(carol: NioMember, bot: str, control: str, title: str, start
 
 async def test_an_event_reminder_arrives_by_dm_moves_with_the_start_and_goes_with_the_event(make_bot, make_member):
     carol = await make_member()
-    bot = await make_bot(start=False, networks=[{**NET, "coordinators": [carol.user_id]}], matrix={"encryption": False})
+    ahead = timedelta(0)  # the bot's clock runs this far ahead of the wall clock
+
+    def clock() -> datetime:
+        return datetime.now(timezone.utc) + ahead
+
+    bot = await make_bot(start=False, networks=[{**NET, "coordinators": [carol.user_id]}], matrix={"encryption": False},
+                         clock=clock)
     await bot.start()
     async with bot.kring.db.transaction() as session:
         control = (await networks.rooms(session, "north"))["control"]
@@ -105,12 +106,14 @@ async def test_an_event_reminder_arrives_by_dm_moves_with_the_start_and_goes_wit
     await _ask(carol, bot.user_id, control, f"!event cancel {cancelled}", "!confirm")
     await _ask(carol, bot.user_id, control, "!confirm", "Cancelled day")
 
-    reminder = await _message(alice, bot.user_id, "Reminder: Kept day", dm, timeout=starts.timestamp() - now.timestamp() + 60)
+    # the bot's clock moves on to 3 minutes before the start: the reminders of that moment fall due
+    ahead = starts - timedelta(minutes=3) - datetime.now(timezone.utc)
+    assert ahead > timedelta(0), "the set-up took longer than the reminder's lead"
+    bot.kring.schedule.wake()
+    reminder = await _message(alice, bot.user_id, "Reminder: Kept day", dm, timeout=60)
     assert reminder.content["msgtype"] == "m.text"
     assert reminder.content["m.mentions"] == {"user_ids": [alice.user_id]}
     assert "Town hall, Leuven" in reminder.content["body"] and "in 3 minutes" in reminder.content["body"]
-    due = datetime.now(timezone.utc)
-    assert due >= starts - timedelta(minutes=3)
     await _round_trip(alice, bot.user_id, dm)
     assert _count(alice, bot.user_id, dm, "Reminder: Moved day") == 0, "the moved event reminds at its new time"
     assert _count(alice, bot.user_id, dm, "Reminder: Cancelled day") == 0, "a cancelled event reminds nobody"
@@ -121,6 +124,24 @@ async def test_an_event_reminder_arrives_by_dm_moves_with_the_start_and_goes_wit
         pending = [r for r in rows.values() if r.done_at is None]
         assert [r.payload["title"] for r in pending] == ["Moved day"]
         assert pending[0].due_at == starts + timedelta(days=1) - timedelta(minutes=3)
+
+
+async def _set_due(db: Path, dues: list[datetime]) -> None:
+    """The pending announcements, oldest first, get these due times (the bot is not running)."""
+    from sqlalchemy import select
+
+    from storage.database import Database
+    from storage.models import ScheduledAction
+
+    database = Database(f"sqlite+aiosqlite:///{db}")
+    async with database.transaction() as session:
+        rows = (await session.execute(select(ScheduledAction).where(ScheduledAction.kind == "announce.send",
+                                                                    ScheduledAction.done_at.is_(None))
+                                      .order_by(ScheduledAction.id))).scalars().all()
+        assert len(rows) == len(dues)
+        for row, due in zip(rows, dues):
+            row.due_at = due
+    await database.close()
 
 
 def _rooms(db) -> dict[str, str]:  # noqa: ANN001
@@ -153,13 +174,15 @@ async def test_kill_9_across_due_times_sends_once_and_reports_what_is_too_old(sy
         await carol.wait_joined(news, carol.user_id, timeout=60)
         await _ask(carol, bot_user, control, "!announce in 1m Too late for this one.", "!confirm")
         await _ask(carol, bot_user, control, "!confirm", "is scheduled for")
-        first_due = datetime.now(timezone.utc) + timedelta(minutes=1)
         await _ask(carol, bot_user, control, "!announce in 2m Coffee is on us.", "one post in the announcements room")
         await _ask(carol, bot_user, control, "!confirm", "is scheduled for")
-        second_due = datetime.now(timezone.utc) + timedelta(minutes=2)
         proc.send_signal(signal.SIGKILL)
         await proc.wait()
-        await _until(second_due + timedelta(seconds=3))  # both fell due while the bot was down
+        # Time passes while the bot is down: the first fell due 10 minutes ago (outside the one-minute
+        # catch-up window), the second 10 seconds ago (inside it). Written as the clock would have
+        # made them, instead of waiting minutes of wall time.
+        now = datetime.now(timezone.utc)
+        await _set_due(tmp_path / "kring.db", [now - timedelta(minutes=10), now - timedelta(seconds=10)])
         proc = await start_bot(config, log)
         await _message(carol, bot_user, "Coffee is on us.", news, timeout=120)
         report = await _message(carol, bot_user, "was not sent", control, timeout=60)
@@ -171,7 +194,6 @@ async def test_kill_9_across_due_times_sends_once_and_reports_what_is_too_old(sy
         await _message(carol, bot_user, "Marker.", news)
         assert _count(carol, bot_user, news, "Coffee is on us.") == 1, "sent once after the restart"
         assert _count(carol, bot_user, news, "Too late for this one") == 0, "older than the window: not sent"
-        assert first_due < second_due
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(proc.wait(), 30) == 0
     finally:
