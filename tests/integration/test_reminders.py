@@ -1,8 +1,8 @@
-"""Reminders and announcements on a real Synapse, with the time moved on rather than waited for
-(the bot's clock put ahead, due times of a stopped bot put in the past): an event reminder arrives by DM as m.text mentioning the member; editing the start moves it and cancelling
-the event removes it; a bot killed with kill -9 across an announcement's due time sends it once
-after restart, and one older than the catch-up window is reported in the coordinators' room, not
-sent."""
+"""Reminders and announcements on a real Synapse, with time moved on rather than waited for (the
+bot's clock put ahead; a stopped bot's due times put in the past): an event reminder arrives by DM
+as m.text mentioning the member; editing the start moves it and cancelling the event removes it; a
+bot killed with kill -9 across an announcement's due time sends it once after restart, and one
+older than the catch-up window is reported in the coordinators' room, not sent."""
 from __future__ import annotations
 
 import asyncio
