@@ -361,3 +361,16 @@ async def test_the_shared_summary_carries_the_outcomes_the_sessions_posted(world
     assert "Outcomes of the sessions" in preview and "Group 1: Agree with HR" in preview
     [post] = (await world.say(carol, "!confirm", room=CONTROL)).to_room(ANNOUNCEMENTS)
     assert "Group 1: Agree with HR on one first contact person" in post.body and "@" not in post.body
+
+
+async def test_an_end_moved_earlier_by_an_edit_brings_the_request_forward(
+        world: EventWorld, runner: ScheduleRunner) -> None:
+    carol, slug, [alice] = await attended(world, 1)
+    said = await world.say(carol, f"!event edit {slug} starts: 2025-04-13 19:30\nends: 2025-04-13 21:30\n"
+                                  "registration closes: 2025-04-13 12:00")
+    if "!confirm" in said.text():  # registrants are told of a move: the coordinator confirms first
+        said = await world.say(carol, "!confirm")
+    assert slug in said.text()
+    world.clock.now = ENDS - timedelta(days=1) + timedelta(hours=1, minutes=1)
+    [asked] = (await world.run_due(runner)).to_user(alice)
+    assert f"!feedback {slug}" in asked.body, "asked an hour after the new, earlier end"
