@@ -47,6 +47,12 @@ async def of_user(session: AsyncSession, user_id: str) -> list[Case]:
     return list((await session.execute(query)).scalars())
 
 
+async def senders_for(session: AsyncSession, event_id: int) -> set[str]:
+    """Who brought a case for the event and did not withdraw it (it counts as sent in advance)."""
+    query = select(Case.user_id).where(Case.event_id == event_id, Case.state != WITHDRAWN, Case.user_id.is_not(None))
+    return {user for (user,) in await session.execute(query)}
+
+
 async def queue(session: AsyncSession, network: str) -> list[Case]:
     query = select(Case).where(Case.network == network, Case.state.in_(OPEN)).order_by(Case.created_at, Case.id)
     return list((await session.execute(query)).scalars())

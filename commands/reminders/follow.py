@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from api import Context, JobContext, on_seats_changed
 from commands.reminders import rules
-from storage import events, networks, registrations as regs, schedule
+from storage import cases, events, networks, registrations as regs, schedule
 from storage.models import Event
 
 
@@ -19,11 +19,17 @@ async def offsets(ctx: Context | JobContext, event: Event) -> tuple[int, ...]:
     return tuple(int(m) for m in (text or "").split(",") if m)
 
 
+async def sent_in_advance(ctx: Context | JobContext, event_id: int) -> set[str]:
+    """Who sent a question or a case for the event (the questions-in-advance reminder skips them)."""
+    asked = {q.user_id for q in await events.questions(ctx.db, event_id) if q.user_id}
+    return asked | await cases.senders_for(ctx.db, event_id)
+
+
 @on_seats_changed
 async def follow(ctx: Context | JobContext, event: Event) -> None:
     if event.state == events.PUBLISHED and event.starts_at > ctx.now:
         seated = sorted({r.user_id for r in await regs.of_event(ctx.db, event.id, (regs.CONFIRMED,)) if r.slot == 0})
-        asked = {q.user_id for q in await events.questions(ctx.db, event.id) if q.user_id}
+        asked = await sent_in_advance(ctx, event.id)
         want = rules.wanted(event.id, event.starts_at, event.timezone, await offsets(ctx, event), seated, event.questions_by, asked)
     else:
         want = []  # a cancelled or past event reminds nobody

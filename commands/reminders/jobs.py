@@ -1,6 +1,6 @@
 """What the schedule runs for reminders: one DM (m.text, mentioning the reader) in the reader's
 language and on their clock. Each job checks again that it still applies: the event is on, the
-person still holds a seat, and (for questions) has sent none."""
+person still holds a seat, and (for questions) has sent neither a question nor a case."""
 from __future__ import annotations
 
 import html
@@ -9,6 +9,7 @@ from typing import Any
 from api import JobContext, job
 from api.render import Text, code
 from commands.reminders import rules
+from commands.reminders.follow import sent_in_advance
 from storage import events, registrations as regs, sessions
 from storage.models import Event
 
@@ -50,8 +51,8 @@ async def questions_reminder(ctx: JobContext, payload: dict[str, Any]) -> None:
     user = payload["user"]
     if event is None or event.questions_by is None or event.questions_by <= ctx.now:
         return
-    if any(q.user_id == user for q in await events.questions(ctx.db, event.id)):
-        return  # sent one meanwhile
+    if user in await sent_in_advance(ctx, event.id):
+        return  # sent a question or a case meanwhile
     deadline, zone = event.questions_by, event.timezone
     await ctx.tell(user, "reminders.questions.dm", about_network=event.network, title=event.title,
                    until=lambda t: t.datetime(deadline, zone), ask=code(f"{ctx.prefix}ask {event.slug} ..."),

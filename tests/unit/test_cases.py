@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import itertools
 import shutil
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -358,6 +358,22 @@ async def test_someone_else_cannot_see_or_withdraw_a_case(world: CaseWorld) -> N
     ref = await intake(world, dave)
     assert "no case" in (await world.say(erin, f"!case withdraw {ref}")).text()
     assert "no case" in (await world.say(erin, f"!case show {ref}")).text()
+
+
+async def test_a_case_sent_for_an_event_counts_as_sent_in_advance_for_the_questions_reminder(
+        world: CaseWorld) -> None:
+    """The event asks for questions and cases by 10 April 12:00: a day before, only the
+    registrant who sent nothing is reminded; the one who brought a case for it is not."""
+    carol = await world.person("carol", "coordinator")
+    slug = await world.create(carol, capacity=10, mode="auto", extra="\nquestions by: 2025-04-10 12:00")
+    alice, dave = await world.person("alice"), await world.person("dave")
+    for who in (alice, dave):
+        await world.say(who, f"!register {slug}")
+    await intake(world, dave, event="1")
+    assert (await cases_rows(world))[0].event_id is not None
+    world.clock.now = datetime(2025, 4, 9, 10, 0, tzinfo=timezone.utc)  # 12:00 in Amsterdam, a day before
+    said = await world.run_due(runner(world))
+    assert [s.user_id for s in said if "collected in advance" in s.body] == [alice]
 
 
 # ---- retention and rights ----------------------------------------------------------------------
