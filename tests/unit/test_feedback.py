@@ -142,6 +142,20 @@ async def test_one_nudge_before_the_deadline_reaches_only_those_who_have_not_ans
     assert not [s for s in await world.run_due(runner) if s.kind == "message"], "one nudge only (the default)"
 
 
+async def test_reminders_off_mutes_the_nudge_but_not_the_request(world: EventWorld, runner: ScheduleRunner) -> None:
+    _carol, slug, [alice, bob] = await attended(world, 2)
+    assert "Reminders are off" in (await world.say(alice, "!reminders off")).text()
+    world.clock.now = ENDS + timedelta(hours=1, minutes=1)
+    asked = await world.run_due(runner)
+    assert [f"!feedback {slug}" in s.body for s in (asked.to_user(alice) + asked.to_user(bob))] == [True, True], \
+        "the request itself is not a reminder"
+    world.clock.now = ENDS + timedelta(days=4)
+    said = await world.run_due(runner)
+    assert not said.to_user(alice), "who turned reminders off is not nudged"
+    [msg] = said.to_user(bob)
+    assert "friendly reminder" in msg.body
+
+
 async def group_world(world: EventWorld) -> tuple[str, str, list[str], GroupSession]:
     carol, slug, people = await attended(world, 4)
     await world.say(carol, f"!groups {slug} size=2", room=CONTROL)
