@@ -29,9 +29,15 @@ async def default_timezone(ctx: Context, network: str) -> str:
 
 def problems_text(ctx: Context, problems: list[Problem]) -> Text:
     """The problems as a list, capped so that the reply always fits in one message."""
-    texts = (ctx.t(key, **{k: words.localise(ctx.t, v) for k, v in values.items()}) for key, values in problems)
+    texts = (problem_text(ctx, problem) for problem in problems)
     items, hidden = fit(texts, len(problems), limit=PROBLEM_LIMIT)
     return bullets(items) + (lines(["", ctx.t("events.form.more_problems", count=hidden)]) if hidden else "")
+
+
+def problem_text(ctx: Context, problem: Problem) -> Text:
+    """One problem (or note) of the form, with the field names in the reader's language."""
+    key, values = problem
+    return ctx.t(key, **{k: words.localise(ctx.t, v) for k, v in values.items()})
 
 
 def raise_problems(ctx: Context, problems: list[Problem]) -> None:

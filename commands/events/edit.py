@@ -12,7 +12,7 @@ from api import Context, Reply, Rest, Role, UserError, command, confirmable
 from api.event_args import ManagedEvent, find_event
 from api.render import Text, bullets, code, lines
 from commands.events import files, seats, service, words
-from commands.events.common import raise_problems, when
+from commands.events.common import problem_text, raise_problems, when
 from commands.events.form import Draft, Known, Workshop, build, split_fields
 from commands.events.rules import Mode
 from commands.events.store import draft_of, offsets_text
@@ -47,7 +47,8 @@ async def _edit(ctx: Context, e: Event, changes: str, *, confirmed: bool) -> Rep
         raise UserError("events.edit.nothing",
                         example=code(f"{ctx.prefix}event edit {e.slug} {words.shown(ctx.t, 'capacity')}: 40"))
     workshops = await events.workshops(ctx.db, e.id)
-    draft, more = build(raw, Known(ctx.now, e.timezone, words=words.vocabulary()), base=draft_of(e, workshops))
+    known = Known(ctx.now, e.timezone, words=words.vocabulary())
+    draft, more = build(raw, known, base=draft_of(e, workshops))
     raise_problems(ctx, problems + more)
     assert draft is not None
     moved = (draft.starts_at, draft.ends_at, draft.place, draft.timezone) != (e.starts_at, e.ends_at, e.place, e.timezone)
@@ -63,7 +64,8 @@ async def _edit(ctx: Context, e: Event, changes: str, *, confirmed: bool) -> Rep
         e.revision += 1  # calendars take an entry with the same UID only with a higher SEQUENCE
     moves = await service.refill(ctx, e)
     told = await _tell_registrants(ctx, e) if moved and e.state == events.PUBLISHED else 0
-    parts = [ctx.t("events.edit.done", slug=code(e.slug), fields=", ".join(raw), told=told)]
+    parts = [*(problem_text(ctx, n) for n in known.notes),
+             ctx.t("events.edit.done", slug=code(e.slug), fields=", ".join(raw), told=told)]
     if removed:
         parts.append(ctx.t("events.edit.workshops_removed", names=", ".join(removed)))
     parts += await _over_capacity(ctx, e)

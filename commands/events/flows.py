@@ -3,13 +3,15 @@ judges every answer with the same parsers as the one-message form, and keeps its
 conversations table (a restart resumes it; `!stop` leaves it)."""
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 
 from api import Context, Reply, flow, starts_flow
 from api.render import Text, code, lines
 from commands.events import words
-from commands.events.common import coordinator_networks, default_timezone, problems_text
-from commands.events.form import FIELDS, REQUIRED, FieldProblem, Known, build, parse_value
+from commands.events.common import coordinator_networks, default_timezone, problem_text, problems_text
+from commands.events.fields import local
+from commands.events.form import FIELDS, REQUIRED, FieldProblem, Known, Problem, build, parse_value
 from commands.events.store import create_draft
 from commands.events.views import details
 from storage import conversations, events
@@ -49,7 +51,7 @@ async def begin_with(ctx: Context, values: dict) -> Reply:
     network, title = values["network"], values["title"]
     raw, answered = {"title": title}, ["title"]
     try:
-        parse_value("title", title, await _known(ctx, network, {}))
+        parse_value("title", title, (await _parsed(ctx, network, {}))[0])
     except FieldProblem:  # too long for a title: ask for one, with the proposal shown
         raw, answered = {}, []
     step = _next("title", raw, answered) if raw else "title"
@@ -74,16 +76,18 @@ def _next(step: str, raw: dict[str, str], answered: list[str]) -> str | None:
     return None
 
 
-async def _known(ctx: Context, network: str, raw: dict[str, str]) -> Known:
-    """The answers so far, parsed in form order, so a later field can lean on an earlier one."""
+async def _parsed(ctx: Context, network: str, raw: dict[str, str]) -> tuple[Known, str | None]:
+    """The answers so far, parsed in form order (a later field leans on an earlier one), and the
+    first that no longer parses (time passed while answering)."""
     known = Known(ctx.now, await default_timezone(ctx, network), words=words.vocabulary())
-    for name in FIELDS:
+    failing = None
+    for name in STEPS:
         if name in raw:
             try:
                 known.values[name] = parse_value(name, raw[name], known)
             except FieldProblem:
-                pass
-    return known
+                failing = failing or name
+    return known, failing
 
 
 @flow(FLOW)
@@ -92,6 +96,7 @@ async def create_step(ctx: Context, text: str) -> Reply | None:
     if row is None:
         return None
     data, step, answer = dict(row.data), row.step, text.strip()
+    notes: list[Problem] = []
     raw: dict[str, str] = dict(data.get("raw", {}))
     answered: list[str] = list(data.get("answered", []))
     if step == "network":
@@ -103,43 +108,36 @@ async def create_step(ctx: Context, text: str) -> Reply | None:
     elif answer == SKIP and step in REQUIRED:
         return Reply(lines([ctx.t("events.flow.required"), _question(ctx, step)]))
     elif answer != SKIP:
+        known, _ = await _parsed(ctx, data["network"], raw)
+        seen = len(known.notes)
         try:
-            parse_value(step, answer, await _known(ctx, data["network"], raw))
+            value = parse_value(step, answer, known)
         except FieldProblem as err:
-            key, values = err.problem
-            return Reply(lines([ctx.t(key, **values), _question(ctx, step)]))
-        raw[step] = answer
+            return Reply(lines([problem_text(ctx, err.problem), _question(ctx, step)]))
+        notes = known.notes[seen:]
+        # a time kept as the moment it meant now: "in 2h" or "tomorrow 19:30" must not move when read again
+        raw[step] = local(value, known.tz) if isinstance(value, datetime) else answer
     answered.append(step)
     data["answered"] = answered
     following = _next(step, raw, answered)
     if following is not None:
         conversations.advance(row, following, {**data, "raw": raw}, ctx.now + TTL)
-        return Reply(_question(ctx, following))
+        return Reply(lines([*(problem_text(ctx, n) for n in notes), _question(ctx, following)]))
     draft, problems = build(dict(raw), Known(ctx.now, await default_timezone(ctx, data["network"]), words=words.vocabulary()))
     if problems:  # time passed while answering (a start now in the past): ask that field again
-        again = await _first_failing(ctx, data["network"], raw)
+        again = (await _parsed(ctx, data["network"], raw))[1] or next((n for n in REQUIRED if n not in raw), STEPS[0])
         data["answered"] = [a for a in answered if a != again]
         conversations.advance(row, again, {**data, "raw": raw}, ctx.now + TTL)
         return Reply(lines([problems_text(ctx, problems), _question(ctx, again)]))
     event = await create_draft(ctx, draft, data["network"], data.get("origin"))
     await conversations.end(ctx.db, row)
-    return await created_reply(ctx, event)
+    return await created_reply(ctx, event, notes)
 
 
-async def _first_failing(ctx: Context, network: str, raw: dict[str, str]) -> str:
-    known = Known(ctx.now, await default_timezone(ctx, network), words=words.vocabulary())
-    for name in STEPS:
-        if name in raw:
-            try:
-                known.values[name] = parse_value(name, raw[name], known)
-            except FieldProblem:
-                return name
-    return next((name for name in REQUIRED if name not in raw), STEPS[0])
-
-
-async def created_reply(ctx: Context, event: Event) -> Reply:
+async def created_reply(ctx: Context, event: Event, notes: Iterable[Problem] = ()) -> Reply:
+    """The draft made, with what the form noted (a repeated hour) first."""
     text = details(ctx.t, ctx.prefix, event, await events.workshops(ctx.db, event.id), {}, {}, for_coordinator=True)
-    return Reply(lines([ctx.t("events.create.done", slug=code(event.slug),
-                              show=code(f"{ctx.prefix}event {event.slug}"),
-                              edit=code(f"{ctx.prefix}event edit {event.slug} capacity: 40"),
-                              publish=code(f"{ctx.prefix}event publish {event.slug}")), text]))
+    done = ctx.t("events.create.done", slug=code(event.slug), show=code(f"{ctx.prefix}event {event.slug}"),
+                 edit=code(f"{ctx.prefix}event edit {event.slug} capacity: 40"),
+                 publish=code(f"{ctx.prefix}event publish {event.slug}"))
+    return Reply(lines([*(problem_text(ctx, n) for n in notes), done, text]))

@@ -37,7 +37,7 @@ async def event_create(ctx: Context, form: Rest | None = None) -> Reply:
     draft, more = build(raw, known)
     raise_problems(ctx, problems + more)
     event = await create_draft(ctx, draft, network)
-    return await flows.created_reply(ctx, event)
+    return await flows.created_reply(ctx, event, known.notes)
 
 
 async def _network_for(ctx: Context, named: str | None, here: str | None) -> str:

@@ -1,6 +1,7 @@
 """The words a person may type in the event form, beside the canonical English field names:
-synonyms, yes and no, day words and waitlist modes. Pure (standard library only); the handlers
-add every catalogue's own words (commands/events/words.py)."""
+synonyms, yes and no and waitlist modes (day words are the time converter's: api.converters).
+Pure (standard library only); the handlers add every catalogue's own words
+(commands/events/words.py)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -29,13 +30,12 @@ NO = frozenset({"no", "n", "false", "off", "0", "nee", "nei", "-"})
 @dataclass(frozen=True)
 class Vocabulary:
     """The words a person may type in the form besides the English ones built in here: field
-    names, yes and no, day words ("morgen 19:30") and the waitlist modes, in every language Kring
-    speaks (commands/events/words.py builds it from the catalogues)."""
+    names, yes and no and the waitlist modes, in every language Kring speaks
+    (commands/events/words.py builds it from the catalogues)."""
 
     fields: Mapping[str, str] = field(default_factory=dict)
     yes: frozenset[str] = YES
     no: frozenset[str] = NO
-    days: Mapping[str, int] = field(default_factory=lambda: {"today": 0, "tomorrow": 1})
     modes: Mapping[str, str] = field(default_factory=dict)
 
 

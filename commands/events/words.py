@@ -1,5 +1,5 @@
 """The event form's vocabulary in every language Kring speaks, from the catalogues: each field's
-name (events.field.*), yes and no, day words and the waitlist modes (words.*). Comma-separated
+name (events.field.*), yes and no and the waitlist modes (words.*). Comma-separated
 values are synonyms; the first one is what the reader is shown."""
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ from functools import cache
 from api import Translator, i18n
 from commands.events.form import FIELDS
 from commands.events.vocabulary import ENGLISH, FieldName, Vocabulary
-
-DAYS = {"words.today": 0, "words.tomorrow": 1, "words.day_after_tomorrow": 2}
 
 
 def field_key(name: str) -> str:
@@ -34,17 +32,15 @@ def vocabulary() -> Vocabulary:
 def _vocabulary(languages: tuple[str, ...]) -> Vocabulary:
     fields: dict[str, str] = {}
     yes, no = set(ENGLISH.yes), set(ENGLISH.no)
-    days, modes = dict(ENGLISH.days), {}
+    modes: dict[str, str] = {}
     for t in (Translator(lang) for lang in languages):
         for name in FIELDS:
             fields.update((word, name) for word in _words(t, field_key(name)))
         yes.update(_words(t, "words.yes"))
         no.update(_words(t, "words.no"))
-        for key, offset in DAYS.items():
-            days.update((word, offset) for word in _words(t, key))
         for mode in ("offer", "auto"):
             modes.update((word, mode) for word in _words(t, f"words.{mode}"))
-    return Vocabulary(fields=fields, yes=frozenset(yes), no=frozenset(no), days=days, modes=modes)
+    return Vocabulary(fields=fields, yes=frozenset(yes), no=frozenset(no), modes=modes)
 
 
 def _words(t: Translator, key: str) -> list[str]:
