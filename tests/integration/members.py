@@ -163,6 +163,41 @@ class NioMember:
             await asyncio.wait_for(self._changed.wait_for(lambda: len(found()) >= count), timeout)
         return found()
 
+    async def message(self, sender: str, contains: str, room_id: str | None = None, *, since: int = 0, nth: int = 1,
+                      type: str | None = None, timeout: float = 30) -> Seen:
+        """The nth message from `sender` (in `room_id` and of event `type`, when given) whose body
+        holds `contains`, among those seen after the first `since`; waits for it. On timeout the
+        assertion shows what was seen instead."""
+
+        def matches() -> list[Seen]:
+            return [s for s in self.seen[since:] if s.sender == sender and contains in s.content.get("body", "")
+                    and room_id in (None, s.room_id) and type in (None, s.type)]
+
+        try:
+            async with self._changed:
+                await asyncio.wait_for(self._changed.wait_for(lambda: len(matches()) >= nth), timeout)
+        except TimeoutError:
+            bodies = [s.content.get("body", "")[:200] for s in self.seen[since:] if room_id in (None, s.room_id)]
+            raise AssertionError(f"no message from {sender} with {contains!r}; seen: {bodies[-20:]}") from None
+        return matches()[nth - 1]
+
+    def count(self, sender: str, contains: str, room_id: str) -> int:
+        """How many messages from `sender` in the room, seen so far, hold `contains`."""
+        return sum(1 for s in self.seen if s.sender == sender and s.room_id == room_id
+                   and contains in s.content.get("body", ""))
+
+    async def ask(self, room_id: str, body: str, contains: str, *, sender: str, timeout: float = 60) -> Seen:
+        """Send `body`, then the first message from `sender` in the room after it holding `contains`."""
+        since = len(self.seen)
+        await self.send(room_id, body)
+        return await self.message(sender, contains, room_id, since=since, timeout=timeout)
+
+    async def in_room(self, room_id: str, timeout: float = 30) -> None:
+        """Joined, and known to this member's client (it needs the room's state to encrypt for it)."""
+        await self.wait_joined(room_id, self.user_id, timeout)
+        while room_id not in self.client.rooms:
+            await self.next_sync()
+
     async def first(self, predicate: Any, timeout: float = 30) -> Seen:
         """The first message seen (now or later) for which predicate(seen) is true."""
 

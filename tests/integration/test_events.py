@@ -3,7 +3,6 @@ waits, a seat frees up and is offered, and the offer is accepted; each person se
 messages, and the calendar file they receive parses and starts at the right moment in UTC."""
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime, timedelta, timezone
 
 import nio
@@ -30,36 +29,12 @@ STARTS_UTC = datetime(2031, 3, 14, 18, 30, tzinfo=timezone.utc)  # 19:30 CET
 pytestmark = pytest.mark.parametrize("encrypted", [False, True], ids=["plain", "e2ee"])
 
 
-async def _message(member: NioMember, sender: str, contains: str, room_id: str, timeout: float = 30) -> Seen:
-    """The first message from `sender` in the room whose body holds `contains` (waiting for it)."""
-
-    def match() -> Seen | None:
-        return next((s for s in member.seen if s.sender == sender and s.room_id == room_id
-                     and contains in s.content.get("body", "")), None)
-
-    async with member._changed:
-        await asyncio.wait_for(member._changed.wait_for(lambda: match() is not None), timeout)
-    return match()
-
-
-async def _in_room(member: NioMember, room_id: str) -> None:
-    """Joined, and known to the member's client (it needs the room's state to encrypt for it)."""
-    await member.wait_joined(room_id, member.user_id)
-    while room_id not in member.client.rooms:
-        await member.next_sync()
-
-
 async def _calendar_file(member: NioMember, sender: str, room_id: str, after: Seen) -> tuple[Calendar, str]:
     """The .ics file the bot sent after `after`, downloaded (and decrypted) like a client does,
     and the media it points at."""
-    def match() -> Seen | None:
-        seen = [s for s in member.seen if s.sender == sender and s.room_id == room_id]
-        later = seen[seen.index(after) + 1:] if after in seen else []
-        return next((s for s in later if s.content.get("msgtype") == "m.file"), None)
-
-    async with member._changed:
-        await asyncio.wait_for(member._changed.wait_for(lambda: match() is not None), 30)
-    content = match().content
+    since = member.seen.index(after) + 1
+    content = (await member.first(lambda s: s.sender == sender and s.room_id == room_id
+                                  and s.content.get("msgtype") == "m.file" and member.seen.index(s) >= since)).content
     assert content["body"].endswith(".ics") and content["info"]["mimetype"] == "text/calendar"
     if "file" in content:  # an encrypted attachment in an encrypted room
         f = content["file"]
@@ -88,19 +63,19 @@ async def test_create_publish_register_waitlist_cancel_offer_accept(make_bot, ma
     async with bot.kring.db.transaction() as session:
         rooms = await networks.rooms(session, "north")
     control = rooms["control"]
-    await _in_room(carol, control)
+    await carol.in_room(control)
 
     # The coordinator creates the event in the control room and publishes it.
     await carol.send(control, FORM)
-    created = await _message(carol, bot.user_id, "Created draft", control)
+    created = await carol.message(bot.user_id, "Created draft", control)
     slug = created.content["body"].split("Created draft ", 1)[1].split(".", 1)[0]
     assert slug == "theme-alcohol-work-2031"
     await carol.send(control, f"!event publish {slug}")
-    await _message(carol, bot.user_id, "where every member reads it", control)
+    await carol.message(bot.user_id, "where every member reads it", control)
     await carol.send(control, "!confirm")
-    await _message(carol, bot.user_id, "Published Theme meeting on alcohol at work", control)
-    await _in_room(carol, rooms["lobby"])
-    post = await _message(carol, bot.user_id, "New event", rooms["lobby"])
+    await carol.message(bot.user_id, "Published Theme meeting on alcohol at work", control)
+    await carol.in_room(rooms["lobby"])
+    post = await carol.message(bot.user_id, "New event", rooms["lobby"])
     assert post.content["msgtype"] == "m.text"
     assert post.content["body"].index("Why we meet") < post.content["body"].index("When:")
 
@@ -111,10 +86,10 @@ async def test_create_publish_register_waitlist_cancel_offer_accept(make_bot, ma
         await bot.grant(person.user_id, "member", "north")
         dms[person.user_id] = await person.dm(bot.user_id, encrypted=encrypted)
         await person.send(dms[person.user_id], "!accept-rules")
-        await _message(person, bot.user_id, "Thank you for accepting the house rules", dms[person.user_id])
+        await person.message(bot.user_id, "Thank you for accepting the house rules", dms[person.user_id])
 
     await alice.send(dms[alice.user_id], f"!register {slug}")
-    confirmed = await _message(alice, bot.user_id, "You are registered for Theme meeting", dms[alice.user_id])
+    confirmed = await alice.message(bot.user_id, "You are registered for Theme meeting", dms[alice.user_id])
     assert "Why we meet: Collect members' experiences" in confirmed.content["body"]
     assert "What we expect of you: Bring one situation" in confirmed.content["body"]
     assert confirmed.encrypted == encrypted
@@ -124,19 +99,19 @@ async def test_create_publish_register_waitlist_cancel_offer_accept(make_bot, ma
     assert str(vevent["summary"]) == "Theme meeting on alcohol at work"
 
     await bob.send(dms[bob.user_id], f"!register {slug}")
-    waiting = await _message(bob, bot.user_id, "on the waiting list: number 1", dms[bob.user_id])
+    waiting = await bob.message(bot.user_id, "on the waiting list: number 1", dms[bob.user_id])
     assert waiting.content["msgtype"] == "m.notice"
 
     # Alice cancels: Bob is offered the seat in his DM, as a message his phone will ring for.
     await alice.send(dms[alice.user_id], f"!cancel {slug}")
-    await _message(alice, bot.user_id, "is cancelled", dms[alice.user_id])
-    offer = await _message(bob, bot.user_id, "yours if you want it", dms[bob.user_id])
+    await alice.message(bot.user_id, "is cancelled", dms[alice.user_id])
+    offer = await bob.message(bot.user_id, "yours if you want it", dms[bob.user_id])
     assert offer.content["msgtype"] == "m.text"
     assert bob.user_id in offer.content["m.mentions"]["user_ids"]
     assert f"!accept {slug}" in offer.content["body"]
 
     await bob.send(dms[bob.user_id], f"!accept {slug}")
-    accepted = await _message(bob, bot.user_id, "The seat is yours", dms[bob.user_id])
+    accepted = await bob.message(bot.user_id, "The seat is yours", dms[bob.user_id])
     calendar, bob_media = await _calendar_file(bob, bot.user_id, dms[bob.user_id], accepted)
     [vevent] = calendar.walk("VEVENT")
     assert vevent.decoded("dtstart") == STARTS_UTC
@@ -144,17 +119,17 @@ async def test_create_publish_register_waitlist_cancel_offer_accept(make_bot, ma
     assert bob_media == alice_media
 
     await carol.send(control, f"!attendees {slug}")
-    counts = await _message(carol, bot.user_id, "The event:", control)
+    counts = await carol.message(bot.user_id, "The event:", control)
     assert "1 of 1 registered, 0 offered, 0 waiting" in counts.content["body"]
     assert "1 cancelled" in counts.content["body"]
 
     # The coordinator moves the event a day; after !confirm, Bob, who holds the seat, is told in his
     # DM with the new calendar entry: the same UID at a higher SEQUENCE, so his calendar updates it.
     await carol.send(control, f"!event edit {slug}\nstarts: 2031-03-15 19:30\nends: 21:30")
-    await _message(carol, bot.user_id, "This will notify 1 registrant by", control)
+    await carol.message(bot.user_id, "This will notify 1 registrant by", control)
     await carol.send(control, "!confirm")
-    await _message(carol, bot.user_id, "People told of the change: 1", control)
-    moved = await _message(bob, bot.user_id, "has changed", dms[bob.user_id])
+    await carol.message(bot.user_id, "People told of the change: 1", control)
+    moved = await bob.message(bot.user_id, "has changed", dms[bob.user_id])
     assert moved.content["msgtype"] == "m.text" and "Saturday, 15 March 2031, 19:30" in moved.content["body"]
     calendar, _ = await _calendar_file(bob, bot.user_id, dms[bob.user_id], moved)
     [update] = calendar.walk("VEVENT")

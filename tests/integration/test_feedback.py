@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from storage import networks
 from storage.models import Event, GroupSession, ScheduledAction, SessionMember
 from tests.integration.members import NioMember, Seen
-from tests.integration.test_events import FORM, _in_room, _message
+from tests.integration.test_events import FORM
 
 NET = {"id": "north", "name": "North Network", "timezone": "Europe/Amsterdam"}
 ANSWERS = ["4", "5", "3", "1", "The case round", "-"]
@@ -32,22 +32,15 @@ async def _due_now(bot, key_prefix: str) -> None:  # noqa: ANN001
     bot.kring.schedule.wake()
 
 
-async def _next(member: NioMember, sender: str, contains: str, room_id: str, since: int, timeout: float = 60) -> Seen:
-    """The first message from `sender` in the room holding `contains`, among those seen after the
-    first `since` (so an earlier form's "Question 2 of 6" does not count)."""
-    return await member.first(lambda s: s in member.seen[since:] and s.sender == sender and s.room_id == room_id
-                              and contains in s.content.get("body", ""), timeout)
-
-
 async def _answer(member: NioMember, bot_id: str, dm: str, command: str, answers: list[str]) -> Seen:
     since = len(member.seen)
     await member.send(dm, command)
-    await _next(member, bot_id, "Question 1 of 6", dm, since)
+    await member.message(bot_id, "Question 1 of 6", dm, since=since, timeout=60)
     for number, answer in enumerate(answers, start=2):
         await member.send(dm, answer)
         if number <= len(answers):
-            await _next(member, bot_id, f"Question {number} of 6", dm, since)
-    return await _next(member, bot_id, "Thank you!", dm, since)
+            await member.message(bot_id, f"Question {number} of 6", dm, since=since, timeout=60)
+    return await member.message(bot_id, "Thank you!", dm, since=since, timeout=60)
 
 
 async def _download(member: NioMember, content: dict) -> bytes:
@@ -67,14 +60,14 @@ async def test_feedback_by_dm_for_a_group_with_a_nudge_results_chart_and_shared_
     async with bot.kring.db.transaction() as s:
         rooms = await networks.rooms(s, "north")
     control, announcements = rooms["control"], rooms["announcements"]
-    await _in_room(carol, control)
+    await carol.in_room(control)
     await carol.send(control, FORM.replace("capacity: 1", "capacity: 10"))
-    created = await _message(carol, bot.user_id, "Created draft", control)
+    created = await carol.message(bot.user_id, "Created draft", control)
     slug = created.content["body"].split("Created draft ", 1)[1].split(".", 1)[0]
     await carol.send(control, f"!event publish {slug}")
-    await _message(carol, bot.user_id, "where every member reads it", control)
+    await carol.message(bot.user_id, "where every member reads it", control)
     await carol.send(control, "!confirm")
-    await _message(carol, bot.user_id, "Published", control)
+    await carol.message(bot.user_id, "Published", control)
 
     people = [await make_member(encrypted=True) for _ in range(3)]
     dms: dict[str, str] = {}
@@ -82,13 +75,13 @@ async def test_feedback_by_dm_for_a_group_with_a_nudge_results_chart_and_shared_
         await bot.grant(person.user_id, "member", "north")
         dms[person.user_id] = dm = await person.dm(bot.user_id, encrypted=False)
         await person.send(dm, "!accept-rules")
-        await _message(person, bot.user_id, "Thank you for accepting the house rules", dm)
+        await person.message(bot.user_id, "Thank you for accepting the house rules", dm)
         await person.send(dm, f"!register {slug}")
-        await _message(person, bot.user_id, "You are registered", dm)
+        await person.message(bot.user_id, "You are registered", dm)
     await carol.send(control, f"!groups {slug} size=2")
-    await _message(carol, bot.user_id, "!confirm", control)
+    await carol.message(bot.user_id, "!confirm", control)
     await carol.send(control, "!confirm")
-    await _message(carol, bot.user_id, "is split into 2 groups", control)
+    await carol.message(bot.user_id, "is split into 2 groups", control)
 
     # Group 1's private room is opened, and its participants are in it.
     async with bot.kring.db.transaction() as s:
@@ -105,7 +98,7 @@ async def test_feedback_by_dm_for_a_group_with_a_nudge_results_chart_and_shared_
         async with bot.kring.db.transaction() as s:
             group_room = (await s.execute(select(GroupSession.room_id).where(GroupSession.id == group.id))).scalar()
     for p in g1:
-        await _in_room(p, group_room)
+        await p.in_room(group_room)
     async with bot.kring.db.transaction() as s:
         # the meeting took place: it ended two hours ago
         ended = datetime.now(timezone.utc) - timedelta(hours=2)
@@ -115,29 +108,29 @@ async def test_feedback_by_dm_for_a_group_with_a_nudge_results_chart_and_shared_
     # The request: an m.text DM to each participant, naming the command.
     await _due_now(bot, "feedback.ask")
     for person in people:
-        asked = await _message(person, bot.user_id, f"!feedback {slug}", dms[person.user_id], timeout=60)
+        asked = await person.message(bot.user_id, f"!feedback {slug}", dms[person.user_id], timeout=60)
         assert asked.content["msgtype"] == "m.text"
 
     # One answers for herself; another sends the group's feedback and answers for himself too.
     first, second = g1
     await _answer(first, bot.user_id, dms[first.user_id], f"!feedback {slug}", ANSWERS)
     await _answer(second, bot.user_id, dms[second.user_id], f"!feedback group {slug}/1", ANSWERS)
-    told = await _message(first, bot.user_id, "has sent the feedback of group 1", group_room, timeout=60)
+    told = await first.message(bot.user_id, "has sent the feedback of group 1", group_room, timeout=60)
     assert second.user_id in told.content["m.mentions"]["user_ids"]
     await _answer(second, bot.user_id, dms[second.user_id], f"!feedback {slug}", ["2", "2", "2", "3", "-", "-"])
 
     # The nudge reaches only the one who answered nothing.
     await _due_now(bot, "feedback.nudge")
-    nudge = await _message(loner, bot.user_id, "friendly reminder: your feedback", dms[loner.user_id], timeout=60)
+    nudge = await loner.message(bot.user_id, "friendly reminder: your feedback", dms[loner.user_id], timeout=60)
     assert nudge.content["msgtype"] == "m.text"
     for p in g1:  # a DM is sent in order: anything queued for it before the ping's answer came first
         await p.send(dms[p.user_id], "!ping")
-        await _message(p, bot.user_id, "Pong!", dms[p.user_id], timeout=60)
+        await p.message(bot.user_id, "Pong!", dms[p.user_id], timeout=60)
         assert not [s for s in p.seen if "friendly reminder" in s.content.get("body", "")], p.user_id
 
     # The results: the figures as text and the chart as a PNG that decodes.
     await carol.send(control, f"!results {slug}")
-    results = await _message(carol, bot.user_id, "Feedback on Theme meeting", control, timeout=60)
+    results = await carol.message(bot.user_id, "Feedback on Theme meeting", control, timeout=60)
     assert "2 of 3 participants answered" in results.content["body"]
     assert "Groups: 1 of 2 groups answered" in results.content["body"]
     image = await carol.first(lambda s: s.room_id == control and s.content.get("msgtype") == "m.image", timeout=60)
@@ -151,12 +144,12 @@ async def test_feedback_by_dm_for_a_group_with_a_nudge_results_chart_and_shared_
         assert png.format == "PNG" and png.size[0] >= 600 and png.size[1] >= 200, png.size
 
     # Shared with everyone after !confirm: rates and figures, no name of anyone.
-    await _in_room(carol, announcements)
+    await carol.in_room(announcements)
     await carol.send(control, f"!results {slug} share")
-    await _message(carol, bot.user_id, "would be posted in the announcements room", control)
+    await carol.message(bot.user_id, "would be posted in the announcements room", control)
     await carol.send(control, "!confirm")
-    await _message(carol, bot.user_id, "is posted in the announcements room", control)
-    post = await _message(carol, bot.user_id, "What you told us about", announcements, timeout=60)
+    await carol.message(bot.user_id, "is posted in the announcements room", control)
+    post = await carol.message(bot.user_id, "What you told us about", announcements, timeout=60)
     body = post.content["body"] + post.content.get("formatted_body", "")
     for person in people:
         assert person.user_id not in body and person.user_id.split(":")[0][1:] not in body

@@ -3,7 +3,7 @@ who chose no language reads the network's, and a member who asks for Dutch gets 
 from __future__ import annotations
 
 from storage import networks
-from tests.integration.test_membership import NET, PLAIN, _message
+from tests.integration.test_membership import NET, PLAIN
 
 
 async def test_a_norwegian_network_speaks_norwegian_and_a_member_may_choose_dutch(make_bot, make_member):
@@ -19,10 +19,10 @@ async def test_a_norwegian_network_speaks_norwegian_and_a_member_may_choose_dutc
 
     dm = await carol.dm(bot.user_id, encrypted=False)
     await carol.send(dm, "!hjelp")
-    listing = await _message(carol, bot.user_id, "Dette kan du gjøre her", dm)
+    listing = await carol.message(bot.user_id, "Dette kan du gjøre her", dm)
     assert "!nytt arrangement" in listing.content["body"] and "!meld-på" in listing.content["body"]
     await carol.send(dm, "!lang nl")
-    await _message(carol, bot.user_id, "Vanaf nu spreek ik Nederlands met u.", dm)
+    await carol.message(bot.user_id, "Vanaf nu spreek ik Nederlands met u.", dm)
     await carol.send(dm, "!help register")
-    detail = await _message(carol, bot.user_id, "Meld u aan voor een bijeenkomst", dm)
+    detail = await carol.message(bot.user_id, "Meld u aan voor een bijeenkomst", dm)
     assert detail.content["body"].startswith("!aanmelden")

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from api import Role
 from storage import members, networks, outbox
 from storage.models import Base, Membership
-from tests.integration.members import NioMember, Seen
+from tests.integration.members import NioMember
 
 NET = {"id": "north", "name": "North Network"}
 PLAIN = {"encryption": False}
@@ -29,24 +29,6 @@ async def _bot_with_coordinator(make_bot, make_member, **extra):
 async def _rooms(bot) -> dict[str, str]:
     async with bot.kring.db.transaction() as session:
         return await networks.rooms(session, "north")
-
-
-async def _message(member: NioMember, sender: str, contains: str, room_id: str | None = None,
-                   timeout: float = 30, nth: int = 1) -> Seen:
-    """The nth message from `sender` whose body holds `contains` (waiting for it if needed)."""
-
-    def matches() -> list[Seen]:
-        return [s for s in member.seen if s.sender == sender and contains in s.content.get("body", "")
-                and (room_id is None or s.room_id == room_id)]
-
-    async with member._changed:
-        await asyncio.wait_for(member._changed.wait_for(lambda: len(matches()) >= nth), timeout)
-    return matches()[nth - 1]
-
-
-def _count(member: NioMember, sender: str, contains: str, room_id: str) -> int:
-    return len([s for s in member.seen if s.sender == sender and s.room_id == room_id
-                and contains in s.content.get("body", "")])
 
 
 async def _membership(client: nio.AsyncClient, room_id: str, user_id: str) -> str | None:
@@ -92,10 +74,10 @@ async def _bot_saw_lobby_join(bot, person: NioMember) -> None:  # noqa: ANN001
 async def _join_and_approve(bot, carol, rooms, alice, dm: str | None = None) -> str:
     dm = dm or await alice.dm(bot.user_id, encrypted=False)
     await alice.send(dm, "!join north Alice, adviser at a hospital")
-    await _message(alice, bot.user_id, "passed your request", dm)
-    await _message(carol, bot.user_id, alice.user_id, rooms["control"])
+    await alice.message(bot.user_id, "passed your request", dm)
+    await carol.message(bot.user_id, alice.user_id, rooms["control"])
     await carol.send(rooms["control"], f"!approve {alice.user_id}")
-    await _message(carol, bot.user_id, f"{alice.user_id} is now a member", rooms["control"])
+    await carol.message(bot.user_id, f"{alice.user_id} is now a member", rooms["control"])
     return dm
 
 
@@ -162,8 +144,8 @@ async def test_a_lost_room_is_reported_and_replaced_once(make_bot, make_member):
     await carol.wait_joined(after["control"], carol.user_id)
     # The new control room shows Carol nothing from before she joined (history_visibility
     # "joined"), so the report comes to her DM with the bot.
-    rejoined = await _message(carol, bot.user_id, "I had left the lobby of North Network")
-    replaced = await _message(carol, bot.user_id, "coordinators' room of North Network was lost")
+    rejoined = await carol.message(bot.user_id, "I had left the lobby of North Network")
+    replaced = await carol.message(bot.user_id, "coordinators' room of North Network was lost")
     assert rejoined.room_id == replaced.room_id and rejoined.room_id not in after.values()
     assert replaced.content["msgtype"] == "m.text"
 
@@ -179,13 +161,13 @@ async def test_join_approve_invites_rules_then_member_commands(make_bot, make_me
     alice = await make_member()
     dm = await alice.dm(bot.user_id, encrypted=False)
     await alice.send(dm, "!accept-rules")
-    refused = await _message(alice, bot.user_id, "Only a member may use accept-rules", dm)
+    refused = await alice.message(bot.user_id, "Only a member may use accept-rules", dm)
     assert refused.content["msgtype"] == "m.notice"
 
     await _join_and_approve(bot, carol, rooms, alice, dm)
-    request = await _message(carol, bot.user_id, "Request to join North Network", rooms["control"])
+    request = await carol.message(bot.user_id, "Request to join North Network", rooms["control"])
     assert "Alice, adviser at a hospital" in request.content["body"]
-    welcome = await _message(alice, bot.user_id, "Welcome to North Network", dm)
+    welcome = await alice.message(bot.user_id, "Welcome to North Network", dm)
     assert welcome.content["msgtype"] == "m.text" and alice.user_id in welcome.content["m.mentions"]["user_ids"]
     assert "feedback rules" in welcome.content["body"]
     for kind in ("space", "lobby", "announcements"):
@@ -195,33 +177,33 @@ async def test_join_approve_invites_rules_then_member_commands(make_bot, make_me
         assert not await members.rules_accepted(session, "north", alice.user_id)
 
     await alice.send(dm, "!accept-rules")
-    await _message(alice, bot.user_id, "Thank you for accepting the house rules of North Network", dm)
+    await alice.message(bot.user_id, "Thank you for accepting the house rules of North Network", dm)
     async with bot.kring.db.transaction() as session:
         assert await members.rules_accepted(session, "north", alice.user_id)
         assert await members.active_networks(session, alice.user_id) == ["north"]
     await alice.send(dm, "!profile")
-    profile = await _message(alice, bot.user_id, "Your profile", dm)
+    profile = await alice.message(bot.user_id, "Your profile", dm)
     assert "North Network: member; house rules accepted" in profile.content["body"]
     await alice.send(dm, "!tz europe/amsterdm")
-    await _message(alice, bot.user_id, "Did you mean Europe/Amsterdam?", dm)
+    await alice.message(bot.user_id, "Did you mean Europe/Amsterdam?", dm)
 
 
 async def test_a_rules_change_asks_members_to_accept_again(make_bot, make_member):
     bot, carol, rooms = await _bot_with_coordinator(make_bot, make_member, house_rules="Be kind.")
     alice = await make_member()
     dm = await _join_and_approve(bot, carol, rooms, alice)
-    assert "Be kind." in (await _message(alice, bot.user_id, "Welcome to North Network", dm)).content["body"]
+    assert "Be kind." in (await alice.message(bot.user_id, "Welcome to North Network", dm)).content["body"]
     await alice.send(dm, "!accept-rules")
-    await _message(alice, bot.user_id, "Thank you for accepting", dm)
+    await alice.message(bot.user_id, "Thank you for accepting", dm)
 
     bot.config.networks[0].house_rules = "Be kind. Cancel in time if you cannot come."
     await bot.restart()
-    changed = await _message(alice, bot.user_id, "have changed", dm)
+    changed = await alice.message(bot.user_id, "have changed", dm)
     assert "Cancel in time" in changed.content["body"] and changed.content["msgtype"] == "m.text"
     async with bot.kring.db.transaction() as session:
         assert not await members.rules_accepted(session, "north", alice.user_id)
     await alice.send(dm, "!accept-rules")
-    await _message(alice, bot.user_id, "Thank you for accepting", dm, nth=2)
+    await alice.message(bot.user_id, "Thank you for accepting", dm, nth=2)
     async with bot.kring.db.transaction() as session:
         assert await members.rules_accepted(session, "north", alice.user_id)
 
@@ -231,9 +213,9 @@ async def test_a_declined_applicant_is_told_with_the_reason(make_bot, make_membe
     bob = await make_member()
     dm = await bob.dm(bot.user_id, encrypted=False)
     await bob.send(dm, "!join north")
-    await _message(carol, bot.user_id, bob.user_id, rooms["control"])
+    await carol.message(bot.user_id, bob.user_id, rooms["control"])
     await carol.send(rooms["control"], f"!decline {bob.user_id} not a confidential adviser")
-    told = await _message(bob, bot.user_id, "declined your request", dm)
+    told = await bob.message(bot.user_id, "declined your request", dm)
     assert "not a confidential adviser" in told.content["body"]
     async with bot.kring.db.transaction() as session:
         assert (await members.membership(session, "north", bob.user_id)).state == "declined"
@@ -250,9 +232,9 @@ async def test_auto_approval_by_homeserver_domain(make_bot, make_member, synapse
     dave = await make_member()
     dm = await dave.dm(bot.user_id, encrypted=False)
     await dave.send(dm, "!join")
-    await _message(dave, bot.user_id, "You are now a member of North Network", dm)
+    await dave.message(bot.user_id, "You are now a member of North Network", dm)
     await dave.wait_joined(rooms["lobby"], dave.user_id)
-    await _message(carol, bot.user_id, "approved automatically", rooms["control"])
+    await carol.message(bot.user_id, "approved automatically", rooms["control"])
 
 
 async def test_a_non_member_who_joins_the_lobby_is_removed_and_told_why(make_bot, make_member):
@@ -260,7 +242,7 @@ async def test_a_non_member_who_joins_the_lobby_is_removed_and_told_why(make_bot
     eve = await make_member()
     # Someone with invite power lets a non-member in (here: the bot's account itself, directly).
     await bot.kring.gateway.client.room_invite(rooms["lobby"], eve.user_id)
-    told = await _message(eve, bot.user_id, "for its members only")
+    told = await eve.message(bot.user_id, "for its members only")
     assert "!join north" in told.content["body"]
     await carol.wait_membership(rooms["lobby"], eve.user_id, "leave")
 
@@ -271,7 +253,7 @@ async def test_coordinator_only_commands_are_refused_to_members_and_facilitators
     await _join_and_approve(bot, carol, rooms, alice)
     await _join_and_approve(bot, carol, rooms, fred)
     await carol.send(rooms["control"], f"!role {fred.user_id} facilitator")
-    await _message(carol, bot.user_id, "is now a facilitator", rooms["control"])
+    await carol.message(bot.user_id, "is now a facilitator", rooms["control"])
     for person in (alice, fred):
         await _bot_saw_lobby_join(bot, person)  # or that would change the members table below
     await _outbox_drained(bot)
@@ -306,30 +288,30 @@ async def test_roles_members_remove_and_the_last_coordinator(make_bot, make_memb
     await _join_and_approve(bot, carol, rooms, alice)
     control = rooms["control"]
     await carol.send(control, f"!role {carol.user_id} member")
-    await _message(carol, bot.user_id, "needs at least one coordinator", control)
+    await carol.message(bot.user_id, "needs at least one coordinator", control)
     await carol.send(control, "!members")
-    listing = await _message(carol, bot.user_id, "Members of North Network", control)
+    listing = await carol.message(bot.user_id, "Members of North Network", control)
     assert alice.user_id in listing.content["body"] and "coordinators: 1" in listing.content["body"]
     await carol.wait_joined(rooms["lobby"], carol.user_id)
     await carol.send(rooms["lobby"], "!members")  # a shared room: the roster is never posted there
-    refused = await _message(carol, bot.user_id, "coordinators' room of its network", rooms["lobby"])
+    refused = await carol.message(bot.user_id, "coordinators' room of its network", rooms["lobby"])
     assert alice.user_id not in refused.content["body"]
     assert not [s for s in carol.seen if s.room_id == rooms["lobby"] and "Members of" in s.content.get("body", "")]
 
     await carol.send(control, f"!role {alice.user_id} coordinator")
-    await _message(carol, bot.user_id, "is now a coordinator in North Network", control)
+    await carol.message(bot.user_id, "is now a coordinator in North Network", control)
     await alice.wait_joined(control, alice.user_id)
     await _outbox_drained(bot)
     assert (await bot.kring.gateway.get_state(rooms["lobby"], "m.room.power_levels"))["users"][alice.user_id] == 50
 
     await alice.send(control, f"!remove {carol.user_id} stepping down")
-    await _message(alice, bot.user_id, "I will take them out of the network's rooms", control)
+    await alice.message(bot.user_id, "I will take them out of the network's rooms", control)
     await alice.send(control, "!confirm")
-    await _message(alice, bot.user_id, "has been removed from North Network", control)
+    await alice.message(bot.user_id, "has been removed from North Network", control)
     await alice.wait_membership(rooms["lobby"], carol.user_id, "leave")
-    seen = _count(alice, bot.user_id, "needs at least one coordinator", control)
+    seen = alice.count(bot.user_id, "needs at least one coordinator", control)
     await alice.send(control, f"!remove {alice.user_id}")
-    await _message(alice, bot.user_id, "needs at least one coordinator", control, nth=seen + 1)
+    await alice.message(bot.user_id, "needs at least one coordinator", control, nth=seen + 1)
 
 
 # ---- privacy ---------------------------------------------------------------------------------
@@ -341,15 +323,15 @@ async def test_mydata_matches_the_store_and_forgetme_leaves_no_trace(make_bot, m
     dm = await _join_and_approve(bot, carol, rooms, alice)
     await alice.wait_joined(rooms["lobby"], alice.user_id)
     await alice.send(dm, "!org Hospital Noord")
-    await _message(alice, bot.user_id, "Your organisation is now", dm)
+    await alice.message(bot.user_id, "Your organisation is now", dm)
     await alice.send(dm, "!accept-rules")
-    await _message(alice, bot.user_id, "Thank you for accepting", dm)
+    await alice.message(bot.user_id, "Thank you for accepting", dm)
     async with bot.kring.db.transaction() as session:
         member = await members.get(session, alice.user_id)
         assert member.display_name == "Alice Zwanenburg", "the guard notes members' display names"
 
     await alice.send(dm, "!mydata")
-    file_msg = await _message(alice, bot.user_id, "kring-mydata.json", dm)
+    file_msg = await alice.message(bot.user_id, "kring-mydata.json", dm)
     resp = await alice.client.download(mxc=file_msg.content["url"])
     data = json.loads(resp.body)
     async with bot.kring.db.transaction() as session:
@@ -364,9 +346,9 @@ async def test_mydata_matches_the_store_and_forgetme_leaves_no_trace(make_bot, m
     assert data["direct_rooms"] == [{"room_id": dm, "created_at": data["direct_rooms"][0]["created_at"]}]
 
     await alice.send(dm, "!forgetme")
-    await _message(alice, bot.user_id, "cannot be undone", dm)
+    await alice.message(bot.user_id, "cannot be undone", dm)
     await alice.send(dm, "!confirm")
-    await _message(alice, bot.user_id, "erased everything", dm)
+    await alice.message(bot.user_id, "erased everything", dm)
     for kind in ("space", "lobby", "announcements"):
         await carol.wait_membership(rooms[kind], alice.user_id, "leave")
     await alice.wait_membership(dm, bot.user_id, "leave")

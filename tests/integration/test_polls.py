@@ -33,11 +33,6 @@ async def _seen(member: NioMember, predicate: Callable[[Seen], bool], timeout: f
     return await member.first(predicate, timeout)
 
 
-async def _message(member: NioMember, sender: str, room_id: str, contains: str, timeout: float = 60) -> Seen:
-    return await _seen(member, lambda s: s.sender == sender and s.room_id == room_id
-                       and s.type == "m.room.message" and contains in s.content.get("body", ""), timeout)
-
-
 async def _until(bot, check: Callable, timeout: float = 60) -> None:  # noqa: ANN001
     """Until `check(session)` holds in the bot's database, looked at after each handled batch."""
     sync = bot.kring.sync
@@ -56,9 +51,7 @@ async def _in_lobby(bot, people: list, lobby: str) -> None:  # noqa: ANN001
     """Every one of them joined, as the bot's own client sees the room (it encrypts for them)."""
     for person in people:
         if isinstance(person, NioMember):
-            await person.wait_joined(lobby, person.user_id, timeout=90)
-            while lobby not in person.client.rooms:
-                await person.next_sync()
+            await person.in_room(lobby, timeout=90)
         else:
             await person.wait_joined(lobby, person.user_id, timeout_ms=90_000)
 
@@ -122,7 +115,7 @@ async def test_a_native_poll_in_an_encrypted_lobby_counts_members_latest_votes(m
     await _until(bot, all_in)
 
     await carol.send(control, "!poll results 1")
-    results = await _message(carol, bot.user_id, control, "Poll 1: Which theme next?")
+    results = await carol.message(bot.user_id, "Poll 1: Which theme next?", control, timeout=60, type="m.room.message")
     body = results.content["body"]
     assert "1. Alcohol at work: 2 votes" in body and "2. Burn-out: 0 votes" in body
     assert "3. Integrity: 1 vote" in body and "3 people have voted" in body
@@ -132,7 +125,7 @@ async def test_a_native_poll_in_an_encrypted_lobby_counts_members_latest_votes(m
     assert end.encrypted and end.content["m.relates_to"] == {"rel_type": "m.reference", "event_id": start.event_id}
     assert end.content["m.poll.results"] == {"o1": 2, "o2": 0, "o3": 1}
     assert "Top answer: Alcohol at work" in end.content["org.matrix.msc1767.text"]
-    result = await _message(ann, bot.user_id, lobby, "Poll 1 has closed")
+    result = await ann.message(bot.user_id, "Poll 1 has closed", lobby, timeout=60, type="m.room.message")
     assert result.content["msgtype"] == "m.text"
     seen_end = await element.wait_message(lobby, bot.user_id, types=[END], timeout_ms=60_000)
     assert seen_end.decrypted and seen_end.content["m.poll.results"] == {"o1": 2, "o2": 0, "o3": 1}
@@ -203,20 +196,20 @@ async def test_an_anonymous_poll_posts_only_the_tally_and_no_table_holds_who_vot
         lobby = (await networks.rooms(session, "north"))["lobby"]
     await _in_lobby(bot, [carol, ann, bob], lobby)
     await carol.send(lobby, '!poll "Should the board publish minutes?" "Yes" "No" anonymous')
-    post = await _message(ann, bot.user_id, lobby, "Anonymous poll 1")
+    post = await ann.message(bot.user_id, "Anonymous poll 1", lobby, timeout=60, type="m.room.message")
     assert post.content["msgtype"] == "m.text" and "!vote 1 <n>" in post.content["body"]
 
     dms = {p.user_id: await p.dm(bot.user_id, encrypted=True) for p in (ann, bob)}
     await ann.send(dms[ann.user_id], "!vote 1 1")
-    counted = await _message(ann, bot.user_id, dms[ann.user_id], "is counted")
+    counted = await ann.message(bot.user_id, "is counted", dms[ann.user_id], timeout=60, type="m.room.message")
     code = counted.content["body"].split("!vote 1 <n> ", 1)[1].split(".", 1)[0].strip()
     await bob.send(dms[bob.user_id], "!vote 1 1")
-    await _message(bob, bot.user_id, dms[bob.user_id], "is counted")
+    await bob.message(bot.user_id, "is counted", dms[bob.user_id], timeout=60, type="m.room.message")
     await ann.send(dms[ann.user_id], f"!vote 1 2 {code}")  # ann changes her vote
     await _until(bot, lambda s: _replies(s, dms[ann.user_id], 2))
 
     await carol.send(lobby, "!poll close 1")
-    result = await _message(ann, bot.user_id, lobby, "Poll 1 has closed")
+    result = await ann.message(bot.user_id, "Poll 1 has closed", lobby, timeout=60, type="m.room.message")
     assert "1. Yes: 1 vote" in result.content["body"] and "2. No: 1 vote" in result.content["body"]
 
     async with bot.kring.db.read() as session:

@@ -23,24 +23,6 @@ AMS = ZoneInfo("Europe/Amsterdam")
 NET = {"id": "north", "name": "North Network", "timezone": "Europe/Amsterdam"}
 
 
-async def _message(member: NioMember, sender: str, contains: str, room_id: str, timeout: float = 60) -> Seen:
-    def match() -> Seen | None:
-        return next((s for s in member.seen if s.sender == sender and s.room_id == room_id
-                     and contains in s.content.get("body", "")), None)
-
-    try:
-        async with member._changed:
-            await asyncio.wait_for(member._changed.wait_for(lambda: match() is not None), timeout)
-    except TimeoutError:
-        bodies = [s.content.get("body", "")[:200] for s in member.seen if s.room_id == room_id]
-        raise AssertionError(f"no message with {contains!r}; seen: {bodies}") from None
-    return match()
-
-
-def _count(member: NioMember, sender: str, room_id: str, contains: str) -> int:
-    return sum(1 for s in member.seen if s.sender == sender and s.room_id == room_id and contains in s.content.get("body", ""))
-
-
 async def _round_trip(member: NioMember, bot: str, room: str) -> None:
     """A !ping answered: everything the bot queued for this room before it has arrived (the outbox
     sends each room's messages in order)."""
@@ -59,7 +41,7 @@ async def _ask(member: NioMember, bot: str, room: str, text: str, expect: str, t
     """Send `text` and wait for the bot's answer holding `expect` (only messages after it count)."""
     member.seen = [s for s in member.seen if s.room_id != room]
     await member.send(room, text)
-    return await _message(member, bot, expect, room, timeout)
+    return await member.message(bot, expect, room, timeout=timeout)
 
 
 async def _published(carol: NioMember, bot: str, control: str, title: str, starts: datetime) -> str:
@@ -87,7 +69,7 @@ async def test_an_event_reminder_arrives_by_dm_moves_with_the_start_and_goes_wit
     await bot.grant(alice.user_id, "member", "north")
     dm = await alice.dm(bot.user_id, encrypted=False)
     await alice.send(dm, "!accept-rules")
-    await _message(alice, bot.user_id, "Thank you for accepting the house rules", dm)
+    await alice.message(bot.user_id, "Thank you for accepting the house rules", dm, timeout=60)
 
     # three events at the same start, a few minutes ahead, each reminding 3 minutes before it
     now = datetime.now(timezone.utc)
@@ -97,7 +79,7 @@ async def test_an_event_reminder_arrives_by_dm_moves_with_the_start_and_goes_wit
     cancelled = await _published(carol, bot.user_id, control, "Cancelled day", starts)
     for slug in (kept, moved, cancelled):
         await alice.send(dm, f"!register {slug}")
-        await _message(alice, bot.user_id, "You are registered for", dm)
+        await alice.message(bot.user_id, "You are registered for", dm, timeout=60)
         alice.seen = [s for s in alice.seen if "You are registered for" not in s.content.get("body", "")]
     later = (starts + timedelta(days=1)).astimezone(AMS)
     await _ask(carol, bot.user_id, control, f"!event edit {moved} starts: {later:%Y-%m-%d %H:%M}\nends: "
@@ -110,14 +92,14 @@ async def test_an_event_reminder_arrives_by_dm_moves_with_the_start_and_goes_wit
     ahead = starts - timedelta(minutes=3) - datetime.now(timezone.utc)
     assert ahead > timedelta(0), "the set-up took longer than the reminder's lead"
     bot.kring.schedule.wake()
-    reminder = await _message(alice, bot.user_id, "Reminder: Kept day", dm, timeout=60)
+    reminder = await alice.message(bot.user_id, "Reminder: Kept day", dm, timeout=60)
     assert reminder.content["msgtype"] == "m.text"
     assert reminder.content["m.mentions"] == {"user_ids": [alice.user_id]}
     assert "Town hall, Leuven" in reminder.content["body"] and "in 3 minutes" in reminder.content["body"]
     await _round_trip(alice, bot.user_id, dm)
-    assert _count(alice, bot.user_id, dm, "Reminder: Moved day") == 0, "the moved event reminds at its new time"
-    assert _count(alice, bot.user_id, dm, "Reminder: Cancelled day") == 0, "a cancelled event reminds nobody"
-    assert _count(alice, bot.user_id, dm, "Reminder: Kept day") == 1
+    assert alice.count(bot.user_id, "Reminder: Moved day", dm) == 0, "the moved event reminds at its new time"
+    assert alice.count(bot.user_id, "Reminder: Cancelled day", dm) == 0, "a cancelled event reminds nobody"
+    assert alice.count(bot.user_id, "Reminder: Kept day", dm) == 1
     async with bot.kring.db.transaction() as session:
         from storage import schedule
         rows = await schedule.by_prefix(session, "remind:")
@@ -184,16 +166,16 @@ async def test_kill_9_across_due_times_sends_once_and_reports_what_is_too_old(sy
         now = datetime.now(timezone.utc)
         await _set_due(tmp_path / "kring.db", [now - timedelta(minutes=10), now - timedelta(seconds=10)])
         proc = await start_bot(config, log)
-        await _message(carol, bot_user, "Coffee is on us.", news, timeout=120)
-        report = await _message(carol, bot_user, "was not sent", control, timeout=60)
+        await carol.message(bot_user, "Coffee is on us.", news, timeout=120)
+        report = await carol.message(bot_user, "was not sent", control, timeout=60)
         assert "Kring was down from" in report.content["body"] and "Too late for this one" in report.content["body"]
         assert report.content["msgtype"] == "m.text"
         # a marker sent now arrives after anything queued before it in that room
         await _ask(carol, bot_user, control, "!announce Marker.", "!confirm")
         await _ask(carol, bot_user, control, "!confirm", "is being sent now")
-        await _message(carol, bot_user, "Marker.", news)
-        assert _count(carol, bot_user, news, "Coffee is on us.") == 1, "sent once after the restart"
-        assert _count(carol, bot_user, news, "Too late for this one") == 0, "older than the window: not sent"
+        await carol.message(bot_user, "Marker.", news, timeout=60)
+        assert carol.count(bot_user, "Coffee is on us.", news) == 1, "sent once after the restart"
+        assert carol.count(bot_user, "Too late for this one", news) == 0, "older than the window: not sent"
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(proc.wait(), 30) == 0
     finally:

@@ -6,7 +6,6 @@ participants, and an outcome reaches the announcements room.
 The session room is made by `!session open`, so it is encrypted: the members are E2EE clients."""
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime, timezone
 
 import nio
@@ -15,7 +14,7 @@ from sqlalchemy import select
 from storage import networks
 from storage.database import Database
 from storage.models import GroupSession, ScheduledAction
-from tests.integration.members import NioMember, Seen
+from tests.integration.members import NioMember
 
 NET = {"id": "north", "name": "North Network", "timezone": "Europe/Amsterdam"}
 FORM = """!event create
@@ -29,33 +28,8 @@ capacity: 10
 waitlist mode: auto"""
 
 
-async def _in_room(member: NioMember, room_id: str) -> None:
-    await member.wait_joined(room_id, member.user_id)
-    while room_id not in member.client.rooms:
-        await member.next_sync()
-
-
 async def _encrypted(member: NioMember, room_id: str) -> bool:
     return bool(member.client.rooms.get(room_id) and member.client.rooms[room_id].encrypted)
-
-
-async def ask(member: NioMember, room_id: str, body: str, contains: str, *, sender: str,
-              timeout: float = 60) -> Seen:
-    """Send `body` and wait for the first message from `sender` in the room, after it, holding `contains`."""
-    before = len(member.seen)
-    await member.send(room_id, body)
-    return await after(member, before, room_id, contains, sender=sender, timeout=timeout)
-
-
-async def after(member: NioMember, index: int, room_id: str, contains: str, *, sender: str,
-                timeout: float = 60) -> Seen:
-    def match() -> Seen | None:
-        return next((s for s in member.seen[index:] if s.sender == sender and s.room_id == room_id
-                     and contains in s.content.get("body", "")), None)
-
-    async with member._changed:
-        await asyncio.wait_for(member._changed.wait_for(lambda: match() is not None), timeout)
-    return match()
 
 
 async def test_a_method_a_written_round_a_timer_across_a_restart_actions_report_and_outcome(make_bot, make_member):
@@ -66,27 +40,27 @@ async def test_a_method_a_written_round_a_timer_across_a_restart_actions_report_
     me = bot.user_id
     async with bot.kring.db.transaction() as session:
         rooms = await networks.rooms(session, "north")
-    await _in_room(carol, rooms["control"])
-    created = await ask(carol, rooms["control"], FORM, "Created draft", sender=me)
+    await carol.in_room(rooms["control"])
+    created = await carol.ask(rooms["control"], FORM, "Created draft", sender=me)
     slug = created.content["body"].split("Created draft ", 1)[1].split(".", 1)[0]
-    await ask(carol, rooms["control"], f"!event publish {slug}", "!confirm", sender=me)
-    await ask(carol, rooms["control"], "!confirm", "Published", sender=me)
+    await carol.ask(rooms["control"], f"!event publish {slug}", "!confirm", sender=me)
+    await carol.ask(rooms["control"], "!confirm", "Published", sender=me)
 
     fay, ann, ben, cas, olga = [await make_member(encrypted=True) for _ in range(5)]
     dms: dict[str, str] = {}
     for person in (fay, ann, ben, cas, olga):
         await bot.grant(person.user_id, "member", "north")
         dms[person.user_id] = await person.dm(me, encrypted=False)
-        await ask(person, dms[person.user_id], "!accept-rules", "Thank you", sender=me)
+        await person.ask(dms[person.user_id], "!accept-rules", "Thank you", sender=me)
     for person in (ann, ben, cas):
-        await ask(person, dms[person.user_id], f"!register {slug}", "You are registered", sender=me)
-    await ask(carol, rooms["control"], f"!groups {slug} size=3", "!confirm", sender=me)
-    await ask(carol, rooms["control"], "!confirm", "forms 1 group", sender=me)
-    await ask(carol, rooms["control"], f"!facilitate {slug}/1 {fay.user_id}", "now facilitates", sender=me)
+        await person.ask(dms[person.user_id], f"!register {slug}", "You are registered", sender=me)
+    await carol.ask(rooms["control"], f"!groups {slug} size=3", "!confirm", sender=me)
+    await carol.ask(rooms["control"], "!confirm", "forms 1 group", sender=me)
+    await carol.ask(rooms["control"], f"!facilitate {slug}/1 {fay.user_id}", "now facilitates", sender=me)
 
     # The group's private room: `!session open` makes it (always encrypted) and invites the group.
-    await ask(carol, rooms["control"], f"!session open {slug}/1", "1 private room", sender=me)
-    invited = await after(fay, 0, dms[fay.user_id], "I have invited you to the private room", sender=me, timeout=90)
+    await carol.ask(rooms["control"], f"!session open {slug}/1", "1 private room", sender=me)
+    invited = await fay.message(me, "I have invited you to the private room", dms[fay.user_id], since=0, timeout=90)
     assert "as its facilitator" in invited.content["body"]
     async with bot.kring.db.transaction() as session:
         row = (await session.execute(select(GroupSession))).scalar_one()
@@ -94,40 +68,39 @@ async def test_a_method_a_written_round_a_timer_across_a_restart_actions_report_
         order = [u.user_id for u in (ann, ben, cas)]
     assert room
     for person in (fay, ann, ben, cas):
-        await _in_room(person, room)
+        await person.in_room(room)
     assert await _encrypted(fay, room) and await _encrypted(ann, room)
 
     # Turns in the fixed order, the case-bringer skipped; only the facilitator moves.
     bringer = ann.user_id
     others = [u for u in order if u != bringer] if bringer in order else order
-    started = await ask(fay, room, f"!start lon-vp {bringer}", "Phase 1 of 4", sender=me)
+    started = await fay.ask(room, f"!start lon-vp {bringer}", "Phase 1 of 4", sender=me)
     assert "Exploring the problem" in started.content["body"]
-    refused = await ask(ben, room, "!phase next", "only the facilitator", sender=me)
+    refused = await ben.ask(room, "!phase next", "only the facilitator", sender=me)
     assert "Phase 2" not in refused.content["body"]
-    turn = await ask(fay, room, "!turn next", "Turn 1 of 2", sender=me)
+    turn = await fay.ask(room, "!turn next", "Turn 1 of 2", sender=me)
     assert turn.content["msgtype"] == "m.text" and turn.content["m.mentions"]["user_ids"] == [others[0]]
-    await ask(fay, room, "!turn next", f"Turn 2 of 2: {others[1]}", sender=me)
-    await ask(fay, room, "!phase next", "Phase 2 of 4: Reframing the core", sender=me)
+    await fay.ask(room, "!turn next", f"Turn 2 of 2: {others[1]}", sender=me)
+    await fay.ask(room, "!phase next", "Phase 2 of 4: Reframing the core", sender=me)
 
     # A written round: contributions by DM, shown together once all have sent.
-    await ask(fay, room, f"!start incident {bringer}", "Phase 1 of 5", sender=me)
+    await fay.ask(room, f"!start incident {bringer}", "Phase 1 of 5", sender=me)
     writers = [p for p in (ben, cas) if p.user_id != bringer]
-    await ask(fay, room, "!phase next", "Phase 2 of 5: Written questions", sender=me)
+    await fay.ask(room, "!phase next", "Phase 2 of 5: Written questions", sender=me)
     for person in writers:
-        await after(person, 0, dms[person.user_id], "A written round is open", sender=me)
+        await person.message(me, "A written round is open", dms[person.user_id], since=0, timeout=60)
     seen_before = len(ann.seen)
-    first = await ask(writers[0], dms[writers[0].user_id], "!write What happened first?", "1 of 2 have sent",
-                      sender=me)
+    first = await writers[0].ask(dms[writers[0].user_id], "!write What happened first?", "1 of 2 have sent", sender=me)
     assert first.content["msgtype"] == "m.notice"
-    await ask(writers[1], dms[writers[1].user_id], "!write Who else was there?", "Everyone has sent", sender=me)
-    shown = await after(ann, seen_before, room, "shown together", sender=me)
+    await writers[1].ask(dms[writers[1].user_id], "!write Who else was there?", "Everyone has sent", sender=me)
+    shown = await ann.message(me, "shown together", room, since=seen_before, timeout=60)
     assert "What happened first?" in shown.content["body"] and "Who else was there?" in shown.content["body"]
     assert not [s for s in ann.seen[seen_before:] if s.room_id == room and "What happened first?" in
                 s.content.get("body", "") and s.event_id != shown.event_id], "revealed once, together"
     assert not [s for s in olga.seen if "What happened first?" in s.content.get("body", "")]
 
     # A timer set before a restart fires after it (its row in the schedule table, due while down).
-    await ask(fay, room, "!timer 5m", "Timer set: 5 minutes", sender=me)
+    await fay.ask(room, "!timer 5m", "Timer set: 5 minutes", sender=me)
     await bot.stop()
     db = Database(bot.config.storage.database_url)
     async with db.transaction() as session:
@@ -137,16 +110,15 @@ async def test_a_method_a_written_round_a_timer_across_a_restart_actions_report_
     await db.close()
     index = len(fay.seen)
     await bot.start()
-    up = await after(fay, index, room, "time is up (5 minutes)", sender=me, timeout=90)
+    up = await fay.message(me, "time is up (5 minutes)", room, since=index, timeout=90)
     assert up.content["msgtype"] == "m.text" and up.content["m.mentions"]["user_ids"] == [fay.user_id]
 
     # An action point, the report (pinned; participants only) and the outcome (announcements).
-    await ask(ben, room, "!action Call the works council by 2031-04-01", "Action point 1 added", sender=me)
-    listed = await ask(cas, room, "!actions", "Call the works council", sender=me)
+    await ben.ask(room, "!action Call the works council by 2031-04-01", "Action point 1 added", sender=me)
+    listed = await cas.ask(room, "!actions", "Call the works council", sender=me)
     assert "Tue, 1 Apr 2031" in listed.content["body"]
-    await ask(fay, room, "!report We looked at a conflict and agreed to check in next month.",
-              "stored and pinned", sender=me)
-    pinned_post = await after(ann, 0, room, "Report of session", sender=me)
+    await fay.ask(room, "!report We looked at a conflict and agreed to check in next month.", "stored and pinned", sender=me)
+    pinned_post = await ann.message(me, "Report of session", room, since=0, timeout=60)
 
     async def pinned() -> list[str]:
         state = await ann.client.room_get_state_event(room, "m.room.pinned_events")
@@ -157,16 +129,16 @@ async def test_a_method_a_written_round_a_timer_across_a_restart_actions_report_
             break
         await ann.next_sync()
     assert pinned_post.event_id in await pinned()
-    got = await ask(ben, dms[ben.user_id], f"!report {slug}/1", "Report of session", sender=me)
+    got = await ben.ask(dms[ben.user_id], f"!report {slug}/1", "Report of session", sender=me)
     assert "agreed to check in" in got.content["body"]
-    no = await ask(olga, dms[olga.user_id], f"!report {slug}/1", "goes only to its participants", sender=me)
+    no = await olga.ask(dms[olga.user_id], f"!report {slug}/1", "goes only to its participants", sender=me)
     assert "conflict" not in no.content["body"]
-    no = await ask(carol, rooms["control"], f"!report {slug}/1", "only in your DM", sender=me)
+    no = await carol.ask(rooms["control"], f"!report {slug}/1", "only in your DM", sender=me)
     assert "conflict" not in no.content["body"], "not in the control room either"
 
-    await _in_room(carol, rooms["announcements"])
-    await ask(fay, room, "!outcome Clear agreements help advisers say no.", "!confirm", sender=me)
+    await carol.in_room(rooms["announcements"])
+    await fay.ask(room, "!outcome Clear agreements help advisers say no.", "!confirm", sender=me)
     index = len(carol.seen)
-    await ask(fay, room, "!confirm", "posted in the announcements room", sender=me)
-    post = await after(carol, index, rooms["announcements"], "Outcome of Intervision day, group 1", sender=me)
+    await fay.ask(room, "!confirm", "posted in the announcements room", sender=me)
+    post = await carol.message(me, "Outcome of Intervision day, group 1", rooms["announcements"], since=index, timeout=60)
     assert post.content["msgtype"] == "m.text" and "Clear agreements help" in post.content["body"]

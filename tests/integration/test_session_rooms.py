@@ -14,7 +14,7 @@ import pytest
 from storage import events, networks, sessions
 from tests.element_member import ElementMember, ensure_node_modules
 from tests.integration.conftest import PASSWORD
-from tests.integration.members import NioMember, Seen
+from tests.integration.members import NioMember
 
 NET = {"id": "north", "name": "North Network", "timezone": "Europe/Amsterdam"}
 FORM = """!event create
@@ -32,22 +32,6 @@ offer hours: 24"""
 @pytest.fixture(scope="module", autouse=True)
 def node_modules() -> None:
     ensure_node_modules()
-
-
-async def _message(member: NioMember, sender: str, contains: str, room_id: str, timeout: float = 60) -> Seen:
-    def match() -> Seen | None:
-        return next((s for s in member.seen if s.sender == sender and s.room_id == room_id
-                     and contains in s.content.get("body", "")), None)
-
-    async with member._changed:
-        await asyncio.wait_for(member._changed.wait_for(lambda: match() is not None), timeout)
-    return match()
-
-
-async def _in_room(member: NioMember, room_id: str) -> None:
-    await member.wait_joined(room_id, member.user_id)
-    while room_id not in member.client.rooms:
-        await member.next_sync()
 
 
 async def _state(member: NioMember, room_id: str, event_type: str) -> dict:
@@ -76,14 +60,14 @@ async def test_session_rooms_hold_exactly_the_group(make_bot, make_member, synap
     await bot.start()
     async with bot.kring.db.transaction() as s:
         control = (await networks.rooms(s, "north"))["control"]
-    await _in_room(carol, control)
+    await carol.in_room(control)
     await carol.send(control, FORM)
-    created = await _message(carol, bot.user_id, "Created draft", control)
+    created = await carol.message(bot.user_id, "Created draft", control, timeout=60)
     slug = created.content["body"].split("Created draft ", 1)[1].split(".", 1)[0]
     await carol.send(control, f"!event publish {slug}")
-    await _message(carol, bot.user_id, "where every member reads it", control)
+    await carol.message(bot.user_id, "where every member reads it", control, timeout=60)
     await carol.send(control, "!confirm")
-    await _message(carol, bot.user_id, "Published", control)
+    await carol.message(bot.user_id, "Published", control, timeout=60)
 
     # Four nio members and one Element-like member register; Fran facilitates; Olga is a member
     # of the network without a seat.
@@ -103,9 +87,9 @@ async def test_session_rooms_hold_exactly_the_group(make_bot, make_member, synap
         await elena.wait_joined(elena_dm, bot.user_id)
         for person in nios:
             await person.send(dms[person.user_id], "!accept-rules")
-            await _message(person, bot.user_id, "Thank you for accepting", dms[person.user_id])
+            await person.message(bot.user_id, "Thank you for accepting", dms[person.user_id], timeout=60)
             await person.send(dms[person.user_id], f"!register {slug}")
-            await _message(person, bot.user_id, "You are registered", dms[person.user_id])
+            await person.message(bot.user_id, "You are registered", dms[person.user_id], timeout=60)
         sent = await elena.send(elena_dm, "!accept-rules")
         await elena.wait_message(elena_dm, bot.user_id, after=sent, timeout_ms=60000)
         sent = await elena.send(elena_dm, f"!register {slug}")
@@ -114,14 +98,14 @@ async def test_session_rooms_hold_exactly_the_group(make_bot, make_member, synap
 
         # Split into groups of at most 3 (3 + 2), name the facilitator, open every room.
         await carol.send(control, f"!groups {slug} size=3")
-        await _message(carol, bot.user_id, "!confirm", control)
+        await carol.message(bot.user_id, "!confirm", control, timeout=60)
         await carol.send(control, "!confirm")
-        await _message(carol, bot.user_id, "is split into 2 groups", control)
+        await carol.message(bot.user_id, "is split into 2 groups", control, timeout=60)
         await carol.send(control, f"!facilitate {slug}/1 {fran.user_id}")
-        await _message(carol, bot.user_id, "now facilitates", control)
+        await carol.message(bot.user_id, "now facilitates", control, timeout=60)
         await carol.send(control, f"!session open {slug}")
-        await _message(carol, bot.user_id, "making 2 private rooms", control)
-        await _message(carol, bot.user_id, "All 2 session rooms of Intervision day are ready", control, timeout=120)
+        await carol.message(bot.user_id, "making 2 private rooms", control, timeout=60)
+        await carol.message(bot.user_id, "All 2 session rooms of Intervision day are ready", control, timeout=120)
         async with bot.kring.db.transaction() as s:
             event = await events.by_slug(s, slug)
             rows = await sessions.of_event(s, event.id)
@@ -131,8 +115,8 @@ async def test_session_rooms_hold_exactly_the_group(make_bot, make_member, synap
         by_id = {p.user_id: p for p in (*nios, fran, olga)}
 
         # Room 1: its group and facilitator are invited, nobody else; each was told by an m.text DM.
-        await _in_room(fran, rooms[1])
-        told = await _message(fran, bot.user_id, "private room of your group", dms[fran.user_id])
+        await fran.in_room(rooms[1])
+        told = await fran.message(bot.user_id, "private room of your group", dms[fran.user_id], timeout=60)
         assert told.content["msgtype"] == "m.text" and fran.user_id in told.content["m.mentions"]["user_ids"]
         assert "as its facilitator" in told.content["body"] and rooms[1] in told.content["body"]
         memberships = await _members(fran, rooms[1])
@@ -152,19 +136,19 @@ async def test_session_rooms_hold_exactly_the_group(make_bot, make_member, synap
         # An outsider let in by the facilitator is removed by the bot and told why.
         await fran.client.room_invite(rooms[1], olga.user_id)  # Olga's client accepts invites itself
         await _until_membership(fran, rooms[1], olga.user_id, "leave")
-        await _message(olga, bot.user_id, "removed you", dms[olga.user_id])
+        await olga.message(bot.user_id, "removed you", dms[olga.user_id], timeout=60)
 
         # A member moved from group 1 to group 2 leaves room 1 and is invited into room 2.
         mover = next(u for u in sorted(groups[1]) if u in by_id)
         await carol.send(control, f"!group move {mover} {slug}/2")
-        await _message(carol, bot.user_id, "is now in", control)
+        await carol.message(bot.user_id, "is now in", control, timeout=60)
         await _until_membership(fran, rooms[1], mover, "leave")
-        await _in_room(by_id[mover], rooms[2])
+        await by_id[mover].in_room(rooms[2])
 
         # A cancellation takes the person out of their room.
         leaver = next(u for u in sorted(groups[2]) if u in by_id and u != mover)
         await by_id[leaver].send(dms[leaver], f"!cancel {slug}")
-        await _message(by_id[leaver], bot.user_id, "is cancelled", dms[leaver])
+        await by_id[leaver].message(bot.user_id, "is cancelled", dms[leaver], timeout=60)
         await _until_membership(by_id[mover], rooms[2], leaver, "leave")
 
         # Close Elena's room: read-only for participants; she reads the closing message on Element.
@@ -173,15 +157,15 @@ async def test_session_rooms_hold_exactly_the_group(make_bot, make_member, synap
         reader = by_id[mover] if elena_group == 2 else fran
         await _until_membership(reader, rooms[elena_group], elena_id, "join")
         await carol.send(control, f"!session close {slug}/{elena_group}")
-        await _message(carol, bot.user_id, "can no longer write", control)
+        await carol.message(bot.user_id, "can no longer write", control, timeout=60)
         await carol.send(control, "!confirm")
-        await _message(carol, bot.user_id, "is closed", control)
+        await carol.message(bot.user_id, "is closed", control, timeout=60)
         closing = await elena.wait_message(rooms[elena_group], bot.user_id, timeout_ms=60000)
         assert closing.decrypted, f"Element could not read the session room: {closing.error}"
         assert "is closed" in closing.body and closing.content["msgtype"] == "m.text"
         assert (await _state(reader, rooms[elena_group], "m.room.power_levels"))["events_default"] == 50
         await carol.send(control, f"!sessions {slug}")
-        listing = await _message(carol, bot.user_id, "Sessions of", control)
+        listing = await carol.message(bot.user_id, "Sessions of", control, timeout=60)
         assert "room: closed" in listing.content["body"] and "room: open" in listing.content["body"]
     finally:
         await elena.close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from storage import networks
 from tests.integration.members import NioMember
-from tests.integration.test_polls import _message
 
 NET = {"id": "north", "name": "North Network", "timezone": "Europe/Amsterdam", "polls": {"topic_votes": 1}}
 ANSWERS = {"What is its purpose": "Share what helps colleagues before they burn out.",
@@ -55,5 +54,5 @@ async def test_propose_vote_within_the_limit_pick_into_the_event_form_and_tell_o
     await _ask(carol, bot.user_id, control, "!confirm", "Published")
 
     for person, room in ((ann, a), (bob, b)):
-        told = await _message(person, bot.user_id, room, "has become an event")
+        told = await person.message(bot.user_id, "has become an event", room, timeout=60, type="m.room.message")
         assert told.content["msgtype"] == "m.text" and f"!register {slug}" in told.content["body"]
