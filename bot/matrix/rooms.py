@@ -4,6 +4,7 @@ matrix.py small; like it, this is the nio side of the bot."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,11 @@ class SendOutcome:
 def creators_privileged(room_version: str) -> bool:
     """Room version 12 (MSC4289) on: creators have unlimited power and must not be in power levels."""
     return room_version == "org.matrix.hydra.11" or (room_version.isdigit() and int(room_version) >= 12)
+
+
+def _forbidden_because(resp: Any, words: str) -> bool:
+    """A refusal that means the wanted state is already there ("already in the room")."""
+    return resp.status_code == "M_FORBIDDEN" and words in (resp.message or "").lower()
 
 
 class RoomAdmin:
@@ -78,18 +84,13 @@ class RoomAdmin:
         ]
         if encrypted:
             initial_state.append(nio.EnableEncryptionBuilder().as_dict())
-        try:
-            resp = await self.client.room_create(
-                visibility=nio.RoomVisibility.private, name=name, topic=topic, room_version=room_version,
-                preset=nio.RoomPreset.private_chat, initial_state=initial_state,
-                power_level_override=power_levels, invite=invite)
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            return SendOutcome("retry", error=type(exc).__name__)
-        if isinstance(resp, nio.RoomCreateResponse):
-            if encrypted:
-                self.encrypted_by_us.add(resp.room_id)
-            return SendOutcome("ok", event_id=resp.room_id)
-        return self._outcome(resp)
+        outcome = await self._request(self.client.room_create(
+            visibility=nio.RoomVisibility.private, name=name, topic=topic, room_version=room_version,
+            preset=nio.RoomPreset.private_chat, initial_state=initial_state, power_level_override=power_levels,
+            invite=invite), nio.RoomCreateResponse, ident="room_id")
+        if outcome.status == "ok" and encrypted:
+            self.encrypted_by_us.add(outcome.event_id)
+        return outcome
 
     async def find_marked_room(self, marker_type: str, token: str, skip: set[str]) -> str | None:
         """A room the bot is in (other than `skip`) whose marker state carries `token`: the room
@@ -134,13 +135,8 @@ class RoomAdmin:
 
     async def put_state(self, room_id: str, event_type: str, content: dict[str, Any],
                         state_key: str = "") -> SendOutcome:
-        try:
-            resp = await self.client.room_put_state(room_id, event_type, content, state_key)
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            return SendOutcome("retry", error=type(exc).__name__)
-        if isinstance(resp, nio.RoomPutStateResponse):
-            return SendOutcome("ok", event_id=resp.event_id)
-        return self._outcome(resp)
+        return await self._request(self.client.room_put_state(room_id, event_type, content, state_key),
+                                   nio.RoomPutStateResponse, ident="event_id")
 
     async def set_power(self, room_id: str, user_id: str, level: int) -> SendOutcome:
         """Read-modify-write of one user's level. Never lists a room creator (room version 12)."""
@@ -162,44 +158,34 @@ class RoomAdmin:
 
     async def invite(self, room_id: str, user_id: str) -> SendOutcome:
         """Invite; a person already in the room (or invited) counts as done."""
-        try:
-            resp = await self.client.room_invite(room_id, user_id)
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            return SendOutcome("retry", error=type(exc).__name__)
-        if isinstance(resp, nio.RoomInviteResponse):
-            return SendOutcome("ok")
-        if resp.status_code == "M_FORBIDDEN" and "already" in (resp.message or "").lower():
-            return SendOutcome("ok")
-        return self._outcome(resp)
+        return await self._request(self.client.room_invite(room_id, user_id), nio.RoomInviteResponse,
+                                   done=lambda resp: _forbidden_because(resp, "already"))
 
     async def kick(self, room_id: str, user_id: str, reason: str | None = None) -> SendOutcome:
         """Remove someone (also withdraws an invite); someone no longer there counts as done."""
-        try:
-            resp = await self.client.room_kick(room_id, user_id, reason)
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            return SendOutcome("retry", error=type(exc).__name__)
-        if isinstance(resp, nio.RoomKickResponse):
-            return SendOutcome("ok")
-        if resp.status_code == "M_FORBIDDEN" and "not in the room" in (resp.message or "").lower():
-            return SendOutcome("ok")
-        return self._outcome(resp)
+        return await self._request(self.client.room_kick(room_id, user_id, reason), nio.RoomKickResponse,
+                                   done=lambda resp: _forbidden_because(resp, "not in the room"))
 
     async def redact(self, room_id: str, event_id: str, reason: str | None, txn_id: str) -> SendOutcome:
         """Redact an event; one already gone (or never known) counts as done."""
-        try:
-            resp = await self.client.room_redact(room_id, event_id, reason, tx_id=txn_id)
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            return SendOutcome("retry", error=type(exc).__name__)
-        if isinstance(resp, nio.RoomRedactResponse) or resp.status_code == "M_NOT_FOUND":
-            return SendOutcome("ok")
-        return self._outcome(resp)
+        return await self._request(self.client.room_redact(room_id, event_id, reason, tx_id=txn_id),
+                                   nio.RoomRedactResponse, done=lambda resp: resp.status_code == "M_NOT_FOUND")
 
     async def leave_room(self, room_id: str) -> SendOutcome:
+        return await self._request(self.client.room_leave(room_id), nio.RoomLeaveResponse)
+
+    async def _request(self, call: Awaitable[Any], ok: type, *, done: Callable[[Any], bool] = lambda resp: False,
+                       ident: str | None = None) -> SendOutcome:
+        """One homeserver request as an outcome: ok for an `ok` response (event_id its attribute
+        `ident`) or an error that `done` says leaves things as wanted (someone already invited);
+        retry on a network error; else as _outcome judges the error (429 and 5xx retry)."""
         try:
-            resp = await self.client.room_leave(room_id)
+            resp = await call
         except (aiohttp.ClientError, TimeoutError) as exc:
             return SendOutcome("retry", error=type(exc).__name__)
-        if isinstance(resp, nio.RoomLeaveResponse):
+        if isinstance(resp, ok):
+            return SendOutcome("ok", event_id=getattr(resp, ident) if ident else None)
+        if done(resp):
             return SendOutcome("ok")
         return self._outcome(resp)
 

@@ -27,16 +27,22 @@ async def element_member(synapse, name: str) -> ElementMember:
     return member
 
 
+async def _help_in_dm(member: ElementMember, bot_user: str):  # noqa: ANN202
+    """Element opens an encrypted DM with the bot and asks `!help`: the reply, which it must decrypt."""
+    room = await member.create_dm(bot_user, encrypted=True)
+    await member.wait_joined(room, bot_user)
+    sent = await member.send(room, "!help")
+    reply = await member.wait_message(room, bot_user, after=sent, timeout_ms=30000)
+    assert reply.decrypted, f"Element could not decrypt the bot's reply: {reply.error}"
+    return reply
+
+
 async def test_element_member_reads_the_bots_encrypted_help(make_bot, synapse):
     bot = await make_bot()
     assert bot.kring.cross_signing and bot.kring.cross_signing.device_signed
     member = await element_member(synapse, "elena")
     try:
-        room = await member.create_dm(bot.user_id, encrypted=True)
-        await member.wait_joined(room, bot.user_id)
-        sent = await member.send(room, "!help")
-        reply = await member.wait_message(room, bot.user_id, after=sent, timeout_ms=30000)
-        assert reply.decrypted, f"Element could not decrypt the bot's reply: {reply.error}"
+        reply = await _help_in_dm(member, bot.user_id)
         assert reply.content["msgtype"] == "m.notice"
         assert "!ping" in reply.body
     finally:
@@ -58,11 +64,7 @@ async def test_without_a_passphrase_the_bot_is_still_cross_signed_and_element_ta
     assert [r for r in caplog.records if r.levelno == logging.WARNING and "NOT encrypted at rest" in r.getMessage()]
     member = await element_member(synapse, "ulrich")
     try:
-        room = await member.create_dm(bot.user_id, encrypted=True)
-        await member.wait_joined(room, bot.user_id)
-        sent = await member.send(room, "!help")
-        reply = await member.wait_message(room, bot.user_id, after=sent, timeout_ms=30000)
-        assert reply.decrypted, f"Element could not decrypt the bot's reply: {reply.error}"
+        reply = await _help_in_dm(member, bot.user_id)
         assert "!ping" in reply.body
     finally:
         await member.close()
