@@ -15,18 +15,16 @@ import secrets
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import select
-
-from api.rooms import SESSION_MARKER, session_power_levels
 from api.files import Vault
-from bot.chat import EVENT, FILE, INVITE, KEPT_FILE, KICK, LEAVE, LEVELS, MESSAGE, PIN, POWER, REDACT, ROOM, STATE
+from bot.chat import EVENT, FILE, KEPT_FILE, MESSAGE, ROOM
 from bot.matrix.gateway import MatrixGateway, SendOutcome
 from bot.retry import retry_delay
+from bot.room_work import RoomWork
 from bot.send_slots import SendSlots
 from bot.shrink import cut_down, event_size
 from storage import direct_rooms, outbox, schedule
 from storage.database import Database
-from storage.models import DirectRoom, GroupSession, NetworkRoom, OutboxItem
+from storage.models import OutboxItem
 
 log = logging.getLogger("kring.outbox")
 
@@ -50,10 +48,9 @@ class OutboxSender:
                  encrypt_dms: bool, parallel_rooms: int = 8, backoff_base: float = 0.5,
                  max_unexpected: int = MAX_UNEXPECTED_FAILURES, retry_max_s: float = 2.0,
                  on_schedule: Callable[[], None] = lambda: None, vault: Vault | None = None) -> None:
-        self.vault = vault  # where a kept file (KEPT_FILE) is read from when it is sent
         self.db = db
         self.on_schedule = on_schedule  # a room was made: its follow-up job is in the schedule table
-        self._invited: dict[int, list[str]] = {}  # room item id -> who its room was created with
+        self.rooms = RoomWork(db, gateway, vault)
         self.gateway = gateway
         self.clock = clock
         self.encrypt_dms = encrypt_dms
@@ -278,12 +275,12 @@ class OutboxSender:
 
     async def _attempt(self, item: OutboxItem) -> SendOutcome:
         if item.kind == ROOM:
-            return await self._unless_stopping(self._create_room(item))
+            return await self._unless_stopping(self.rooms.create(item))
         room_id = item.room_id or await self._dm_room(item.user_id)
         if item.kind == MESSAGE:
             return await self._unless_stopping(self.gateway.send(room_id, item.payload["content"], item.txn_id))
         if item.kind == KEPT_FILE:
-            return await self._send_kept(room_id, item)
+            return await self._unless_stopping(self.rooms.send_kept(room_id, item))
         if item.kind == EVENT:
             return await self._unless_stopping(self.gateway.send(room_id, item.payload["content"], item.txn_id,
                                                                  event_type=item.payload["type"]))
@@ -295,100 +292,7 @@ class OutboxSender:
             content = {"msgtype": kind, "body": item.payload["filename"],
                        "info": {"mimetype": item.payload["mimetype"], "size": len(data)}, **keys}
             return await self._unless_stopping(self.gateway.send(room_id, content, item.txn_id))
-        return await self._unless_stopping(self._room_operation(room_id, item))
-
-    async def _send_kept(self, room_id: str, item: OutboxItem) -> SendOutcome:
-        """A file from the vault: decrypted to a private temporary file, uploaded from it in chunks
-        (encrypted for the room on the way), the temporary file removed whatever happens."""
-        p = item.payload
-        if self.vault is None:
-            return SendOutcome("failed", error="no file vault")
-        folder = self.vault.folder.parent / "outgoing"
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        plain = folder / f"out-{item.id}"
-        try:
-            try:
-                size = self.vault.decrypt_to(p["handle"], plain)
-            except FileNotFoundError:
-                return SendOutcome("failed", error="file no longer kept")  # erased meanwhile: never sent
-            keys = await self._unless_stopping(self.gateway.upload_path(room_id, plain, p["mimetype"], p["filename"]))
-        finally:
-            plain.unlink(missing_ok=True)
-        content = {"msgtype": "m.file", "body": p["filename"], "info": {"mimetype": p["mimetype"], "size": size}, **keys}
-        return await self._unless_stopping(self.gateway.send(room_id, content, item.txn_id))
-
-    async def _room_operation(self, room_id: str, item: OutboxItem) -> SendOutcome:
-        """Invites, kicks, power levels, state and leaving: each is idempotent, so a retry is safe."""
-        p = item.payload
-        if item.kind == INVITE:
-            return await self.gateway.invite(room_id, p["user_id"])
-        if item.kind == KICK:
-            return await self.gateway.kick(room_id, p["user_id"], p.get("reason"))
-        if item.kind == POWER:
-            return await self.gateway.set_power(room_id, p["user_id"], int(p["level"]))
-        if item.kind == STATE:
-            return await self.gateway.put_state(room_id, p["type"], p["content"], p.get("state_key", ""))
-        if item.kind == LEAVE:
-            return await self.gateway.leave_room(room_id)
-        if item.kind == LEVELS:
-            return await self.gateway.set_levels(room_id, {k: int(v) for k, v in p["levels"].items()})
-        if item.kind == REDACT:
-            return await self.gateway.redact(room_id, p["event_id"], p.get("reason"), item.txn_id)
-        if item.kind == PIN:
-            return await self._pin(room_id, int(p["item"]))
-        return SendOutcome("failed", error=f"unknown outbox kind {item.kind}")
-
-    async def _create_room(self, item: OutboxItem) -> SendOutcome:
-        """Create a private room once. An attempt is counted in the table before the homeserver is
-        asked; a later attempt (after a crash or a lost answer) first looks for the room the earlier
-        one may have made, by the marker state carrying this row's transaction id."""
-        p = item.payload
-        async with self.db.transaction() as session:
-            row = await session.get(OutboxItem, item.id)
-            tried = bool(row and row.attempts)
-            await outbox.note_attempt(session, item.id)
-        if tried:
-            found = await self.gateway.find_marked_room(SESSION_MARKER, item.txn_id, await self._known_rooms())
-            if found:
-                members = await self.gateway.memberships(found)
-                self._invited[item.id] = sorted(u for u, m in members.items()
-                                                if m in ("invite", "join") and u != self.gateway.user_id)
-                log.warning("found the room an earlier attempt made", extra={"item": item.id, "room_id": found})
-                return SendOutcome("ok", event_id=found)
-        version = await self.gateway.default_room_version()
-        outcome = await self.gateway.create_private_room(
-            name=p["name"], topic=p["topic"], room_version=version, marker_type=SESSION_MARKER,
-            marker={**p["marker"], "token": item.txn_id},
-            power_levels=session_power_levels(version, self.gateway.user_id, p["moderators"]), invite=p["invite"])
-        if outcome.status == "ok":
-            self._invited[item.id] = list(p["invite"])
-        elif outcome.status == "failed" and p["invite"] and "invite" in (outcome.error or "").lower():
-            # The homeserver refuses this many invites with a creation: create first, invite after.
-            log.warning("room creation refused its invites; inviting one by one", extra={"item": item.id})
-            item.payload = {**p, "invite": []}
-            return SendOutcome("retry", retry_after=0.01, error=outcome.error)
-        return outcome
-
-    async def _known_rooms(self) -> set[str]:
-        """Rooms recorded for something already: a marked room among them is not the one sought."""
-        async with self.db.read() as session:
-            known = set()
-            for column in (NetworkRoom.room_id, DirectRoom.room_id, GroupSession.room_id):
-                known |= {r for (r,) in await session.execute(select(column)) if r}
-        return known
-
-    async def _pin(self, room_id: str, item_id: int) -> SendOutcome:
-        """Add the event sent for outbox row `item_id` to the room's pinned events (kept: the
-        others already pinned; a retry finds it pinned and changes nothing)."""
-        async with self.db.read() as session:
-            event_id = await outbox.event_id_of(session, item_id)
-        if event_id is None:
-            return SendOutcome("failed", error="the message to pin was not sent")
-        current = await self.gateway.get_state(room_id, "m.room.pinned_events") or {}
-        pinned = [e for e in current.get("pinned", []) if isinstance(e, str)]
-        if event_id in pinned:
-            return SendOutcome("ok")
-        return await self.gateway.put_state(room_id, "m.room.pinned_events", {"pinned": [*pinned, event_id]})
+        return await self._unless_stopping(self.rooms.operation(room_id, item))
 
     async def _dm_room(self, user_id: str) -> str:
         async with self.db.read() as session:
@@ -412,7 +316,7 @@ class OutboxSender:
             await outbox.mark_done(session, item.id, now, error, event_id)
             if item.kind == ROOM:  # what the feature does next, once: in the same transaction
                 then = {**item.payload["then_payload"], "room_id": None if error else event_id,
-                        "invited": self._invited.pop(item.id, []), "error": error}
+                        "invited": self.rooms.invited.pop(item.id, []), "error": error}
                 await schedule.put(session, f"room-made-{item.id}", item.payload["then"], now, then, now)
         if item.kind == ROOM:
             self.on_schedule()

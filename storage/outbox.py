@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import OutboxItem
+from storage.models import DirectRoom, GroupSession, NetworkRoom, OutboxItem
 
 _INSERT = insert(OutboxItem.__table__).returning(OutboxItem.__table__.c.id)
 
@@ -99,3 +99,11 @@ async def wipe_sent(session: AsyncSession, done_from: datetime, done_before: dat
 async def event_id_of(session: AsyncSession, item_id: int) -> str | None:
     """The Matrix event id a sent row produced (None while unsent, or if it failed)."""
     return (await session.execute(select(OutboxItem.event_id).where(OutboxItem.id == item_id))).scalar()
+
+
+async def recorded_rooms(session: AsyncSession) -> set[str]:
+    """Every room recorded for something: a network's, a DM, a session's."""
+    known: set[str] = set()
+    for column in (NetworkRoom.room_id, DirectRoom.room_id, GroupSession.room_id):
+        known |= {r for (r,) in await session.execute(select(column)) if r}
+    return known
