@@ -119,7 +119,7 @@ async def arrivals(http: Http, person: Person, room: str, sender: str) -> list[t
             return out
 
 
-async def run(n: int, count: int, window: float, kill_at: float, keep: bool) -> None:
+async def run(n: int, count: int, window: float, kill_at: float, keep: bool, profile: Path | None = None) -> None:
     home = Path(tempfile.mkdtemp(prefix="kring-reminders-"))
     synapse = LocalSynapse(home / "synapse")
     http = kring = None
@@ -166,6 +166,8 @@ async def run(n: int, count: int, window: float, kill_at: float, keep: bool) -> 
         killed = datetime.now(timezone.utc)
         kring.ready_after = None
         kring._ready = asyncio.Event()
+        if profile is not None:  # the process after the restart, written when it stops
+            kring.argv[1:1] = ["-m", "cProfile", "-o", str(profile)]
         restart = await kring.start()
         ready = datetime.now(timezone.utc)
         rss["after restart"] = memory_mib(kring.pid)[1]
@@ -232,8 +234,9 @@ def main() -> int:
     parser.add_argument("--window", type=float, default=600, help="seconds over which the reminders fall due")
     parser.add_argument("--kill-at", type=float, default=0.4, help="fraction of the window at which kill -9 lands")
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--profile", type=Path, help="cProfile output of the process after the restart")
     a = parser.parse_args()
-    asyncio.run(run(a.members, a.reminders, a.window, a.kill_at, a.keep))
+    asyncio.run(run(a.members, a.reminders, a.window, a.kill_at, a.keep, a.profile))
     return 0
 
 

@@ -100,7 +100,7 @@ class Kring:
         self.schedule = ScheduleRunner(
             self.db, self.registry.jobs, clock, catch_up=timedelta(hours=config.bot.schedule_catch_up_hours),
             language=config.bot.language, prefix=config.bot.command_prefix, on_commit=self.outbox.wake,
-            declared=self.registry.declared, vault=self.vault, retention=retention,
+            declared=self.registry.declared, vault=self.vault, retention=retention, submit=self.outbox.submit,
         )
         self.outbox.on_schedule = self.schedule.wake  # a room made: its follow-up job runs at once
         self.dispatcher = Dispatcher(

@@ -19,6 +19,14 @@ async def reminders_muted(session: AsyncSession, user_id: str) -> bool:
     return member is not None and member.reminders_off
 
 
+async def muted_among(session: AsyncSession, user_ids: set[str]) -> set[str]:
+    """Those of `user_ids` who said `!reminders off` (one query for a batch of reminders)."""
+    if not user_ids:
+        return set()
+    query = select(Member.user_id).where(Member.user_id.in_(sorted(user_ids)), Member.reminders_off.is_(True))
+    return set((await session.execute(query)).scalars())
+
+
 async def get_or_create(session: AsyncSession, user_id: str, now: datetime) -> Member:
     member = await get(session, user_id)
     if member is None:

@@ -69,13 +69,15 @@ async def cancel(session: AsyncSession, key: str, now: datetime) -> bool:
 
 
 async def due(session: AsyncSession, now: datetime, limit: int = 100) -> list[ScheduledAction]:
-    rows = await session.execute(
-        select(ScheduledAction)
-        .where(ScheduledAction.done_at.is_(None), ScheduledAction.due_at <= now)
-        .order_by(ScheduledAction.due_at, ScheduledAction.id)
-        .limit(limit)
-    )
-    return list(rows.scalars())
+    """Rows to run now, the oldest first; on PostgreSQL locked for this transaction (a second
+    runner waits, then finds them done)."""
+    query = (select(ScheduledAction)
+             .where(ScheduledAction.done_at.is_(None), ScheduledAction.due_at <= now)
+             .order_by(ScheduledAction.due_at, ScheduledAction.id)
+             .limit(limit))
+    if session.bind.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return list((await session.execute(query)).scalars())
 
 
 async def lock_pending(session: AsyncSession, action_id: int) -> ScheduledAction | None:

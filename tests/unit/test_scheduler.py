@@ -122,6 +122,20 @@ async def test_a_failing_job_is_marked_and_the_others_still_run(db: Database, jo
     assert [r.payload["content"]["body"] for r in await outbox_rows(db)] == ["Reminder: after the failure"]
 
 
+async def test_rows_due_together_reach_the_sender_without_the_messages_of_a_failed_job(
+        db: Database, jobs: Jobs, clock: FakeClock) -> None:
+    """Rows due together run in one go and their messages go straight to the sender; what a
+    failing job had queued was rolled back with it and is never handed over."""
+    await put(db, "a-remind", "remind", clock.now - timedelta(minutes=3), what="first")
+    await put(db, "b-explode", "explode", clock.now - timedelta(minutes=2))
+    await put(db, "c-remind", "remind", clock.now - timedelta(minutes=1), what="third")
+    handed: list[Any] = []
+    runner = ScheduleRunner(db, jobs.table(), clock, catch_up=timedelta(hours=24), language="en", submit=handed.extend)
+    assert await runner.run_due() == 3
+    assert [i.payload["content"]["body"] for i in handed] == ["Reminder: first", "Reminder: third"]
+    assert sorted(i.id for i in handed) == sorted(r.id for r in await outbox_rows(db))
+
+
 async def test_an_unknown_kind_is_marked_and_does_not_block(db: Database, jobs: Jobs, clock: FakeClock) -> None:
     await put(db, "a-gone", "feature-removed", clock.now - timedelta(minutes=2))
     await put(db, "b-remind", "remind", clock.now - timedelta(minutes=1), what="x")
@@ -191,6 +205,33 @@ async def test_the_timer_wakes_the_bot_when_a_row_falls_due(db: Database) -> Non
         await runner.stop()
     assert (await row(db, "soon")).outcome == "done"
     assert [r.payload["content"]["body"] for r in await outbox_rows(db)] == ["on time"]
+
+
+async def test_a_row_that_falls_due_while_the_timer_runs_the_schedule_is_not_left_waiting(db: Database) -> None:
+    """Real time: the first row's job is slow, the second falls due meanwhile; the timer re-armed
+    for it at once runs it (no safety wake-up for an hour)."""
+    done: dict[str, asyncio.Event] = {"first": asyncio.Event(), "second": asyncio.Event()}
+
+    async def remind(ctx: JobContext, payload: dict[str, Any]) -> None:
+        if payload["what"] == "first":
+            await asyncio.sleep(0.5)  # a slow job (a busy database), not a synchronisation
+        await ctx.chat.send(ROOM, as_text(payload["what"]))
+
+    def now() -> datetime:
+        return datetime.now(timezone.utc)
+
+    runner = ScheduleRunner(db, {"remind": remind}, now, catch_up=timedelta(hours=1), language="en",
+                            submit=lambda items: [done[i.payload["content"]["body"]].set() for i in items],
+                            safety_interval=timedelta(hours=1))
+    await put(db, "first", "remind", now() + timedelta(milliseconds=200), what="first")
+    await put(db, "second", "remind", now() + timedelta(milliseconds=400), what="second")
+    await runner.start()
+    try:
+        await asyncio.wait_for(done["first"].wait(), timeout=10)
+        await asyncio.wait_for(done["second"].wait(), timeout=10)
+    finally:
+        await runner.stop()
+    assert [r.payload["content"]["body"] for r in await outbox_rows(db)] == ["first", "second"]
 
 
 # ---- robustness: a failed run never leaves the timer un-armed --------------------------------
