@@ -12,6 +12,8 @@ from typing import Any
 
 import yaml
 
+from api import yaml_files
+
 SHIPPED = Path(__file__).parent / "feedback_forms"
 DEFAULT = "default"
 KINDS = ("rating", "choice", "text")
@@ -95,7 +97,7 @@ def _read(folder: Path) -> dict[str, Form]:
     out = {}
     for path in sorted(folder.glob("*.yaml")):
         try:
-            values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            values = yaml_files.safe_load(path.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as err:
             raise FormError(f"{path}: not valid YAML ({err})") from None
         out[path.stem] = parse(path.stem, values)

@@ -21,11 +21,11 @@ from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import yaml
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_skeleton, format_time, get_timezone_location
 from babel.numbers import format_decimal
 
+from api import yaml_files
 from api.render import Text, as_text
 
 LOCALES = Path(__file__).parent / "locales"
@@ -41,7 +41,7 @@ def catalogue(language: str) -> dict[str, Entry]:
     path = LOCALES / f"{language}.yaml"
     if not path.exists():
         return {}
-    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return yaml_files.safe_load(path.read_text(encoding="utf-8")) or {}
 
 
 def languages() -> list[str]:

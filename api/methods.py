@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from api import yaml_files
+
 SHIPPED = Path(__file__).parent / "methods"
 _KEY_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-")
 
@@ -90,7 +92,7 @@ def parse(key: str, raw: Mapping[str, object]) -> Method:
 @cache
 def shipped() -> dict[str, dict[str, Any]]:
     """key -> the method's YAML values, in key order."""
-    return {p.stem: yaml.safe_load(p.read_text(encoding="utf-8")) or {} for p in sorted(SHIPPED.glob("*.yaml"))}
+    return {p.stem: yaml_files.safe_load(p.read_text(encoding="utf-8")) or {} for p in sorted(SHIPPED.glob("*.yaml"))}
 
 
 def _check_key(key: object, where: str) -> str:
@@ -114,7 +116,7 @@ def configured(entries: Sequence[object], base: Path | None = None) -> dict[str,
             if not path.is_absolute() and base is not None:
                 path = base / path
             try:
-                raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+                raw = yaml_files.safe_load(path.read_text(encoding="utf-8")) or {}
             except OSError as exc:
                 raise MethodError(f"{where}: cannot read {entry}: {exc.strerror}") from None
             except yaml.YAMLError:

@@ -48,6 +48,18 @@ def freeze_startup_objects() -> None:
     gc.freeze()
 
 
+def give_back_freed_memory() -> None:
+    """What the start freed (the first sync's parsed response above all) stays in the C heap, counted
+    in the resident set, until it is handed back to the system: glibc's malloc_trim does that, some
+    2 MiB of the idle RSS. Elsewhere there is nothing to do."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def make_vault(config: Config) -> FileVault:
     """The encrypted file store: its key from files.key, else derived from matrix.key_passphrase,
     else one kept in a file beside it (and a warning)."""
@@ -206,7 +218,15 @@ class Kring:
         Shielded: a cancellation (Ctrl-C) must not reach the parts mid-transaction; stop() winds
         them down cooperatively instead."""
         freeze_startup_objects()
-        await asyncio.shield(asyncio.gather(*self._tasks))
+        trim = asyncio.create_task(self._trim_once_caught_up())
+        try:
+            await asyncio.shield(asyncio.gather(*self._tasks))
+        finally:
+            trim.cancel()
+
+    async def _trim_once_caught_up(self) -> None:
+        await self.sync.caught_up.wait()
+        give_back_freed_memory()
 
     async def stop(self) -> None:
         # Sync first (no new commands), then the outbox; both finish the database work in hand.

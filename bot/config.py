@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, ValidationInfo, field_validator
 
-from api import feedback_forms, i18n
+from api import feedback_forms, i18n, yaml_files
 from api.converters import offsets_of
 from api.methods import Method, MethodError, configured
 
@@ -206,7 +206,7 @@ class FeedbackConfig(_Section):
 
 def _yaml_of(path: Path) -> dict[str, Any]:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        return yaml_files.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as err:
         raise ValueError(f"{path}: not valid YAML") from err
 class FilesConfig(_Section):
@@ -287,7 +287,7 @@ def load_config(path: str | Path, environ: dict[str, str] | None = None) -> Conf
     except OSError as exc:
         raise ConfigError([("(file)", f"cannot read {path}: {exc.strerror}")]) from None
     try:
-        data = yaml.safe_load(text) or {}
+        data = yaml_files.safe_load(text) or {}
     except yaml.YAMLError as exc:
         raise ConfigError([("(file)", _yaml_problem(exc))]) from None
     if not isinstance(data, dict):

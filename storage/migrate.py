@@ -68,9 +68,9 @@ async def is_up_to_date(engine: AsyncEngine) -> bool:
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     if revision == "head" and await is_up_to_date(engine):
         return
+    # Alembic logs "setup plugin ..." seven times as it is imported: quiet before that.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     from alembic import command
-
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # "setup plugin ..." x 7
 
     def _run(sync_conn) -> None:  # noqa: ANN001
         cfg = alembic_config()

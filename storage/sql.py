@@ -5,14 +5,22 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import Insert
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
 @cache
+def _insert_of(dialect: str) -> Any:
+    """The dialect's insert() with ON CONFLICT; PostgreSQL's dialect (2 MiB) loads only on PostgreSQL."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
+
+
+@cache
 def _insert_ignore_statement(dialect: str, model: type) -> Insert:
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return insert(model.__table__).on_conflict_do_nothing()
+    return _insert_of(dialect)(model.__table__).on_conflict_do_nothing()
 
 
 async def insert_ignore(session: AsyncSession, model: type, values: dict[str, Any]) -> bool:
@@ -25,8 +33,6 @@ async def insert_ignore(session: AsyncSession, model: type, values: dict[str, An
 
 async def upsert(session: AsyncSession, model: type, values: dict[str, Any], *, key: str) -> None:
     """INSERT ... ON CONFLICT (key) DO UPDATE: one statement, no read first."""
-    dialect = session.bind.dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(model).values(**values)
+    statement = _insert_of(session.bind.dialect.name)(model).values(**values)
     changes = {k: v for k, v in values.items() if k != key}
     await session.execute(statement.on_conflict_do_update(index_elements=[key], set_=changes))

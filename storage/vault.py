@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 import re
 import secrets
+from collections.abc import Callable
+from functools import cached_property, partial
 from pathlib import Path
 
 from Crypto.Cipher import AES
@@ -19,12 +21,17 @@ _HANDLE = re.compile(r"^[0-9a-f]{32}$")
 
 
 class FileVault:
-    def __init__(self, folder: Path, key: bytes, max_bytes: int) -> None:
-        if len(key) != 32:
+    def __init__(self, folder: Path, key: bytes | Callable[[], bytes], max_bytes: int) -> None:
+        """`key` is the key, or what derives it when the first file is kept or read."""
+        if isinstance(key, bytes) and len(key) != 32:
             raise ValueError("the file key must be 32 bytes")
         self.folder = folder
-        self._key = key
+        self._key_source = key
         self.max_bytes = max_bytes
+
+    @cached_property
+    def _key(self) -> bytes:
+        return self._key_source if isinstance(self._key_source, bytes) else self._key_source()
 
     def _cipher(self, nonce: bytes, handle: str):  # noqa: ANN202 - pycryptodome's GCM object
         """AES-256-GCM bound to this file's handle (the handle is authenticated with the data)."""
@@ -98,13 +105,20 @@ class FileVault:
         return sorted(p.stem for p in self.folder.glob("*.bin") if _HANDLE.match(p.stem))
 
 
-def load_key(key: str | None, key_file: Path, *, passphrase: str | None = None) -> tuple[bytes, bool]:
+def derive_key(passphrase: str) -> bytes:
+    import hashlib
+
+    return hashlib.scrypt(passphrase.encode(), salt=b"kring files at rest", n=2**14, r=8, p=1, dklen=32)
+
+
+def load_key(key: str | None, key_file: Path, *,
+             passphrase: str | None = None) -> tuple[bytes | Callable[[], bytes], bool]:
     """The configured key (32 bytes, base64 or hex), else one derived from the passphrase that
     also guards the bot's crypto store, else one made once and kept in `key_file` (mode 0600).
-    Returns (key, kept_in_file)."""
+    Returns (key, kept_in_file). A passphrase's key comes as the call that derives it: scrypt
+    takes 16 MiB and some 40 ms, which a start need not spend (FileVault derives it when used)."""
     import base64
     import binascii
-    import hashlib
 
     if key:
         text = key.strip()
@@ -116,7 +130,7 @@ def load_key(key: str | None, key_file: Path, *, passphrase: str | None = None) 
             raise ValueError("files.key must be 32 bytes, written as base64 or 64 hex digits")
         return raw, False
     if passphrase:
-        return hashlib.scrypt(passphrase.encode(), salt=b"kring files at rest", n=2**14, r=8, p=1, dklen=32), False
+        return partial(derive_key, passphrase), False
     if key_file.exists():
         return bytes.fromhex(key_file.read_text().strip()), True
     key_file.parent.mkdir(parents=True, exist_ok=True)

@@ -1,5 +1,6 @@
-"""Heavy modules load only when used: a bot that starts on an up-to-date database has not loaded
-the migrations tooling (Alembic) nor the calendar library (icalendar) by the time it is ready."""
+"""Heavy work waits until it is used: a bot that starts on an up-to-date database has not loaded
+the migrations tooling (Alembic), the calendar library (icalendar) nor PostgreSQL's dialect (on
+SQLite) by the time it is ready, nor derived the files key from the passphrase."""
 from __future__ import annotations
 
 import subprocess
@@ -7,13 +8,17 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_an_up_to_date_start_loads_neither_alembic_nor_icalendar(tmp_path: Path) -> None:
+def test_an_up_to_date_sqlite_start_loads_neither_alembic_nor_icalendar_nor_postgresql(tmp_path: Path) -> None:
     db = tmp_path / "kring.db"
     script = textwrap.dedent(f"""
         import asyncio, subprocess, sys
+        from datetime import datetime, timezone
+        from storage import processed, runtime_state
         from storage.database import Database
 
         async def main():
@@ -25,10 +30,52 @@ def test_an_up_to_date_start_loads_neither_alembic_nor_icalendar(tmp_path: Path)
             Registry.discover()  # every feature's module
             d = Database({f"sqlite+aiosqlite:///{db}"!r})
             await d.migrate()
+            async with d.transaction() as session:  # an upsert and an insert-or-ignore, as every sync makes
+                await runtime_state.put(session, runtime_state.SYNC_TOKEN, "s1")
+                await processed.claim(session, "$e1", "!r", datetime.now(timezone.utc))
             await d.close()
-            print(sorted(m for m in ("alembic", "icalendar") if m in sys.modules))
+            print(sorted(m for m in ("alembic", "icalendar", "sqlalchemy.dialects.postgresql") if m in sys.modules))
 
         asyncio.run(main())
     """)
     out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stderr
+
+
+def test_a_passphrase_files_key_is_derived_when_a_file_is_first_kept_and_opens_it_after_a_restart(
+        tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """scrypt takes 16 MiB and tens of milliseconds: a start does not spend them, the first file does."""
+    from storage import vault
+
+    derived: list[str] = []
+    real = vault.derive_key
+    monkeypatch.setattr(vault, "derive_key", lambda passphrase: derived.append(passphrase) or real(passphrase))
+    folder, key_file = tmp_path / "kept", tmp_path / "files.key"
+    key, kept_in_file = vault.load_key(None, key_file, passphrase="correct horse")
+    started = vault.FileVault(folder, key, max_bytes=1000)
+    assert derived == [] and not kept_in_file and not key_file.exists()
+
+    source = tmp_path / "case.pdf"
+    source.write_bytes(b"%PDF confidential")
+    handle = started.keep(source)
+    assert derived == ["correct horse"]
+
+    restarted = vault.FileVault(folder, vault.load_key(None, key_file, passphrase="correct horse")[0], max_bytes=1000)
+    assert restarted.read(handle) == b"%PDF confidential"
+    other = vault.FileVault(folder, vault.load_key(None, key_file, passphrase="another")[0], max_bytes=1000)
+    with pytest.raises(ValueError):
+        other.read(handle)
+
+
+def test_a_start_that_migrates_logs_the_migration_without_alembics_plugin_chatter(tmp_path: Path) -> None:
+    script = textwrap.dedent(f"""
+        import asyncio, logging
+        from storage.database import Database
+
+        logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+        d = Database({f"sqlite+aiosqlite:///{tmp_path / 'kring.db'}"!r})
+        asyncio.run(d.migrate())
+    """)
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert "kring.migrate: migrating the database" in out.stderr
+    assert "setup plugin" not in out.stderr, out.stderr
