@@ -144,10 +144,12 @@ class Kring:
     async def start(self) -> None:
         """Once logged in and cross-signed, the first sync (the longest wait of a start: the full
         state of every room) is fetched while the rest starts; its commands are handled once
-        start() is done."""
-        await self.db.migrate()
-        await self._seed_coordinators()
-        await self.gateway.login()
+        start() is done. The database is readied while the bot logs in."""
+        database = asyncio.create_task(self._ready_database(), name="database")
+        try:
+            await self.gateway.login()
+        finally:
+            await database  # never left half-migrated, even when the login failed
         self.dispatcher.settings.bot_display_name = self.gateway.display_name
         await self._cross_sign()  # before the first sync: its key work must not cross the device's
         sync = asyncio.create_task(self.sync.run(), name="sync")
@@ -194,6 +196,10 @@ class Kring:
             self.provisioned = await Provisioner(self.db, self.gateway, self.config, self.clock).run()
         except (ConnectionError, OSError, TimeoutError):
             log.exception("could not make sure of the networks' rooms; trying again at the next start")
+
+    async def _ready_database(self) -> None:
+        await self.db.migrate()
+        await self._seed_coordinators()
 
     async def _seed_coordinators(self) -> None:
         now = self.clock()
