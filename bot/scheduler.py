@@ -45,6 +45,7 @@ ALIVE_AT = "schedule_alive_at"  # runtime_state: the last time the schedule's sa
 DEFAULT_ZONE = "Europe/Amsterdam"
 BATCH = 50  # due rows run in one transaction at most
 BATCH_SECONDS = 0.2  # a batch stops taking rows after this long (the write lock is not held longer)
+START_SECONDS = 1.0  # the start runs what fell due for this long; the timer runs the rest just after
 
 
 class _Tools:
@@ -112,7 +113,7 @@ class ScheduleRunner:
                 await self._miss_stale()
             except Exception:  # noqa: BLE001 - logged; the batches below report them one by one
                 log.exception("could not report the missed rows", extra={"ref": secrets.token_hex(3)})
-        await self.run_due()
+        await self.run_due(budget=START_SECONDS)
 
     async def _keep_sweeps(self, now: datetime) -> None:
         """Each sweep kind (@job(every=...)) has a pending row: one due now if there is none."""
@@ -155,8 +156,10 @@ class ScheduleRunner:
         """When the timer was last armed to run the schedule (None when nothing is pending)."""
         return self._next_wake
 
-    async def run_due(self) -> int:
+    async def run_due(self, budget: float | None = None) -> int:
         """Run every due row; never raises an ordinary error and always leaves the timer armed.
+        With a `budget` (seconds), batches stop once it is spent and the timer, armed for now,
+        runs the rest right after (the start is not held up by a long catch-up).
 
         Due rows run in batches, each in one transaction (bot/scheduler.py docstring). A batch
         that fails as a whole (at commit, say) is run again row by row: a row whose run fails then
@@ -165,7 +168,7 @@ class ScheduleRunner:
         async with self._lock:
             if self._stopped:
                 return 0
-            ran, failed, skip = 0, False, set[int]()
+            ran, failed, skip, began = 0, False, set[int](), time.monotonic()
             try:
                 while True:
                     ids: list[int] = []
@@ -179,7 +182,7 @@ class ScheduleRunner:
                         count, more = await self._run_singly(ids, skip), True
                         failed = failed or bool(skip)
                     ran += count
-                    if not more:
+                    if not more or (budget is not None and time.monotonic() - began >= budget):
                         break
             except Exception:  # noqa: BLE001 - logged; the whole run is retried later
                 failed = True

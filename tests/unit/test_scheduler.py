@@ -234,6 +234,36 @@ async def test_a_row_that_falls_due_while_the_timer_runs_the_schedule_is_not_lef
     assert [r.payload["content"]["body"] for r in await outbox_rows(db)] == ["first", "second"]
 
 
+async def test_a_long_catch_up_does_not_hold_up_the_start(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Real time: with more fallen due than the start runs (here one batch of one row), the start
+    returns and the timer runs the rest at once."""
+    import bot.scheduler as scheduler_module
+    monkeypatch.setattr(scheduler_module, "BATCH", 1)
+    monkeypatch.setattr(scheduler_module, "START_SECONDS", 0.0)
+    sent: list[str] = []
+    all_sent = asyncio.Event()
+
+    async def remind(ctx: JobContext, payload: dict[str, Any]) -> None:
+        await ctx.chat.send(ROOM, as_text(payload["what"]))
+
+    def handed(items: list[Any]) -> None:
+        sent.extend(i.payload["content"]["body"] for i in items)
+        if len(sent) == 3:
+            all_sent.set()
+
+    for n in range(3):
+        await put(db, f"fell-due-{n}", "remind", real_now() - timedelta(minutes=3 - n), what=str(n))
+    runner = ScheduleRunner(db, {"remind": remind}, real_now, catch_up=timedelta(hours=1), language="en",
+                            submit=handed, safety_interval=timedelta(hours=1))
+    await runner.start()
+    try:
+        assert sent == ["0"], "the start ran one batch and returned"
+        await asyncio.wait_for(all_sent.wait(), timeout=10)
+    finally:
+        await runner.stop()
+    assert sent == ["0", "1", "2"]
+
+
 # ---- robustness: a failed run never leaves the timer un-armed --------------------------------
 
 def real_now() -> datetime:
