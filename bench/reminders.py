@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import re
 import shutil
 import signal
@@ -41,7 +42,7 @@ from sqlalchemy import func, select  # noqa: E402
 
 from bot.dev.synapse import LocalSynapse  # noqa: E402
 from footprint import login  # noqa: E402
-from procs import kring_process, memory_mib  # noqa: E402
+from procs import cpu_seconds, kring_process, memory_mib  # noqa: E402
 from registration_burst import PASSWORD, Http, Person, gather_limited, new_account, wait_until  # noqa: E402
 from storage import events, members, registrations  # noqa: E402
 from storage.database import Database  # noqa: E402
@@ -156,11 +157,14 @@ async def run(n: int, count: int, window: float, kill_at: float, keep: bool, pro
         print(f"  {count} reminders seeded, due from {start:%H:%M:%S} over {window:.0f} s", file=sys.stderr)
         startup = await kring.start()
         rss["first"] = memory_mib(kring.pid)[1]
+        load_before = os.getloadavg()
+        cpu = {"synapse": cpu_seconds(synapse.pid), "kring": kring.cpu(), "wall": time.monotonic()}
         bare_task = asyncio.create_task(bare_sender(synapse.url, bare_id, bare_device, bare_token, plan, bare_rooms))
         kill_time = start + timedelta(seconds=window * kill_at)
         while datetime.now(timezone.utc) < kill_time:
             rss["first"] = max(rss["first"], memory_mib(kring.pid)[1])
             await asyncio.sleep(0.5)
+        cpu["kring"] = kring.cpu() - cpu["kring"]  # the first process's share, read before it dies
         kring.proc.send_signal(signal.SIGKILL)
         await kring.proc.wait()
         killed = datetime.now(timezone.utc)
@@ -170,6 +174,7 @@ async def run(n: int, count: int, window: float, kill_at: float, keep: bool, pro
             kring.argv[1:1] = ["-m", "cProfile", "-o", str(profile)]
         restart = await kring.start()
         ready = datetime.now(timezone.utc)
+        cpu["restarted"] = kring.cpu()
         rss["after restart"] = memory_mib(kring.pid)[1]
 
         async def drained() -> bool:
@@ -182,9 +187,14 @@ async def run(n: int, count: int, window: float, kill_at: float, keep: bool, pro
 
         await wait_until(drained, "Kring to send every reminder", window + 900)
         await bare_task
+        wall = time.monotonic() - cpu["wall"]
+        hs_cpu, kring_cpu = cpu_seconds(synapse.pid) - cpu["synapse"], cpu["kring"] + kring.cpu() - cpu["restarted"]
+        load_after = os.getloadavg()
         await db.close()
         due = {(u, k): d for d, u, k in plan}
         kring_delays, bare_delays, seen = [], [], {}
+        slices: dict[int, tuple[list[float], list[float]]] = {}  # minute of the window -> delays (kring, bare)
+        first_due = min(d for d, _u, _k in plan)
         steady_kring, steady_bare = [], []  # due before the kill: the steady state
         gap = (killed - timedelta(seconds=1), ready)
         for p in people:
@@ -193,12 +203,14 @@ async def run(n: int, count: int, window: float, kill_at: float, keep: bool, pro
                 d = due.get((p.user_id, k))
                 if d is not None and not gap[0] <= d <= gap[1]:
                     kring_delays.append(ts / 1000 - d.timestamp())
+                    slices.setdefault(int((d - first_due).total_seconds() // 60), ([], []))[0].append(ts / 1000 - d.timestamp())
                 if d is not None and d < killed:
                     steady_kring.append(ts / 1000 - d.timestamp())
             for k, ts in await arrivals(http, p, p.echo_room, bare_id):
                 d = due.get((p.user_id, k))
                 if d is not None:
                     bare_delays.append(ts / 1000 - d.timestamp())
+                    slices.setdefault(int((d - first_due).total_seconds() // 60), ([], []))[1].append(ts / 1000 - d.timestamp())
                 if d is not None and d < killed:
                     steady_bare.append(ts / 1000 - d.timestamp())
         delivered = sum(1 for key in due if key in seen)
@@ -215,8 +227,16 @@ async def run(n: int, count: int, window: float, kill_at: float, keep: bool, pro
         s50, s99, t50, t99 = (percentile(steady_kring, 0.5), percentile(steady_kring, 0.99),
                               percentile(steady_bare, 0.5), percentile(steady_bare, 0.99))
         print(f"  before the kill      kring {s50:.3f} / {s99:.3f} s   bare nio {t50:.3f} / {t99:.3f} s  (p50 / p99, due before the kill)")
+        print(f"  per minute of the window, p50 / p99 (s): the kill at minute {(killed - first_due).total_seconds() / 60:.1f}")
+        for minute, (ks, bs) in sorted(slices.items()):
+            print(f"    {minute:3d}  kring {percentile(ks, 0.5):7.3f} / {percentile(ks, 0.99):7.3f}   "
+                  f"bare nio {percentile(bs, 0.5):7.3f} / {percentile(bs, 0.99):7.3f}")
         print(f"  start-up             {startup:.1f} s with {count} rows pending; {restart:.1f} s after the kill")
         print(f"  peak RSS (VmHWM)     {rss['first']:.0f} MiB first process, {rss['after restart']:.0f} MiB after the restart")
+        print(f"  CPU while firing     homeserver {hs_cpu:.0f} s, Kring {kring_cpu:.0f} s over {wall:.0f} s "
+              f"({hs_cpu / wall:.2f} / {kring_cpu / wall:.2f} of a core; the machine has {os.cpu_count()})")
+        print(f"  load average         {' '.join(f'{x:.2f}' for x in load_before)} at the start, "
+              f"{' '.join(f'{x:.2f}' for x in load_after)} at the end (1, 5, 15 min)")
     finally:
         if kring is not None:
             await kring.stop()
