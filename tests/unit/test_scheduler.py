@@ -19,6 +19,8 @@ from storage.database import Database
 from storage.models import ScheduledAction
 from tests.unit.helpers import T0, FakeClock, outbox_rows
 
+pytestmark = pytest.mark.both_databases  # the batch lock (FOR UPDATE) is PostgreSQL's
+
 ROOM = "!reminders:example.org"
 
 
