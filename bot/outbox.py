@@ -70,7 +70,10 @@ class OutboxSender:
         self._slots = SendSlots(parallel_rooms)
         self._parallel = parallel_rooms
         self.sent = 0
-        self.finished = asyncio.Condition()  # notified when a row is done (sent, or given up)
+        self.finished = asyncio.Condition()  # notified when a row is marked done (sent, or given up)
+        self._marks: list[outbox.Done] = []  # finished by a lane, waiting for the marker
+        self._unmarked: set[int] = set()
+        self._marker: asyncio.Task | None = None
 
     def wake(self) -> None:
         self._wake.set()
@@ -103,6 +106,8 @@ class OutboxSender:
         self._refresh_idle()
 
     def _untrack(self, item_id: int) -> None:
+        if item_id in self._unmarked:
+            return  # sent, not yet marked done: the sweep must not queue it again
         self._queued.discard(item_id)
         self._refresh_idle()
 
@@ -123,7 +128,13 @@ class OutboxSender:
                 await asyncio.wait_for(self._wake.wait(), timeout=5)
             except TimeoutError:
                 pass
+        await self.drained()
+
+    async def drained(self) -> None:
+        """Until the lanes started so far have run dry and what they finished is marked done."""
         await asyncio.gather(*self._lanes.values(), return_exceptions=True)
+        if self._marker is not None:
+            await asyncio.gather(self._marker, return_exceptions=True)
 
     async def _unless_stopping(self, awaitable):  # noqa: ANN001, ANN202
         """Await a network call or a wait, unless the sender stops first (raises Stopping then).
@@ -311,15 +322,50 @@ class OutboxSender:
         return room_id
 
     async def _finish(self, item: OutboxItem, error: str | None, event_id: str | None = None) -> None:
+        """The item is done. A room is marked at once, with its follow-up in the same transaction;
+        anything else is handed to the marker and the lane goes on to its next item."""
+        if item.kind != ROOM:
+            self._marks.append(outbox.Done.of(item, error, event_id))
+            self._unmarked.add(item.id)  # still tracked (not swept up again) until marked
+            if self._marker is None or self._marker.done():
+                self._marker = asyncio.create_task(self._mark_all(), name="outbox marks")
+            return
         now = self.clock()
         async with self.db.transaction() as session:
-            await outbox.mark_done(session, item.id, now, error, event_id)
-            if item.kind == ROOM:  # what the feature does next, once: in the same transaction
-                then = {**item.payload["then_payload"], "room_id": None if error else event_id,
-                        "invited": self.rooms.invited.pop(item.id, []), "error": error}
-                await schedule.put(session, f"room-made-{item.id}", item.payload["then"], now, then, now)
-        if item.kind == ROOM:
-            self.on_schedule()
-        self._unexpected.pop(item.id, None)
+            await outbox.mark_all_done(session, [outbox.Done(item.id, error, event_id)], now)
+            then = {**item.payload["then_payload"], "room_id": None if error else event_id,
+                    "invited": self.rooms.invited.pop(item.id, []), "error": error}
+            await schedule.put(session, f"room-made-{item.id}", item.payload["then"], now, then, now)
+        self.on_schedule()
+        await self._marked([item.id])
+
+    async def _mark_all(self) -> None:
+        """Mark what the lanes finished, many rows a transaction, beside the lanes (none waits for
+        it). A row still unmarked when the bot dies is sent again after the restart with the same
+        transaction id, which Matrix shows once."""
+        failures = 0
+        while self._marks:
+            await asyncio.sleep(0)  # lanes finishing at this moment join the same transaction
+            done, self._marks = self._marks, []
+            try:
+                async with self.db.transaction() as session:
+                    await outbox.mark_all_done(session, done, self.clock())
+            except Exception:  # noqa: BLE001 - e.g. the database is locked: marked on the next try
+                failures += 1
+                log.exception("could not mark sent outbox items; trying again",
+                              extra={"items": len(done), "ref": secrets.token_hex(3)})
+                self._marks[:0] = done
+                if self._stopping.is_set():
+                    return  # still pending in the table: sent again after the restart, shown once
+                await asyncio.sleep(self._backoff(failures))
+                continue
+            failures = 0
+            await self._marked([d.item_id for d in done])
+
+    async def _marked(self, item_ids: list[int]) -> None:
+        for item_id in item_ids:
+            self._unexpected.pop(item_id, None)
+            self._unmarked.discard(item_id)
+            self._untrack(item_id)
         async with self.finished:
             self.finished.notify_all()

@@ -26,7 +26,7 @@ async def _send_all(world: EventWorld, gateway: RecordingGateway) -> None:
     """Deliver everything pending: one sweep of the real sender, then its lanes run dry."""
     sender = OutboxSender(world.db, gateway, world.clock, encrypt_dms=False, backoff_base=0.001)  # type: ignore[arg-type]
     await sender._start_lanes()
-    await asyncio.wait_for(asyncio.gather(*sender._lanes.values()), timeout=5)
+    await asyncio.wait_for(sender.drained(), timeout=5)
 
 
 async def test_sent_messages_and_files_lose_their_content_after_the_configured_days(world: EventWorld) -> None:
