@@ -22,6 +22,7 @@ BUG_RETRY_MAX_S = 30.0  # a batch that failed for another reason than the networ
 # A room key often reaches the bot a sync after its message (a client shares it as it sends): the
 # sender is told that their message could not be read only when the key has not come by then.
 UNREADABLE_GRACE_S = 5.0
+TOKEN_SAVE_S = 1.0  # the sync token is written at most this often (a burst brings many syncs)
 
 
 class SyncLoop:
@@ -52,6 +53,9 @@ class SyncLoop:
         self._stopping = False
         self._poll: asyncio.Task | None = None
         self._saving: asyncio.Future | None = None
+        self._latest_token: str | None = None
+        self._saved_token: str | None = None
+        self._stopped = asyncio.Event()
         self.direct = DirectRooms(gateway, db, clock, language=language, on_forget=dispatcher.forget_dm,
                                   on_commit=on_commit)
         # Called with every batch after its commands (e.g. bot.guard: who joined which room).
@@ -62,6 +66,7 @@ class SyncLoop:
     def stop(self) -> None:
         """Cut the long poll short; a batch being handled is finished first (see run)."""
         self._stopping = True
+        self._stopped.set()
         if self._poll:
             self._poll.cancel()
         for task in self._telling:
@@ -146,17 +151,27 @@ class SyncLoop:
         return True
 
     async def _save_token(self, token: str) -> None:
-        if self._saving:
-            await self._saving  # saves land in order
+        """Keep the newest handled token; a writer stores it at most every TOKEN_SAVE_S, so in a
+        burst one write stands for many syncs. A token a little older than the last one handled
+        only replays events after a crash, and processed_events skips them."""
+        self._latest_token = token
+        if self._saving is None or self._saving.done():
+            self._saving = asyncio.ensure_future(self._token_writer())
 
-        async def save() -> None:
+    async def _token_writer(self) -> None:
+        while self._saved_token != self._latest_token:
+            token = self._latest_token
             try:
                 async with self.db.transaction() as session:
                     await runtime_state.put(session, runtime_state.SYNC_TOKEN, token)
             except Exception:  # noqa: BLE001 - an older token only means replays, which are skipped
                 log.exception("could not store the sync token")
-
-        self._saving = asyncio.ensure_future(save())
+            self._saved_token = token
+            if not self._stopping:
+                try:  # cut short by stop(): the newest token is written before the bot stops
+                    await asyncio.wait_for(self._stopped.wait(), TOKEN_SAVE_S)
+                except TimeoutError:
+                    pass
 
     async def _handle(self, batch: SyncBatch, *, first_ever: bool) -> None:
         for invite in batch.invites:
