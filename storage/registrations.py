@@ -114,6 +114,14 @@ async def of_event(session: AsyncSession, event_id: int, states: Iterable[str] |
     return list((await session.execute(query)).scalars())
 
 
+async def seat_holders(session: AsyncSession, event_id: int) -> list[str]:
+    """Who holds a confirmed seat at the event itself (slot 0): their user ids only, sorted (run on
+    every seat change, so no row objects are built)."""
+    query = (select(Registration.user_id).where(Registration.event_id == event_id, Registration.slot == 0,
+                                                 Registration.state == CONFIRMED).order_by(Registration.user_id))
+    return list((await session.execute(query)).scalars())
+
+
 async def counts(session: AsyncSession, event_id: int) -> dict[tuple[int, str], int]:
     """(slot, state) -> how many."""
     query = (select(Registration.slot, Registration.state, func.count())

@@ -39,6 +39,14 @@ async def by_prefix(session: AsyncSession, prefix: str) -> dict[str, ScheduledAc
     return {row.key: row for row in rows.scalars()}
 
 
+async def states_by_prefix(session: AsyncSession, prefix: str) -> dict[str, tuple[bool, str | None]]:
+    """Like by_prefix, as key -> (done, outcome) only: for a feature that compares many rows on a
+    busy path and changes few of them."""
+    query = select(ScheduledAction.key, ScheduledAction.done_at, ScheduledAction.outcome).where(
+        ScheduledAction.key.startswith(prefix, autoescape=True))
+    return {key: (done_at is not None, outcome) for key, done_at, outcome in await session.execute(query)}
+
+
 async def get(session: AsyncSession, action_id: int) -> ScheduledAction | None:
     return await session.get(ScheduledAction, action_id)
 

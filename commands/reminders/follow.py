@@ -27,20 +27,22 @@ async def sent_in_advance(ctx: Context | JobContext, event_id: int) -> set[str]:
 
 @on_seats_changed
 async def follow(ctx: Context | JobContext, event: Event) -> None:
+    """Runs on every registration: it reads user ids and row states only, and writes only what
+    differs (a burst of a thousand registrations must not rebuild every row each time)."""
     if event.state == events.PUBLISHED and event.starts_at > ctx.now:
-        seated = sorted({r.user_id for r in await regs.of_event(ctx.db, event.id, (regs.CONFIRMED,)) if r.slot == 0})
-        asked = await sent_in_advance(ctx, event.id)
+        seated = await regs.seat_holders(ctx.db, event.id)
+        asked = await sent_in_advance(ctx, event.id) if event.questions_by is not None else set()
         want = rules.wanted(event.id, event.starts_at, event.timezone, await offsets(ctx, event), seated, event.questions_by, asked)
     else:
         want = []  # a cancelled or past event reminds nobody
-    have = await schedule.by_prefix(ctx.db, rules.prefix(event.id))
+    have = await schedule.states_by_prefix(ctx.db, rules.prefix(event.id))
     keys = {w.key for w in want}
-    for key, row in have.items():
-        if row.done_at is None and key not in keys:
+    for key, (done, _outcome) in have.items():
+        if not done and key not in keys:
             await ctx.schedule.cancel(key)
     for w in want:
-        row = have.get(w.key)
-        fresh = row is None or row.outcome == schedule.CANCELLED
+        state = have.get(w.key)
+        fresh = state is None or state[1] == schedule.CANCELLED
         if fresh and w.due_at > ctx.now:
             payload = {"event_id": event.id, "user": w.user, "offset": w.offset, "title": event.title}
             await ctx.schedule.at(w.key, w.kind, w.due_at, payload, network=event.network, recipient=w.user)

@@ -47,14 +47,16 @@ def wanted(event_id: int, starts_at: datetime, zone: str, offsets: tuple[int, ..
            questions_by: datetime | None, asked: set[str]) -> list[Wanted]:
     """Every row the event's seat holders should have for this start (due times past or not)."""
     out = []
+    due = {minutes: before(starts_at, minutes, zone) for minutes in offsets}  # the same for everyone
+    start_key = f"{prefix(event_id)}{_stamp(starts_at)}"
+    if questions_by is not None:
+        questions_key = f"{prefix(event_id)}q{_stamp(questions_by)}"
+        questions_due = before(questions_by, int(QUESTIONS_LEAD.total_seconds() // 60), zone)
     for user in people:
         for minutes in offsets:
-            out.append(Wanted(f"{prefix(event_id)}{_stamp(starts_at)}:{minutes}:{user}", EVENT,
-                              before(starts_at, minutes, zone), user, minutes))
+            out.append(Wanted(f"{start_key}:{minutes}:{user}", EVENT, due[minutes], user, minutes))
         if questions_by is not None and user not in asked:
-            lead = int(QUESTIONS_LEAD.total_seconds() // 60)
-            out.append(Wanted(f"{prefix(event_id)}q{_stamp(questions_by)}:{user}", QUESTIONS,
-                              before(questions_by, lead, zone), user, None))
+            out.append(Wanted(f"{questions_key}:{user}", QUESTIONS, questions_due, user, None))
     return out
 
 
