@@ -20,7 +20,7 @@ from bot.chat import EVENT, FILE, KEPT_FILE, MESSAGE, ROOM
 from bot.matrix.gateway import MatrixGateway, SendOutcome
 from bot.retry import retry_delay
 from bot.room_work import RoomWork
-from bot.send_slots import SendSlots
+from bot.send_slots import Lane, SendSlots, answered_by, lane_of
 from bot.shrink import cut_down, event_size
 from storage import direct_rooms, outbox, schedule
 from storage.database import Database
@@ -31,16 +31,11 @@ log = logging.getLogger("kring.outbox")
 MAX_BACKOFF = 30.0
 MAX_UNKNOWN_ROOM_ATTEMPTS = 60
 MAX_UNEXPECTED_FAILURES = 8
-Lane = tuple[str | None, str | None]
+REPLIES_IN_FLIGHT = 8  # replies to different commands under way at once in one room
 
 
 class Stopping(Exception):
     """The sender is shutting down; the item stays in the outbox for the next start."""
-
-
-def lane_of(item: OutboxItem) -> Lane:
-    """Items are sent in order per room; a DM not opened yet is a lane of its own."""
-    return (item.room_id, None) if item.room_id else (None, item.user_id)
 
 
 class OutboxSender:
@@ -177,7 +172,11 @@ class OutboxSender:
                 self._lanes[lane] = asyncio.create_task(self._drain(lane), name=f"outbox {lane}")
 
     async def _drain(self, lane: Lane) -> None:
+        """Send the lane's items in order. Replies to different commands in a busy room (each
+        answers its own message) may be under way together, as a person would see no order
+        between them; anything else waits for what is under way, and what follows waits for it."""
         queue = self._queues.setdefault(lane, deque())
+        flying: dict[asyncio.Task, str] = {}  # replies being delivered -> the message each answers
         await self._slots.acquire()
         held = True
         try:
@@ -190,9 +189,19 @@ class OutboxSender:
                         self._dirty.add(lane)
                         log.exception("could not read an outbox lane", extra={"ref": secrets.token_hex(3)})
                         return
+                answers = answered_by(queue[0]) if queue else None
+                if flying and (answers is None or answers in flying.values() or len(flying) >= REPLIES_IN_FLIGHT):
+                    free_one = answers is not None and answers not in flying.values()
+                    await asyncio.wait(flying, return_when=asyncio.FIRST_COMPLETED if free_one else asyncio.ALL_COMPLETED)
+                    continue
                 if not queue:
                     return
                 item = queue.popleft()
+                if answers is not None:
+                    task = asyncio.create_task(self._deliver_reply(item), name=f"outbox reply {item.id}")
+                    flying[task] = answers
+                    task.add_done_callback(lambda done: flying.pop(done, None))
+                    continue
                 try:
                     if item.kind in (FILE, KEPT_FILE):  # answers waiting in other rooms go first (bot/send_slots.py)
                         held = False
@@ -206,8 +215,18 @@ class OutboxSender:
                 finally:
                     self._untrack(item.id)
         finally:
+            if flying:
+                await asyncio.gather(*flying, return_exceptions=True)
             if held:
                 self._slots.release()
+
+    async def _deliver_reply(self, item: OutboxItem) -> None:
+        try:
+            await self._deliver(item)
+        except Stopping:
+            pass  # still pending in the table: sent after the restart
+        finally:
+            self._untrack(item.id)
 
     async def _read_lane(self, lane: Lane, queue: deque[OutboxItem]) -> None:
         """Merge the lane's pending rows from the table into its queue, oldest first."""

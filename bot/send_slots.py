@@ -3,12 +3,31 @@
 A lane (one room's queue) holds a slot while it sends. When its next item is a file (the .ics of
 a registration) and other lanes are waiting with a message, it gives its slot to them and queues
 again behind every waiting message: in a rush, everyone's answer goes out first and the calendar
-files follow. The order inside a room never changes, since a lane waits with its whole queue.
+files follow. The order inside a room never changes, since a lane waits with its whole queue
+(only replies to different commands in one room may be under way together: answered_by).
 """
 from __future__ import annotations
 
 import asyncio
 from collections import deque
+
+from bot.chat import MESSAGE
+from storage.models import OutboxItem
+
+Lane = tuple[str | None, str | None]
+
+
+def answered_by(item: OutboxItem) -> str | None:
+    """The message a reply answers (a reply in a busy room quotes the command it answers)."""
+    if item.kind != MESSAGE:
+        return None
+    relates = item.payload.get("content", {}).get("m.relates_to") or {}
+    return (relates.get("m.in_reply_to") or {}).get("event_id")
+
+
+def lane_of(item: OutboxItem) -> Lane:
+    """Items are sent in order per room; a DM not opened yet is a lane of its own."""
+    return (item.room_id, None) if item.room_id else (None, item.user_id)
 
 
 class SendSlots:

@@ -359,3 +359,57 @@ async def test_an_event_of_another_type_goes_out_with_its_type_and_keeps_its_eve
     assert gateway.event_types == ["m.room.message", "org.matrix.msc3381.poll.start"]
     [row] = [r for r in await outbox_rows(db) if r.id == item_id]
     assert row.event_id == "$sent" and row.done_at is not None
+
+
+class HeldGateway(RecordingGateway):
+    """A homeserver that answers a send only when the test lets it (`release`)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.released = asyncio.Event()
+
+    async def send(self, room_id: str, content: dict[str, Any], txn_id: str,
+                   event_type: str = "m.room.message") -> SendOutcome:
+        self._record("send", room_id, content.get("body", ""), txn_id)
+        await self.released.wait()
+        return OK
+
+
+async def test_in_a_busy_room_replies_to_different_commands_are_under_way_together(db: Database) -> None:
+    """Four people's commands in one room: their replies go to the homeserver together (no order
+    between them matters), while one command's reply and its calendar file keep their order."""
+    gateway = HeldGateway()
+    ics = Attachment("meeting.ics", "text/calendar", b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n")
+    async with db.transaction() as session:
+        chat = OutboxChat(session, T0)
+        for n in (1, 2, 3):
+            await chat.send(LOBBY, as_text(f"pong {n}"), reply_to=f"$command{n}")
+        await chat.send(LOBBY, as_text("you are registered"), reply_to="$command4", files=(ics,))
+    async with sending(db, gateway) as sender:
+        sender.submit(chat.items)
+        await until(gateway, lambda: len(gateway.sends()) == 4)
+        for _ in range(20):
+            await asyncio.sleep(0)  # give the lane every chance to send the file early
+        assert gateway.bodies() == ["pong 1", "pong 2", "pong 3", "you are registered"], \
+            "four replies under way, none answered yet; the file waits for its reply"
+        gateway.released.set()
+        await until(gateway, lambda: "meeting.ics" in gateway.bodies())
+    assert gateway.bodies() == ["pong 1", "pong 2", "pong 3", "you are registered", "meeting.ics"]
+    assert all(row.done_at is not None for row in await outbox_rows(db))
+
+
+async def test_two_replies_to_one_command_go_one_after_the_other(db: Database) -> None:
+    gateway = HeldGateway()
+    async with db.transaction() as session:
+        chat = OutboxChat(session, T0)
+        await chat.send(LOBBY, as_text("part one"), reply_to="$command")
+        await chat.send(LOBBY, as_text("part two"), reply_to="$command")
+    async with sending(db, gateway) as sender:
+        sender.submit(chat.items)
+        await until(gateway, lambda: len(gateway.sends()) == 1)
+        for _ in range(20):
+            await asyncio.sleep(0)  # give the lane every chance to send the second one early
+        assert gateway.bodies() == ["part one"], "the second part waits for the first"
+        gateway.released.set()
+        await until(gateway, lambda: len(gateway.sends()) == 2)
+    assert gateway.bodies() == ["part one", "part two"]
