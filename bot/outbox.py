@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from api.files import Vault
-from bot.chat import EVENT, FILE, KEPT_FILE, MESSAGE, ROOM
+from bot.chat import EVENT, FILE, KEPT_FILE, MESSAGE, PIN, ROOM
 from bot.matrix.gateway import MatrixGateway, SendOutcome
 from bot.retry import retry_delay
 from bot.room_work import RoomWork
@@ -322,6 +322,8 @@ class OutboxSender:
             content = {"msgtype": kind, "body": item.payload["filename"],
                        "info": {"mimetype": item.payload["mimetype"], "size": len(data)}, **keys}
             return await self._unless_stopping(self.gateway.send(room_id, content, item.txn_id))
+        if item.kind == PIN:
+            await self._marks_landed()  # a pin reads the event id of the message it pins from the table
         return await self._unless_stopping(self.rooms.operation(room_id, item))
 
     async def _dm_room(self, user_id: str) -> str:
@@ -380,6 +382,11 @@ class OutboxSender:
                 continue
             failures = 0
             await self._marked([d.item_id for d in done])
+
+    async def _marks_landed(self) -> None:
+        """Until what the lanes finished so far is marked in the table."""
+        while self._marker is not None and not self._marker.done():
+            await asyncio.wait({self._marker})
 
     async def _marked(self, item_ids: list[int]) -> None:
         for item_id in item_ids:

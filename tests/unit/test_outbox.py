@@ -413,3 +413,47 @@ async def test_two_replies_to_one_command_go_one_after_the_other(db: Database) -
         gateway.released.set()
         await until(gateway, lambda: len(gateway.sends()) == 2)
     assert gateway.bodies() == ["part one", "part two"]
+
+
+@pytest.mark.both_databases
+async def test_a_pinned_message_is_pinned_by_the_event_id_it_was_just_sent_as(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pin follows its message in the same lane and reads the message's event id from the
+    table: that id must be stored before the pin runs, even though marking is done beside the lane
+    (here a slow database: the marking takes a while)."""
+    real_mark = outbox_rows_module.mark_all_done
+
+    async def slow_mark(session: Any, done: list[Any], now: Any) -> None:
+        for _ in range(50):
+            await asyncio.sleep(0)
+        await real_mark(session, done, now)
+
+    monkeypatch.setattr(outbox_rows_module, "mark_all_done", slow_mark)
+
+    class PinningGateway(RecordingGateway):
+        def __init__(self) -> None:
+            super().__init__()
+            self.pinned: list[list[str]] = []
+
+        async def send(self, room_id: str, content: dict[str, Any], txn_id: str,
+                       event_type: str = "m.room.message") -> SendOutcome:
+            await super().send(room_id, content, txn_id, event_type)
+            return SendOutcome("ok", event_id=f"$event-of-{content.get('body')}")
+
+        async def get_state(self, room_id: str, event_type: str) -> dict[str, Any] | None:
+            return {"pinned": ["$older"]}
+
+        async def put_state(self, room_id: str, event_type: str, content: dict[str, Any],
+                            state_key: str = "") -> SendOutcome:
+            self.pinned.append(list(content.get("pinned", [])))
+            return await super().put_state(room_id, event_type, content, state_key)
+
+    gateway = PinningGateway()
+    async with db.transaction() as session:
+        chat = OutboxChat(session, T0)
+        await chat.send(LOBBY, as_text("the report"), pin=True)
+    async with sending(db, gateway) as sender:
+        sender.submit(chat.items)
+        await until(gateway, lambda: any(c[0] == "put_state" for c in gateway.calls))
+    assert gateway.pinned == [["$older", "$event-of-the report"]]
+    assert all(row.done_at is not None and row.error is None for row in await outbox_rows(db))
