@@ -6,7 +6,9 @@ script sends the same messages to the same members at the same due times (the ho
 
 Set-up (not timed): a local Synapse; the Kring bot as a process of its own (SQLite, no E2EE), a
 bare sender account, N members (plain HTTP) each with a DM with Kring and one with the bare sender.
-Kring is stopped, the event, its N confirmed registrations and the R schedule rows (kind
+Kring is stopped, the N people made members of its network (Kring started once more until it has
+invited them to the network's rooms, so those invites do not fall in the window) and stopped again;
+the event, its N confirmed registrations and the R schedule rows (kind
 reminders.event, member i gets reminder k = 1, 2, ... "in k minutes") are written to its database,
 and Kring is started again: that start is the start-up time with R rows. At `kill-at` of the
 window Kring gets SIGKILL and is started again at once.
@@ -59,6 +61,16 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
+async def make_members(db_url: str, people: list[Person]) -> None:
+    """The N people become members of the network (the bot invites them to its rooms when it starts)."""
+    db = Database(db_url)
+    now = datetime.now(timezone.utc)
+    async with db.transaction() as s:
+        for p in people:
+            await members.set_role(s, "main", p.user_id, "member", now)
+    await db.close()
+
+
 async def seed(db_url: str, people: list[Person], count: int, start: datetime, window: float) -> list[tuple[datetime, str, int]]:
     """The event, N confirmed seats and R schedule rows; returns (due, user, k) of each."""
     db = Database(db_url)
@@ -72,7 +84,6 @@ async def seed(db_url: str, people: list[Person], count: int, start: datetime, w
         }, [], now)
         event.state, event.published_at = events.PUBLISHED, now
         for i, p in enumerate(people):
-            await members.set_role(s, "main", p.user_id, "member", now)
             await registrations.put(s, event_id=event.id, workshop_id=None, user_id=p.user_id, state=registrations.CONFIRMED,
                                     arrived_at=now, arrival_event_id=f"$bench{i}", now=now)
         for j in range(count):
@@ -151,6 +162,15 @@ async def run(n: int, count: int, window: float, kill_at: float, keep: bool, pro
                 return (await s.execute(select(func.count()).select_from(DirectRoom))).scalar_one() >= n
 
         await wait_until(all_joined, "Kring to join every DM")
+        await kring.stop()
+        await make_members(db_url, people)  # the invites to the network's rooms go out now, not while firing
+        await kring.start()
+
+        async def outbox_empty() -> bool:
+            async with db.transaction() as s:
+                return (await s.execute(select(func.count()).select_from(OutboxItem).where(OutboxItem.done_at.is_(None)))).scalar_one() == 0
+
+        await wait_until(outbox_empty, "Kring to invite the members to the network's rooms", 900)
         await kring.stop()
         start = datetime.now(timezone.utc) + timedelta(seconds=45)
         plan = await seed(db_url, people, count, start, window)
