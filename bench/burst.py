@@ -7,7 +7,7 @@ Set-up (not timed): a local Synapse; Kring (`python -m bot run`, SQLite, encrypt
 deployed) and the echo bot (bench/echo_bot.py --gap-fill: pages /messages over a limited
 timeline as Kring does, answers each text with an m.notice, 8 sends in flight) run as processes
 of their own; N members (plain HTTP) each open a DM with each bot, and all of them join one room
-with Kring and one with the echo bot.
+with Kring (made by a coordinator) and one with the echo bot.
 
 Each burst: every member sends `!ping` at once (100 HTTP requests in flight) to one bot, in the
 DMs or in that bot's room; per place the order is echo, Kring, echo (the ratio uses the echo's
