@@ -7,6 +7,7 @@ Seats already taken are never taken away by a lower capacity (see seats.recall_e
 from __future__ import annotations
 
 import functools
+from datetime import datetime
 
 from api import Context, Reply, Rest, Role, UserError, command, confirmable
 from api.event_args import ManagedEvent, find_event
@@ -33,10 +34,11 @@ async def event_edit(ctx: Context, e: ManagedEvent, changes: Rest) -> Reply:
 async def event_edit_confirmed(ctx: Context, args: dict) -> Reply:
     """The edit as asked, checked again: the event or its registrations may have changed since."""
     e = await find_event(ctx, args["event"], manage=True, lock=True)
-    return await _edit(ctx, e, args["changes"], confirmed=True)
+    written_at = datetime.fromisoformat(args["written_at"]) if args.get("written_at") else None
+    return await _edit(ctx, e, args["changes"], confirmed=True, written_at=written_at)
 
 
-async def _edit(ctx: Context, e: Event, changes: str, *, confirmed: bool) -> Reply:
+async def _edit(ctx: Context, e: Event, changes: str, *, confirmed: bool, written_at: datetime | None = None) -> Reply:
     if e.state == events.CANCELLED:
         raise UserError("events.edit.cancelled", title=e.title)
     await service.settle(ctx, e)
@@ -47,7 +49,7 @@ async def _edit(ctx: Context, e: Event, changes: str, *, confirmed: bool) -> Rep
         raise UserError("events.edit.nothing",
                         example=code(f"{ctx.prefix}event edit {e.slug} {words.shown(ctx.t, 'capacity')}: 40"))
     workshops = await events.workshops(ctx.db, e.id)
-    known = Known(ctx.now, e.timezone, words=words.vocabulary())
+    known = Known(ctx.now, e.timezone, words=words.vocabulary(), written_at=written_at)
     draft, more = build(raw, known, base=draft_of(e, workshops))
     raise_problems(ctx, problems + more)
     assert draft is not None
@@ -57,7 +59,8 @@ async def _edit(ctx: Context, e: Event, changes: str, *, confirmed: bool) -> Rep
         if count:
             summary = lines([ctx.t("events.edit.confirm", title=e.title, slug=e.slug, fields=", ".join(raw),
                                    count=count), bullets(effects)])
-            return await ctx.confirm(ACTION, {"event": e.slug, "changes": str(changes)}, summary=summary)
+            return await ctx.confirm(ACTION, {"event": e.slug, "changes": str(changes), "written_at": ctx.now.isoformat()},
+                                     summary=summary)
     removed = await _reconcile_workshops(ctx, e.id, draft.workshops) if "workshops" in raw else []
     _apply(e, draft, ctx)
     if e.state == events.PUBLISHED:

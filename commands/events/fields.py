@@ -39,6 +39,7 @@ class Known:
     values: dict[str, Any] = field(default_factory=dict)
     words: Vocabulary = ENGLISH
     notes: list[Problem] = field(default_factory=list)  # what the reader should know (a repeated hour)
+    written_at: datetime | None = None  # when the text was written, if earlier than now: `in 2h` counts from it
 
     @property
     def tz(self) -> str:
@@ -110,7 +111,7 @@ def _moment(raw: str, known: Known, *, day_end: bool = False, on_day: date | Non
 
 def _read(text: str, known: Known) -> datetime | None:
     try:
-        value = read_moment(text, known.tz, known.now)
+        value = read_moment(text, known.tz, known.written_at or known.now)
     except UserError as err:
         if err.key == "converters.time_gap":
             raise FieldProblem("events.form.no_such_time", value=err.values["value"], tz=known.tz,

@@ -251,3 +251,16 @@ async def test_each_registrant_is_told_of_a_move_in_their_own_language(world: Ev
     said = await world.say(carol, "!confirm")
     assert "is gewijzigd" in said.to_user(a)[0].body and "agendabestand" in said.to_user(a)[0].body
     assert "has changed" in said.to_user(b)[0].body
+
+
+async def test_a_relative_time_counts_from_the_edit_not_from_the_confirm(world: EventWorld) -> None:
+    """`starts: in 40 days` means forty days after the coordinator wrote it, however long the
+    `!confirm` takes (the edit is read again at `!confirm`)."""
+    carol, slug, (a,) = await full_event(world, 1, 1)
+    written = world.clock.now
+    said = await edit(world, carol, slug, "starts: in 40 days\nends: in 962 hours")
+    assert "!confirm" in said.text()
+    world.clock.advance(minutes=4)  # the question is still open
+    said = await world.say(carol, "!confirm")
+    [ics] = said.files()
+    assert ics_start(ics.file_bytes()) == written + timedelta(days=40)
