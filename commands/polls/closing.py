@@ -43,6 +43,9 @@ def tally_lines(t: Translator, poll: Poll, counts: dict[int, int]) -> Text:
 
 
 def result_text(t: Translator, poll: Poll, counts: dict[int, int], voters: int) -> Text:
+    if not rules.counts_shown(poll.kind, True, voters):
+        return lines([t("polls.result.title", number=poll.id, question=poll.question),
+                      t("polls.tally.voters", count=voters), t("polls.result.too_few", least=rules.ANONYMOUS_LEAST)])
     best = rules.top({str(n): c for n, c in counts.items()})
     if not best:
         verdict = t("polls.result.nobody")

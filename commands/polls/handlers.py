@@ -78,8 +78,14 @@ async def poll_results(ctx: Context, number: str) -> Reply:
         state = ctx.t("polls.results.closes", when=ctx.t.moment(row.closes_at))
     else:
         state = ctx.t("polls.results.open", close=code(f"{ctx.prefix}poll close {row.id}"))
+    if rules.counts_shown(row.kind, row.closed_at is not None, voters):
+        tally = closing.tally_lines(ctx.t, row, counts)
+    elif row.closed_at is None:
+        tally = ctx.t("polls.results.hidden_open")
+    else:
+        tally = ctx.t("polls.result.too_few", least=rules.ANONYMOUS_LEAST)
     return Reply(lines([bold(ctx.t("polls.results.title", number=row.id, question=row.question)),
-                        closing.tally_lines(ctx.t, row, counts), ctx.t("polls.results.voters", count=voters), state]))
+                        tally, ctx.t("polls.results.voters", count=voters), state]))
 
 
 @command("vote", help="cmd.vote", role=Role.MEMBER, where=Where.DM, usage="<poll> <option> [code]",

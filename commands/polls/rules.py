@@ -17,6 +17,13 @@ DISCLOSED, UNDISCLOSED, ANONYMOUS = "disclosed", "undisclosed", "anonymous"
 KINDS = {DISCLOSED: "org.matrix.msc3381.poll.disclosed", UNDISCLOSED: "org.matrix.msc3381.poll.undisclosed"}
 MARK = "org.kring.poll"  # our own key in the start event: the poll's number, to know it in the timeline
 MAX_OPTIONS = 20  # MSC3381: clients need not show more
+ANONYMOUS_LEAST = 3  # fewer voters than this in an anonymous poll: counts would show who chose what
+
+
+def counts_shown(kind: str, closed: bool, voters: int) -> bool:
+    """An anonymous poll shows its counts only once closed (counts watched while they change would
+    trace a vote to whoever just voted) and only with enough voters; other polls always."""
+    return kind != ANONYMOUS or (closed and (voters == 0 or voters >= ANONYMOUS_LEAST))
 MAX_TEXT = 340
 _QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "«": '"', "»": '"'})
 _DURATION = re.compile(r"^(\d{1,4})\s*(m|min|h|d|w)$", re.IGNORECASE)

@@ -239,3 +239,22 @@ async def test_mydata_and_forgetme_cover_named_votes(world: EventWorld, db: Data
     await world.say(ann, "!confirm")
     async with db.read() as s:
         assert await polls.votes(s, number) == []
+
+
+async def test_an_anonymous_poll_shows_no_counts_while_open_nor_when_too_few_voted(world: EventWorld) -> None:
+    """Counts watched while they change would tie a vote to whoever just voted, and two votes
+    split one and one tell each voter the other's choice."""
+    carol = await world.person("carol", "coordinator")
+    ann, bob = await world.person("ann"), await world.person("bob")
+    await world.say(carol, '!poll "Trust the board?" "Yes" "No" anonymous', room=LOBBY)
+    await world.say(ann, "!vote 1 1")
+    open_results = (await world.say(carol, "!poll results 1", room=CONTROL)).text()
+    assert "shown once it closes" in open_results and "1 person has voted" in open_results
+    assert "Yes: 1 vote" not in open_results and "No: 0 votes" not in open_results
+    await world.say(bob, "!vote 1 2")
+    result = (await world.say(carol, "!poll close 1", room=LOBBY)).to_room(LOBBY)[0].body
+    assert "2 people voted" in result and "Fewer than 3 people voted" in result
+    assert "vote" not in result.split("2 people voted", 1)[0].split("\n", 1)[1], "no option's count"
+    assert "Top answer" not in result and "Tied" not in result
+    closed_results = (await world.say(carol, "!poll results 1", room=CONTROL)).text()
+    assert "Fewer than 3 people voted" in closed_results and "Yes: 1 vote" not in closed_results
