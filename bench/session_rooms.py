@@ -143,7 +143,15 @@ async def run_kring(http: Http, home: Path, proc: BotProcess, carol: Person, car
     from sqlalchemy import text
 
     db = Database(f"sqlite+aiosqlite:///{home / 'kring' / 'kring.db'}")
-    command = await http.send(carol, carol_dm, f"!session open {SLUG}")
+    asked = await http.send(carol, carol_dm, f"!session open {SLUG}")  # opening many rooms asks first
+
+    async def answered() -> bool:
+        async with db.read() as s:
+            return bool((await s.execute(text("SELECT count(*) FROM processed_events WHERE event_id = :e"),
+                                         {"e": asked})).scalar())
+
+    await wait_until(answered, "Kring to ask for !confirm", timeout=120)
+    command = await http.send(carol, carol_dm, "!confirm")
     sent = await http.call("GET", f"/_matrix/client/v3/rooms/{quote(carol_dm)}/event/{quote(command)}", carol.token)
     started = sent["origin_server_ts"]
     killed_at = None

@@ -4,12 +4,14 @@ group afterwards (`in_step`, the declared @on_session_changed hook, which any fe
 with `ctx.session_changed(group)`). `!session close` lives in close.py."""
 from __future__ import annotations
 
-from api import Context, JobContext, Reply, Role, UserError, command, job, on_leave, on_session_changed
+from api import Context, JobContext, Reply, Role, UserError, command, confirmable, job, on_leave, on_session_changed
 from api.event_args import find_event
 from api.render import code
 from commands.sessions.refs import Groups, SessionArg, load
 from storage import events, networks, sessions
 from storage.models import GroupSession
+
+OPEN = "sessions.open"
 
 OPENED = "sessions.room_made"
 AT_CREATION = 10  # invited with the room itself (Synapse's default burst of invites per room); the rest one by one
@@ -55,11 +57,26 @@ async def targets(ctx: Context, raw: str) -> tuple[Groups | None, list[tuple[Gro
 @command("session open", help="cmd.session_open", role=Role.MEMBER, usage="<session|event>",
          local={"nl": "sessie openen", "nb": "åpne økt"})
 async def open_rooms(ctx: Context, target: str) -> Reply:
+    """One room is made at once; several (a bulk action: rooms, invitations, a DM to everyone in
+    them) are described first and made on `!confirm`."""
+    return await _open(ctx, target, confirmed=False)
+
+
+@confirmable(OPEN)
+async def open_rooms_confirmed(ctx: Context, args: dict) -> Reply:
+    return await _open(ctx, args["target"], confirmed=True)
+
+
+async def _open(ctx: Context, target: str, *, confirmed: bool) -> Reply:
     _one, picked = await targets(ctx, target)
     todo = [(g, r) for g, r in picked if r.room_state == sessions.NONE]
     if not todo:
         return ctx.reply("sessions.room.nothing_to_open", count=len(picked),
                          sessions=code(f"{ctx.prefix}sessions {picked[0][0].event.slug}"))
+    if len(todo) > 1 and not confirmed:
+        people = sum(len(g.members.get(r.id, [])) + (1 if r.facilitator else 0) for g, r in todo)
+        summary = ctx.t("sessions.room.confirm_open", count=len(todo), title=todo[0][0].event.title, people=people)
+        return await ctx.confirm(OPEN, {"target": target}, summary=summary)
     for groups, row in todo:
         await create(ctx, groups, row)
     event = todo[0][0].event

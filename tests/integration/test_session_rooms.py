@@ -104,6 +104,8 @@ async def test_session_rooms_hold_exactly_the_group(make_bot, make_member, synap
         await carol.send(control, f"!facilitate {slug}/1 {fran.user_id}")
         await carol.message(bot.user_id, "now facilitates", control, timeout=60)
         await carol.send(control, f"!session open {slug}")
+        await carol.message(bot.user_id, "This makes 2 private rooms", control, timeout=60)
+        await carol.send(control, "!confirm")
         await carol.message(bot.user_id, "making 2 private rooms", control, timeout=60)
         await carol.message(bot.user_id, "All 2 session rooms of Intervision day are ready", control, timeout=120)
         async with bot.kring.db.transaction() as s:

@@ -89,6 +89,9 @@ async def opened_world(world: EventWorld, db: Database, runner: ScheduleRunner,
     fran = await world.person("fran")
     await world.say(carol, f"!facilitate {slug}/1 {fran}")
     asked = await world.say(carol, f"!session open {slug}")
+    assert "This makes 2 private rooms" in asked.text() and "!confirm" in asked.text(), asked.text()
+    assert not [s for s in asked if s.kind == "room"], "nothing is made before !confirm"
+    asked = await world.say(carol, "!confirm")
     assert "making 2 private rooms" in asked.text(), asked.text()
     rows = [s for s in asked if s.kind == "room"]
     assert len(rows) == 2
@@ -250,6 +253,7 @@ async def test_a_promotion_from_the_waiting_list_is_invited_into_the_room_of_its
     await world.say(carol, f"!groups {slug} size=2")
     await world.say(carol, "!confirm")
     await world.say(carol, f"!session open {slug}")
+    await world.say(carol, "!confirm")
     await made(db, RoomGateway(), runner, world, 2)
     async with db.read() as s:
         room_of = {m.user_id: (await sessions.by_id(s, m.session_id)).room_id
