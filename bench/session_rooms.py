@@ -14,8 +14,8 @@ lifted with the admin API, as the README tells admins to do (it does not cover r
 or invites).
 
 Measured, both at once (each account has its own buckets): the coordinator sends
-`!session open <event>`, the script starts at the same moment. For each, the time from the
-start to the last invite in its rooms, by the server's timestamps on the invite events; Kring is
+`!session open <event>` and, once asked, `!confirm` (Kring's start), the script starts at the same
+moment. For each, the time from its start to the last invite in its rooms, by the server's timestamps on the invite events; Kring is
 killed (SIGKILL) once `--kill-after` rooms are recorded and started again, and its time includes
 that. Afterwards: invites lost (participants not invited into their group's room) and duplicate
 rooms (rooms carrying Kring's session marker beyond one per session). Reported against the
