@@ -207,10 +207,14 @@ async def test_an_anonymous_poll_posts_only_the_tally_and_no_table_holds_who_vot
     await bob.message(bot.user_id, "is counted", dms[bob.user_id], timeout=60, type="m.room.message")
     await ann.send(dms[ann.user_id], f"!vote 1 2 {code}")  # ann changes her vote
     await _until(bot, lambda s: _replies(s, dms[ann.user_id], 2))
+    carol_dm = await carol.dm(bot.user_id, encrypted=True)  # a third voter: counts are shown from 3 on
+    await carol.send(carol_dm, "!vote 1 1")
+    await carol.message(bot.user_id, "is counted", carol_dm, timeout=60, type="m.room.message")
 
     await carol.send(lobby, "!poll close 1")
     result = await ann.message(bot.user_id, "Poll 1 has closed", lobby, timeout=60, type="m.room.message")
-    assert "1. Yes: 1 vote" in result.content["body"] and "2. No: 1 vote" in result.content["body"]
+    assert "1. Yes: 2 votes" in result.content["body"] and "2. No: 1 vote" in result.content["body"]
+    assert "3 people voted" in result.content["body"]
 
     async with bot.kring.db.read() as session:
         tables = [r[0] for r in await session.execute(text("SELECT name FROM sqlite_master WHERE type='table'"))]
@@ -223,7 +227,7 @@ async def test_an_anonymous_poll_posts_only_the_tally_and_no_table_holds_who_vot
         assert (await session.execute(text("SELECT count(*) FROM poll_votes"))).scalar_one() == 0
         rooms_of_votes = (await session.execute(text(
             "SELECT room_id FROM processed_events WHERE command = 'vote'"))).scalars().all()
-    assert len(rooms_of_votes) == 3 and set(rooms_of_votes) == {""}
+    assert len(rooms_of_votes) == 4 and set(rooms_of_votes) == {""}
 
 
 async def _replies(session, room_id: str, count: int) -> bool:  # noqa: ANN001
