@@ -17,6 +17,7 @@ from datetime import datetime
 
 from api.files import Vault
 from bot.chat import EVENT, FILE, KEPT_FILE, MESSAGE, PIN, ROOM
+from bot.marks import Marker
 from bot.matrix.gateway import MatrixGateway, SendOutcome
 from bot.retry import retry_delay
 from bot.room_work import RoomWork
@@ -66,9 +67,8 @@ class OutboxSender:
         self._parallel = parallel_rooms
         self.sent = 0
         self.finished = asyncio.Condition()  # notified when a row is marked done (sent, or given up)
-        self._marks: list[outbox.Done] = []  # finished by a lane, waiting for the marker
-        self._unmarked: set[int] = set()
-        self._marker: asyncio.Task | None = None
+        self.marks = Marker(db, clock, sending=self._sending, on_marked=self._marked, backoff=self._backoff,
+                            stopping=self._stopping)
 
     def wake(self) -> None:
         self._wake.set()
@@ -101,7 +101,7 @@ class OutboxSender:
         self._refresh_idle()
 
     def _untrack(self, item_id: int) -> None:
-        if item_id in self._unmarked:
+        if item_id in self.marks.unmarked:
             return  # sent, not yet marked done: the sweep must not queue it again
         self._queued.discard(item_id)
         self._refresh_idle()
@@ -128,8 +128,7 @@ class OutboxSender:
     async def drained(self) -> None:
         """Until the lanes started so far have run dry and what they finished is marked done."""
         await asyncio.gather(*self._lanes.values(), return_exceptions=True)
-        if self._marker is not None:
-            await asyncio.gather(self._marker, return_exceptions=True)
+        await self.marks.landed()
 
     async def _unless_stopping(self, awaitable):  # noqa: ANN001, ANN202
         """Await a network call or a wait, unless the sender stops first (raises Stopping then).
@@ -147,10 +146,13 @@ class OutboxSender:
         raise Stopping
 
     async def _start_lanes(self) -> None:
-        """The sweep: every lane with something pending (at start, and every few seconds)."""
+        """The sweep (at start, and every few seconds): every lane with something pending runs;
+        it reads the table again only for a row not queued yet (in a burst, a read per room every
+        sweep was most of the sender's database work)."""
         async with self.db.read() as session:
             items = await outbox.pending(session, limit=1000)
-        self.start_lanes({lane_of(item) for item in items})
+        self._dirty.update(lane_of(item) for item in items if item.id not in self._queued)
+        self._start({lane_of(item) for item in items})
 
     def submit(self, items: list[OutboxItem]) -> None:
         """The fast path: rows a transaction just committed, handed over without reading them back."""
@@ -323,7 +325,7 @@ class OutboxSender:
                        "info": {"mimetype": item.payload["mimetype"], "size": len(data)}, **keys}
             return await self._unless_stopping(self.gateway.send(room_id, content, item.txn_id))
         if item.kind == PIN:
-            await self._marks_landed()  # a pin reads the event id of the message it pins from the table
+            await self.marks.landed()  # a pin reads the event id of the message it pins from the table
         return await self._unless_stopping(self.rooms.operation(room_id, item))
 
     async def _dm_room(self, user_id: str) -> str:
@@ -346,10 +348,7 @@ class OutboxSender:
         """The item is done. A room is marked at once, with its follow-up in the same transaction;
         anything else is handed to the marker and the lane goes on to its next item."""
         if item.kind != ROOM:
-            self._marks.append(outbox.Done.of(item, error, event_id))
-            self._unmarked.add(item.id)  # still tracked (not swept up again) until marked
-            if self._marker is None or self._marker.done():
-                self._marker = asyncio.create_task(self._mark_all(), name="outbox marks")
+            self.marks.add(outbox.Done.of(item, error, event_id))  # still tracked (not swept up again) until marked
             return
         now = self.clock()
         async with self.db.transaction() as session:
@@ -360,38 +359,14 @@ class OutboxSender:
         self.on_schedule()
         await self._marked([item.id])
 
-    async def _mark_all(self) -> None:
-        """Mark what the lanes finished, many rows a transaction, beside the lanes (none waits for
-        it). A row still unmarked when the bot dies is sent again after the restart with the same
-        transaction id, which Matrix shows once."""
-        failures = 0
-        while self._marks:
-            await asyncio.sleep(0)  # lanes finishing at this moment join the same transaction
-            done, self._marks = self._marks, []
-            try:
-                async with self.db.transaction() as session:
-                    await outbox.mark_all_done(session, done, self.clock())
-            except Exception:  # noqa: BLE001 - e.g. the database is locked: marked on the next try
-                failures += 1
-                log.exception("could not mark sent outbox items; trying again",
-                              extra={"items": len(done), "ref": secrets.token_hex(3)})
-                self._marks[:0] = done
-                if self._stopping.is_set():
-                    return  # still pending in the table: sent again after the restart, shown once
-                await asyncio.sleep(self._backoff(failures))
-                continue
-            failures = 0
-            await self._marked([d.item_id for d in done])
-
-    async def _marks_landed(self) -> None:
-        """Until what the lanes finished so far is marked in the table."""
-        while self._marker is not None and not self._marker.done():
-            await asyncio.wait({self._marker})
+    def _sending(self) -> bool:
+        """Items queued or under way besides those sent and waiting to be marked."""
+        return len(self._queued) > len(self.marks.unmarked)
 
     async def _marked(self, item_ids: list[int]) -> None:
         for item_id in item_ids:
             self._unexpected.pop(item_id, None)
-            self._unmarked.discard(item_id)
+            self.marks.unmarked.discard(item_id)
             self._untrack(item_id)
         async with self.finished:
             self.finished.notify_all()

@@ -252,7 +252,7 @@ async def test_a_database_error_while_marking_sent_items_neither_resends_nor_end
     await queue(db, LOBBY, "first", "second")
     async with sending(db, gateway) as sender:
         async with sender.finished:
-            await asyncio.wait_for(sender.finished.wait_for(lambda: not sender._unmarked and len(gateway.sends()) == 2), 5)
+            await asyncio.wait_for(sender.finished.wait_for(lambda: not sender.marks.unmarked and len(gateway.sends()) == 2), 5)
     assert broken, "the first marking failed"
     sends = gateway.sends(LOBBY)
     assert [body for _, body, _ in sends] == ["first", "second"], "nothing sent twice"
