@@ -22,12 +22,11 @@ PRESENT = ("join", "invite")
 
 class DirectRooms:
     def __init__(self, gateway: MatrixGateway, db: Database, clock: Callable[[], datetime], *, language: str,
-                 on_forget: Callable[[str], None], on_commit: Callable[[], None]) -> None:
+                 on_commit: Callable[[], None]) -> None:
         self.gateway = gateway
         self.db = db
         self.clock = clock
         self.language = language
-        self.on_forget = on_forget
         self.on_commit = on_commit
 
     async def accept(self, invite: Invite) -> None:
@@ -87,7 +86,6 @@ class DirectRooms:
             if tell_room:
                 chat = OutboxChat(session, self.clock())
                 await chat.send(room_id, Translator(self.language)("dm.no_longer_private"), notice=True)
-        self.on_forget(room_id)
         if tell_room:
             self.on_commit()
         log.info("no longer a DM", extra={"room_id": room_id, "third_person": tell_room})

@@ -20,7 +20,7 @@ from api.i18n import Translator
 from bot.router import Registry, Unknown, clean, extract, route
 from bot.recipients import DbRecipients
 from bot.schedule import DbSchedule
-from storage import conversations, direct_rooms, members, processed
+from storage import conversations, members, processed
 from storage.database import Database
 
 log = logging.getLogger("kring.dispatch")
@@ -38,6 +38,27 @@ async def undoable(ctx: Context) -> AsyncIterator[None]:
         del ctx.chat.items[mark:]
         ctx.schedule.changed = False
         raise
+
+
+class _Watch:
+    """The command path's stand-in for a savepoint: nothing on the way in (a savepoint was two
+    statements on every command). A failure is noted; the dispatcher then rolls the whole
+    transaction back, claim and all, and writes the answer in a new one."""
+
+    def __init__(self) -> None:
+        self.failed = False
+
+    @asynccontextmanager
+    async def __call__(self, ctx: Context) -> AsyncIterator[None]:
+        try:
+            yield
+        except BaseException:
+            self.failed = True
+            raise
+
+
+class _Undo(Exception):
+    """Leaves a command's transaction so that it rolls back."""
 
 
 @dataclass
@@ -65,7 +86,6 @@ class Dispatcher:
         self.clock = clock
         self.on_commit = on_commit
         self.not_before: datetime | None = None
-        self._dm_partners: dict[str, str] = {}
 
     def is_command(self, msg: Incoming) -> str | None:
         s = self.settings
@@ -89,16 +109,26 @@ class Dispatcher:
         started = time.monotonic()
         found = self.registry.match(text)  # matched once: for the record, then for the call
         name, outcome = "?" if isinstance(found, Unknown) else found[0].name, "ok"
-        async with self.db.transaction() as session:
-            if not await processed.claim(session, msg.event_id, msg.room_id, now, name):
-                outcome = "duplicate"
-            else:
-                ctx = await self._context(session, msg, now)
-                name, outcome, reply = await route(self.registry, ctx, found, undoable)
-                if ctx.untraceable and outcome in ("ok", "user-error"):
-                    await processed.unlink(session, msg.event_id)
-                if reply is not None:
-                    await ctx.chat.reply(reply, msg.room_id, msg.event_id, msg.thread_root, in_busy_room=not ctx.is_dm)
+        watch = _Watch()
+        try:
+            async with self.db.transaction() as session:
+                if not await processed.claim(session, msg.event_id, msg.room_id, now, name):
+                    outcome = "duplicate"
+                else:
+                    ctx = await self._context(session, msg, now)
+                    name, outcome, reply = await route(self.registry, ctx, found, watch)
+                    if watch.failed:
+                        raise _Undo
+                    await self._answer(ctx, msg, outcome, reply)
+        except _Undo:  # the handler failed: none of its writes stay, its answer does
+            untraceable = ctx.untraceable
+            async with self.db.transaction() as session:
+                if not await processed.claim(session, msg.event_id, msg.room_id, now, name):
+                    outcome = "duplicate"
+                else:
+                    ctx = await self._context(session, msg, now)
+                    ctx.untraceable = untraceable
+                    await self._answer(ctx, msg, outcome, reply)
         if outcome != "duplicate":
             self.on_commit(ctx.schedule.changed, ctx.chat.items)
         log.info(
@@ -107,6 +137,12 @@ class Dispatcher:
                    "ms": round((time.monotonic() - started) * 1000, 1)},
         )
         return outcome
+
+    async def _answer(self, ctx: Context, msg: Incoming, outcome: str, reply: Reply | None) -> None:
+        if ctx.untraceable and outcome in ("ok", "user-error"):
+            await processed.unlink(ctx.db, msg.event_id)
+        if reply is not None:
+            await ctx.chat.reply(reply, msg.room_id, msg.event_id, msg.thread_root, in_busy_room=not ctx.is_dm)
 
     async def handle_event(self, event: RoomEvent) -> str:
         """A room event some feature declared (@on_room_event), run once like a command. Only the
@@ -195,28 +231,15 @@ class Dispatcher:
         return outcome
 
     async def _context(self, session, msg: Incoming | RoomEvent, now: datetime) -> Context:  # noqa: ANN001
-        partner = await self._partner(session, msg.room_id)
-        language, zone, role_names = await members.reader_and_roles(session, msg.sender)
-        roles = {net: Role.parse(r) for net, r in role_names.items()}
-        language = language or self.settings.language
+        reader = await members.reader(session, msg.sender, msg.room_id)
+        roles = {net: Role.parse(r) for net, r in reader.roles.items()}
         return Context(
-            sender=msg.sender, room_id=msg.room_id, is_dm=partner == msg.sender, event_id=msg.event_id,
+            sender=msg.sender, room_id=msg.room_id, is_dm=reader.dm_partner == msg.sender, event_id=msg.event_id,
             event_time=msg.origin_time, now=now, role=max(roles.values(), default=Role.ANYONE), roles=roles,
-            db=session, t=Translator(language, zone=zone), chat=OutboxChat(session, now),
+            db=session, t=Translator(reader.language or self.settings.language, zone=reader.zone),
+            chat=OutboxChat(session, now),
             schedule=DbSchedule(session, now), runtime=self.runtime, prefix=self.settings.prefix,
             commands=self.registry.specs, declared=self.registry.declared,
             recipients=DbRecipients(session, self.settings.language), encrypted=msg.encrypted,
             vault=self.vault, retention=self.retention,
         )
-
-    def forget_dm(self, room_id: str) -> None:
-        self._dm_partners.pop(room_id, None)
-
-    async def _partner(self, session, room_id: str) -> str | None:  # noqa: ANN001
-        """Who the room is a DM with; remembered until bot.direct says it is no longer one."""
-        partner = self._dm_partners.get(room_id)
-        if partner is None:
-            partner = await direct_rooms.partner(session, room_id)
-            if partner is not None:
-                self._dm_partners[room_id] = partner
-        return partner

@@ -56,8 +56,7 @@ class SyncLoop:
         self._latest_token: str | None = None
         self._saved_token: str | None = None
         self._stopped = asyncio.Event()
-        self.direct = DirectRooms(gateway, db, clock, language=language, on_forget=dispatcher.forget_dm,
-                                  on_commit=on_commit)
+        self.direct = DirectRooms(gateway, db, clock, language=language, on_commit=on_commit)
         # Called with every batch after its commands (e.g. bot.guard: who joined which room).
         self.watchers: list[Callable[[SyncBatch], Awaitable[None]]] = [self.direct]
         self.handled = asyncio.Condition()  # notified when a batch has been handled, watchers included

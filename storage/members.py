@@ -1,12 +1,13 @@
 """Members and their role per network."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import and_, bindparam, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Member, Membership, Network
+from storage.models import DirectRoom, Member, Membership, Network
 
 
 async def get(session: AsyncSession, user_id: str) -> Member | None:
@@ -46,23 +47,38 @@ async def roles(session: AsyncSession, user_id: str) -> dict[str, str]:
     return {network: role for network, role in rows}
 
 
-_READER_AND_ROLES = (
-    select(Member.language, Member.timezone, Membership.network, Membership.role, Network.language)
+@dataclass(frozen=True)
+class Reader:
+    """Who sent a command, as its transaction needs them: the language to write to them in (their
+    own choice, else the configured language of their network, the first by id that has one),
+    their own timezone, network -> role of their active memberships, and the person the room is
+    a DM with (None: not a DM)."""
+
+    language: str | None
+    zone: str | None
+    roles: dict[str, str]
+    dm_partner: str | None
+
+
+# One row even for someone unknown in a room that is no DM: everything is joined to a constant row.
+_ONE_ROW = select(literal_column("1").label("one")).subquery("one_row")
+_READER = (
+    select(DirectRoom.user_id, Member.language, Member.timezone, Membership.network, Membership.role, Network.language)
+    .select_from(_ONE_ROW)
+    .outerjoin(DirectRoom, DirectRoom.room_id == bindparam("room_id"))
+    .outerjoin(Member, Member.user_id == bindparam("user_id"))
     .outerjoin(Membership, and_(Membership.member_id == Member.id, Membership.state == "active"))
     .outerjoin(Network, Network.id == Membership.network)
-    .where(Member.user_id == bindparam("user_id"))
     .order_by(Membership.network)
 )
 
 
-async def reader_and_roles(session: AsyncSession, user_id: str) -> tuple[str | None, str | None, dict[str, str]]:
-    """The language to write to the person in (their own choice, else the configured language of
-    their network, the first by id that has one), their own timezone, and network -> role of their
-    active memberships: one query of plain columns, built once (this runs for every command)."""
-    rows = (await session.execute(_READER_AND_ROLES, {"user_id": user_id})).all()
-    own = rows[0][0] if rows else None
+async def reader(session: AsyncSession, user_id: str, room_id: str) -> Reader:
+    """One query of plain columns, built once: this runs for every command."""
+    rows = (await session.execute(_READER, {"user_id": user_id, "room_id": room_id})).all()
+    partner, own, zone = rows[0][0], rows[0][1], rows[0][2]
     language = own or next((net_lang for *_, net_lang in rows if net_lang), None)
-    return language, rows[0][1] if rows else None, {net: role for _l, _z, net, role, _nl in rows if net is not None}
+    return Reader(language, zone, {net: role for *_, net, role, _nl in rows if net is not None}, partner)
 
 
 async def set_role(session: AsyncSession, network: str, user_id: str, role: str, now: datetime) -> Membership:

@@ -15,11 +15,12 @@ from api import Context, Reply, Role, UserError, Where, command
 from api.decorators import COMMAND_ATTR
 from api.render import as_text
 from bot.router import Registry
-from storage import members, processed
+from storage import direct_rooms, members, processed
 from storage.database import Database
-from storage.models import Member, ScheduledAction
+from storage.models import Member, ProcessedEvent, ScheduledAction
 from tests.unit.helpers import BOT, ROOM, T0, FakeClock, FakeRuntime, message, only_reply, open_dm, outbox_rows, set_role
 
+pytestmark = pytest.mark.both_databases  # the rollback of a failing handler, on both
 ALICE, BOB = "@alice:example.org", "@bob:example.org"
 DM = "!alice-dm:example.org"
 
@@ -52,8 +53,24 @@ async def secret(ctx: Context) -> Reply:
     return Reply(as_text("only in private"))
 
 
+@command("vanish", help="cmd.ping", role=Role.ANYONE)
+async def vanish(ctx: Context, how: str) -> Reply:
+    """Untraceable (as an anonymous vote is), then fails as told."""
+    ctx.untraceable = True
+    if how == "usererror":
+        raise UserError("error.missing", name="thing")
+    raise RuntimeError("boom")
+
+
+@command("undm", help="cmd.ping", role=Role.ANYONE)
+async def undm(ctx: Context) -> Reply:
+    """Forgets this room as the sender's DM (as !case does in an unencrypted DM)."""
+    await direct_rooms.forget(ctx.db, ctx.room_id)
+    return Reply(as_text("forgotten"))
+
+
 def custom_registry() -> Registry:
-    return Registry([getattr(f, COMMAND_ATTR) for f in (boom, echo, mutate, secret)])
+    return Registry([getattr(f, COMMAND_ATTR) for f in (boom, echo, mutate, secret, vanish, undm)])
 
 
 async def count(db: Database, model) -> int:  # noqa: ANN001
@@ -193,8 +210,11 @@ async def test_a_dm_only_command_runs_in_the_dm_and_is_refused_in_a_room(db: Dat
     assert await dispatcher.handle(message("!secret", sender=ALICE, room_id=ROOM)) == "user-error"
     assert await dispatcher.handle(message("!secret", sender=BOB, room_id=DM)) == "user-error"
     assert await dispatcher.handle(message("!secret", sender=ALICE, room_id=DM)) == "ok"
+    # a command that forgets the DM (as !case does in an unencrypted one): no DM for the next command
+    assert await dispatcher.handle(message("!undm", sender=ALICE, room_id=DM)) == "ok"
+    assert await dispatcher.handle(message("!secret", sender=ALICE, room_id=DM)) == "user-error"
     bodies = [r.payload["content"]["body"] for r in await outbox_rows(db)]
-    assert bodies[0] == bodies[1] == "Please use secret in a direct message with me, not in a shared room."
+    assert bodies[0] == bodies[1] == bodies[4] == "Please use secret in a direct message with me, not in a shared room."
     assert bodies[2] == "only in private"
 
 
@@ -241,6 +261,21 @@ async def test_a_failing_handler_changes_nothing_but_is_recorded_and_answered(
     assert await count(db, Member) == 0
     assert await count(db, ScheduledAction) == 0
     assert await is_processed(db, msg.event_id)
+
+
+async def test_an_untraceable_command_keeps_no_room_in_its_record_when_it_fails_politely(
+        db: Database, make_dispatcher) -> None:
+    """A mistake in an anonymous vote is answered, and the record that it ran keeps neither the
+    DM nor the moment; a crash keeps them (someone has to find what went wrong)."""
+    dispatcher = make_dispatcher(custom_registry())
+    polite, crash = message("!vanish usererror", room_id=DM), message("!vanish crash", room_id=DM)
+    assert await dispatcher.handle(polite) == "user-error"
+    assert await dispatcher.handle(crash) == "crash"
+    assert len(await outbox_rows(db)) == 2
+    async with db.read() as session:
+        records = {r.event_id: r for r in (await session.execute(select(ProcessedEvent))).scalars()}
+    assert records[polite.event_id].room_id == "" and records[crash.event_id].room_id == DM
+    assert await dispatcher.handle(polite) == "duplicate"
 
 
 async def test_a_succeeding_handler_keeps_its_changes(db: Database, make_dispatcher) -> None:
