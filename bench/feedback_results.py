@@ -81,7 +81,7 @@ async def run(count: int, rounds: int, keep: bool) -> None:
             stack.push_async_callback(coordinator.close)
             await coordinator.start()
             bot_id = await new_user(synapse, "kring")
-            kring = Kring(Config.model_validate({
+            kring = Kring(Config.validate({
                 "matrix": {"homeserver": synapse.url, "user_id": bot_id, "password": PASSWORD,
                            "store_path": str(home / "kring" / "store"), "key_passphrase": "bench-passphrase",
                            "encryption": False},

@@ -13,7 +13,7 @@ Measured, runs alternating echo / Kring, each bot started afresh as a process:
 - start peak: the process's peak resident set (VmHWM) at that moment, i.e. the peak of its start.
 Then as many starts of Kring with a migration pending (its last migration undone before each), and
 of a process that only imports the libraries Kring cannot start without (nio, SQLAlchemy's asyncio,
-pydantic's models): the floor under Kring's figures. Kring's modules are byte-compiled first, as an
+msgspec, which validates the config): the floor under Kring's figures. Kring's modules are byte-compiled first, as an
 installed bot's are (bench/procs.py). Medians over the runs; the figures are reported against the
 targets of issue 21, not asserted.
 """
@@ -41,8 +41,8 @@ from registration_burst import PASSWORD, Http, gather_limited, new_account, unti
 TARGET_IDLE = 1.5  # idle RSS <= 1.5 x echo
 TARGET_PEAK = 1.6  # start peak <= 1.6 x echo
 TARGET_READY_S = 1.0
-# What Kring cannot start without (pydantic's top level is lazy: pydantic.main is what BaseModel brings).
-LIBRARIES = ("nio", "sqlalchemy.ext.asyncio", "pydantic.main")
+# What Kring cannot start without.
+LIBRARIES = ("nio", "sqlalchemy.ext.asyncio", "msgspec")
 
 
 async def login(synapse: LocalSynapse, localpart: str) -> tuple[str, str, str]:

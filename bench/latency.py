@@ -242,7 +242,7 @@ async def new_user(synapse: LocalSynapse, prefix: str) -> str:
 
 def bot_config(synapse: LocalSynapse, home: Path, user_id: str) -> Config:
     """As tests/integration/conftest.py BotUnderTest builds it: own account, SQLite db, store."""
-    return Config.model_validate({
+    return Config.validate({
         "matrix": {"homeserver": synapse.url, "user_id": user_id, "password": PASSWORD,
                    "store_path": str(home / "store"), "key_passphrase": "bench-passphrase"},
         "storage": {"database_url": f"sqlite+aiosqlite:///{home / 'kring.db'}"},

@@ -55,7 +55,7 @@ async def run(outage: float, rounds: int) -> int:
     try:
         bot_user = await synapse.register_user("kring", PASSWORD, displayname="Kring")
         member_user = await synapse.register_user("member", PASSWORD)
-        config = Config.model_validate({
+        config = Config.validate({
             "matrix": {"homeserver": synapse.url, "user_id": bot_user, "password": PASSWORD,
                        "store_path": str(work / "store"), "key_passphrase": "bench-passphrase"},
             "storage": {"database_url": f"sqlite+aiosqlite:///{work / 'kring.db'}"},

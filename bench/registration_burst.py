@@ -222,7 +222,7 @@ async def wait_until(check, what: str, timeout: float = 600) -> None:  # noqa: A
 
 
 def bot_config(synapse: LocalSynapse, home: Path, user_id: str, coordinator: str) -> Config:
-    return Config.model_validate({
+    return Config.validate({
         "matrix": {"homeserver": synapse.url, "user_id": user_id, "password": PASSWORD,
                    "store_path": str(home / "store"), "encryption": False},
         "storage": {"database_url": f"sqlite+aiosqlite:///{home / 'kring.db'}"},

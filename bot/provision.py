@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.chat import OutboxChat
-from bot.config import Config, NetworkConfig
+from bot.config import Config, NetworkConfig, as_dict
 from api.i18n import Translator
 from bot.matrix.gateway import MatrixGateway
 from api.rooms import choose_room_version, level_for, power_levels
@@ -65,7 +65,7 @@ class Provisioner:
         async with self.db.transaction() as session:
             row, rules_changed = await networks.upsert(
                 session, net.id, name=net.name, language=net.language, timezone=net.timezone,
-                house_rules=net.house_rules, auto_approve=net.auto_approve.model_dump(), now=now,
+                house_rules=net.house_rules, auto_approve=as_dict(net.auto_approve), now=now,
                 reminder_offsets=",".join(str(m) for m in net.reminder_minutes()))
             if rules_changed:
                 await self._ask_rules_again(session, net, row.rules_version, now)

@@ -40,7 +40,7 @@ class BotUnderTest:
         self.user_id = user_id
         self.clock = overrides.pop("clock", None)  # an injectable clock (a callable returning aware UTC)
         bot_section = {"coordinators": [], **overrides.pop("bot", {})}
-        self.config = Config.model_validate({
+        self.config = Config.validate({
             "matrix": {"homeserver": synapse.url, "user_id": user_id, "password": PASSWORD,
                        "store_path": str(home / "store"), "key_passphrase": "test-passphrase",
                        **overrides.pop("matrix", {})},

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from bot.__main__ import main
-from bot.config import ConfigError, load_config
+from bot.config import ConfigError, as_dict, load_config
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "hunter2-do-not-print"
@@ -61,6 +61,26 @@ def test_every_mistake_is_listed_at_once_with_its_key(tmp_path: Path) -> None:
     assert "did you mean Europe/Amsterdam" in found["bot.timezone"]
     assert found["bot.colour"].startswith("unknown key")
     assert found["extras"].startswith("unknown key")
+
+
+def test_a_wrong_type_or_a_value_out_of_bounds_reads_plainly(tmp_path: Path) -> None:
+    found = problems(write(tmp_path, {
+        "matrix": {**GOOD["matrix"], "encryption": "maybe", "retry_max_seconds": 100},
+        "bot": {"command_max_age_seconds": "soon", "log_level": "TRACE", "command_prefix": "", "coordinators": "@a:b"},
+        "networks": [{"id": "North", "name": "North", "polls": {"topic_votes": 0}}],
+        "methods": [3],
+    }))
+    assert found == {
+        "matrix.encryption": "should be true or false",
+        "matrix.retry_max_seconds": "should be at most 60",
+        "bot.command_max_age_seconds": "should be a whole number",
+        "bot.log_level": "should be one of DEBUG, INFO, WARNING, ERROR",
+        "bot.command_prefix": "should have at least 1 character(s)",
+        "bot.coordinators": "should be a list",
+        "networks.0.id": "should match the pattern '^[a-z0-9][a-z0-9-]{1,31}$'",
+        "networks.0.polls.topic_votes": "should be at least 1",
+        "methods.0": "should be text or a mapping",
+    }
 
 
 def test_a_missing_matrix_section_is_named(tmp_path: Path) -> None:
@@ -132,7 +152,7 @@ def test_secrets_never_show_in_repr_str_or_dump(tmp_path: Path) -> None:
                                "recovery_key": "rk-" + SECRET, "key_passphrase": "kp-" + SECRET}}
     config = load_config(write(tmp_path, data), environ={})
     for shown in (repr(config), str(config), repr(config.matrix), str(config.matrix),
-                  config.model_dump_json(), str(config.model_dump())):
+                  str(as_dict(config)), str(as_dict(config.matrix))):
         assert SECRET not in shown
     assert config.matrix.key_passphrase.get_secret_value() == "kp-" + SECRET
 

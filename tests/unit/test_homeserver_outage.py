@@ -17,7 +17,7 @@ FAILURES = 12
 
 
 def _config(tmp_path: Path, retry_max_seconds: float) -> Config:
-    return Config.model_validate({
+    return Config.validate({
         "matrix": {"homeserver": "http://127.0.0.1:9", "user_id": "@kring:example.org", "password": "pw",
                    "store_path": str(tmp_path / "store"), "retry_max_seconds": retry_max_seconds},
         "storage": {"database_url": f"sqlite+aiosqlite:///{tmp_path / 'kring.db'}"},

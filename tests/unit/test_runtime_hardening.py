@@ -32,7 +32,7 @@ async def test_a_database_error_does_not_carry_the_text_it_was_given(db: Databas
 
 
 def _config(tmp_path: Path, **matrix: object) -> Config:
-    return Config.model_validate({
+    return Config.validate({
         "matrix": {"homeserver": "http://127.0.0.1:9", "user_id": "@kring:example.org", "password": "pw",
                    "store_path": str(tmp_path / "data" / "store"), **matrix},
         "storage": {"database_url": f"sqlite+aiosqlite:///{tmp_path / 'kring.db'}"},
