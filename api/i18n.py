@@ -17,16 +17,19 @@ import logging
 import re
 import string
 from datetime import date, datetime, timezone, tzinfo
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
-
-from babel import Locale, UnknownLocaleError
-from babel.dates import format_date, format_skeleton, format_time, get_timezone_location
-from babel.numbers import format_decimal
 
 from api import yaml_files
 from api.render import Text, as_text
+
+if TYPE_CHECKING:
+    from babel import Locale
+
+# Babel (~1 MiB with its CLDR tables) is imported where a locale is first needed (a reply with a
+# number, a plural, a date), not when the bot starts.
 
 LOCALES = Path(__file__).parent / "locales"
 FALLBACK = "en"
@@ -68,6 +71,8 @@ def locale_of(language: str) -> Locale:
 
 @cache
 def _parse_locale(code: str) -> Locale:
+    from babel import Locale, UnknownLocaleError
+
     try:
         return Locale.parse(code.replace("-", "_"))
     except (UnknownLocaleError, ValueError):
@@ -76,6 +81,8 @@ def _parse_locale(code: str) -> Locale:
 
 def language_name(code: str) -> str:
     """A language's name in that language ("Nederlands", "norsk bokmål"), from CLDR."""
+    from babel import Locale, UnknownLocaleError
+
     try:
         return Locale.parse(code.replace("-", "_")).display_name or code
     except (UnknownLocaleError, ValueError):
@@ -105,8 +112,11 @@ class Translator:
 
     def __init__(self, language: str = FALLBACK, zone: str | None = None) -> None:
         self.language = language
-        self.locale = locale_of(language)
         self.own_zone = zone
+
+    @cached_property
+    def locale(self) -> Locale:
+        return locale_of(self.language)
 
     def clock(self, zone: str | tzinfo | None) -> str | tzinfo | None:
         """The zone a time is shown in: the reader's own, else the one given (the event's)."""
@@ -120,13 +130,15 @@ class Translator:
         return found
 
     def template(self, key: str, count: object = None) -> str:
-        return plural_form(self.entry(key), count, self.locale)
+        entry = self.entry(key)
+        return entry if isinstance(entry, str) else plural_form(entry, count, self.locale)
 
     def __call__(self, key: str, **values: object) -> Text:
         """A callable value is rendered for this reader first (a time on their clock: `when=lambda
         t: t.span(...)`), so one set of values serves every recipient."""
         values = {k: v(self) if callable(v) else v for k, v in values.items()}
-        return render_template(self.template(key, values.get("count")), values, self.locale)
+        numbers = any(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values.values())
+        return render_template(self.template(key, values.get("count")), values, self.locale if numbers else None)
 
     def usage(self, line: str) -> str:
         """A usage line with its argument names in this language: "<event> [workshop]" ->
@@ -142,10 +154,14 @@ class Translator:
 
     def number(self, value: float) -> str:
         """1234.5 -> "1,234.5" (en), "1.234,5" (nl), "1 234,5" (nb)."""
+        from babel.numbers import format_decimal
+
         return format_decimal(value, locale=self.locale)
 
     def zone(self, zone: str | tzinfo) -> str:
         """The zone by its exemplar city in this language: Europe/Brussels -> "Brussel" (nl)."""
+        from babel.dates import get_timezone_location
+
         name = zone if isinstance(zone, str) else str(zone)
         try:
             return get_timezone_location(_zone(zone), locale=self.locale, return_city=True)
@@ -154,6 +170,8 @@ class Translator:
 
     def date(self, day: date | datetime, zone: str | tzinfo | None = None, *, short: bool = False) -> str:
         """ "dinsdag 23 september 2025"; short: "di 23 sep 2025"."""
+        from babel.dates import format_date, format_skeleton
+
         if isinstance(day, datetime):
             day = _aware(day).astimezone(_zone(self.clock(zone))).date()
         if short:
@@ -162,6 +180,8 @@ class Translator:
 
     def time(self, moment: datetime, zone: str | tzinfo | None = None) -> str:
         """ "09:30" (nl, nb), "9:30 AM" (en): the moment on the clock of `zone`."""
+        from babel.dates import format_time
+
         return format_time(_aware(moment).astimezone(_zone(self.clock(zone))), "short", locale=self.locale)
 
     def moment(self, moment: datetime, zone: str | tzinfo | None = None, *, short: bool = False) -> str:
@@ -202,6 +222,8 @@ def render_template(template: str, values: dict[str, object], locale: Locale | N
         if spec and not isinstance(value, Text):
             value = format(value, spec)
         elif locale is not None and isinstance(value, (int, float)) and not isinstance(value, bool):
+            from babel.numbers import format_decimal
+
             value = format_decimal(value, locale=locale)
         text = as_text(value)
         plain_parts.append(text.plain)

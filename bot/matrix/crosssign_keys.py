@@ -15,10 +15,10 @@ from hashlib import sha256
 from pathlib import Path
 from typing import Any
 
+import vodozemac
 from Crypto.Cipher import AES
 from Crypto.Hash import SHA256
 from Crypto.Protocol.KDF import HKDF, scrypt
-from Crypto.Signature import eddsa
 
 MASTER, SELF_SIGNING, USER_SIGNING = "master", "self_signing", "user_signing"
 USAGES = (MASTER, SELF_SIGNING, USER_SIGNING)
@@ -72,9 +72,12 @@ def _signable(obj: dict[str, Any]) -> bytes:
 
 
 class SigningKey:
-    """An Ed25519 key pair kept as its 32-byte seed."""
+    """An Ed25519 key pair kept as its 32-byte seed. pycryptodome's eddsa (with its elliptic-curve
+    modules, ~1 MiB) loads here, when keys are made or restored, not at a start that only checks."""
 
     def __init__(self, seed: bytes) -> None:
+        from Crypto.Signature import eddsa
+
         if len(seed) != 32:
             raise ValueError("an Ed25519 seed has 32 bytes")
         self.seed = seed
@@ -91,6 +94,8 @@ class SigningKey:
 
     def sign(self, obj: dict[str, Any]) -> str:
         """Signature of obj's canonical JSON without signatures/unsigned."""
+        from Crypto.Signature import eddsa
+
         return b64encode(eddsa.new(self._key, "rfc8032").sign(_signable(obj)))
 
     def sign_into(self, obj: dict[str, Any], user_id: str) -> dict[str, Any]:
@@ -106,14 +111,15 @@ class SigningKey:
 
 
 def verify_signature(obj: dict[str, Any], user_id: str, public: str) -> bool:
-    """True if obj carries a valid signature by the Ed25519 key `public` for user_id."""
+    """True if obj carries a valid signature by the Ed25519 key `public` for user_id. Checked with
+    vodozemac, which nio's encryption has loaded already (every start checks the device's signature)."""
     sig = obj.get("signatures", {}).get(user_id, {}).get(f"ed25519:{public}")
     if not isinstance(sig, str):
         return False
     try:
-        key = eddsa.import_public_key(b64decode(public))
-        eddsa.new(key, "rfc8032").verify(_signable(obj), b64decode(sig))
-    except (ValueError, TypeError):
+        key = vodozemac.Ed25519PublicKey.from_base64(public)
+        key.verify_signature(_signable(obj), vodozemac.Ed25519Signature.from_base64(sig))
+    except (ValueError, TypeError):  # vodozemac's KeyException and SignatureException are ValueErrors
         return False
     return True
 

@@ -89,6 +89,11 @@ def test_sign_into_adds_a_signature_that_verifies_with_the_public_key() -> None:
     assert not verify_signature(signed, USER, other.public)
     assert not verify_signature({**signed, "device_id": "OTHER"}, USER, key.public)
     assert not verify_signature(signed, "@someone:else", key.public)
+    tampered = bytearray(b64decode(signed["signatures"][USER][key.key_id]))
+    tampered[10] ^= 1
+    for signature in (b64encode(bytes(tampered)), "not base64!", "AAAA"):
+        assert not verify_signature({**signed, "signatures": {USER: {key.key_id: signature}}}, USER, key.public)
+    assert not verify_signature({**signed, "signatures": {USER: {"ed25519:!!": "AAAA"}}}, USER, "!!")
     assert device["signatures"][USER] == {"ed25519:DEV": "device-self-signature"}  # input untouched
 
 

@@ -1,7 +1,9 @@
 """Heavy work waits until it is used: a bot that starts on an up-to-date database has not loaded
 the migrations tooling (Alembic), the calendar library (icalendar) nor PostgreSQL's dialect (on
 SQLite) by the time it is ready, nor derived the files key from the passphrase; and pydantic
-(some 7 MiB resident) is not loaded at all: msgspec validates the config."""
+(some 7 MiB resident) is not loaded at all: msgspec validates the config. Babel waits for the
+first text with a number, plural or date; pycryptodome's Ed25519 for the first signature (a start
+checks the device's signatures with vodozemac, which nio's encryption has loaded)."""
 from __future__ import annotations
 
 import subprocess
@@ -37,13 +39,34 @@ def test_an_up_to_date_sqlite_start_loads_neither_alembic_nor_icalendar_nor_post
                 await runtime_state.put(session, runtime_state.SYNC_TOKEN, "s1")
                 await processed.claim(session, "$e1", "!r", datetime.now(timezone.utc))
             await d.close()
-            print(sorted(m for m in ("alembic", "icalendar", "sqlalchemy.dialects.postgresql", "pydantic")
-                         if m in sys.modules))
+            print(sorted(m for m in ("alembic", "icalendar", "sqlalchemy.dialects.postgresql", "pydantic", "babel",
+                                     "Crypto.Signature.eddsa") if m in sys.modules))
 
         asyncio.run(main())
     """)
     out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stderr
+
+
+def test_babel_and_ed25519_signing_load_when_first_used_and_work_then() -> None:
+    script = textwrap.dedent("""
+        import sys
+        from datetime import datetime, timezone
+        import bot.app
+        from bot.router import Registry
+        from api.i18n import Translator
+        from bot.matrix.crosssign_keys import SigningKey, verify_signature
+        Registry.discover()
+        t = Translator("nl")
+        plain = t("rooms.lobby.topic", network="Noord").plain  # a text without numbers needs no CLDR data
+        before = sorted(m for m in ("babel", "Crypto.Signature.eddsa") if m in sys.modules)
+        day = t.date(datetime(2025, 9, 23, 10, tzinfo=timezone.utc), "Europe/Amsterdam")
+        key = SigningKey(bytes(32))
+        signed = key.sign_into({"user_id": "@k:x"}, "@k:x")
+        print(before, bool(plain), day, verify_signature(signed, "@k:x", key.public), "babel" in sys.modules)
+    """)
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["[]", "True", "dinsdag", "23", "september", "2025", "True", "True"], out.stderr
 
 
 def test_a_passphrase_files_key_is_derived_when_a_file_is_first_kept_and_opens_it_after_a_restart(
