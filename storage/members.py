@@ -74,8 +74,10 @@ _READER = (
 
 
 async def reader(session: AsyncSession, user_id: str, room_id: str) -> Reader:
-    """One query of plain columns, built once: this runs for every command."""
-    rows = (await session.execute(_READER, {"user_id": user_id, "room_id": room_id})).all()
+    """One query of plain columns, built once, on the session's connection (no ORM loading or
+    flush: this runs for every command, before its handler)."""
+    connection = await session.connection()
+    rows = (await connection.execute(_READER, {"user_id": user_id, "room_id": room_id})).all()
     partner, own, zone = rows[0][0], rows[0][1], rows[0][2]
     language = own or next((net_lang for *_, net_lang in rows if net_lang), None)
     return Reader(language, zone, {net: role for *_, net, role, _nl in rows if net is not None}, partner)
