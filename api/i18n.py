@@ -12,7 +12,6 @@ Babel). An entry is either a string with {placeholders}, or a mapping of CLDR pl
 """
 from __future__ import annotations
 
-import html
 import logging
 import re
 import string
@@ -23,7 +22,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from api import yaml_files
-from api.render import Text, as_text
+from api.render import Text, as_text, escape
 
 if TYPE_CHECKING:
     from babel import Locale
@@ -215,7 +214,7 @@ def render_template(template: str, values: dict[str, object], locale: Locale | N
     html_parts: list[str] = []
     for literal, field, spec, _conv in string.Formatter().parse(template):
         plain_parts.append(literal)
-        html_parts.append(html.escape(literal).replace("\n", "<br>"))
+        html_parts.append(escape(literal).replace("\n", "<br>"))
         if field is None:
             continue
         value = values.get(field, "{" + field + "}")

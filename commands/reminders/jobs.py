@@ -3,11 +3,10 @@ language and on their clock. Each job checks again that it still applies: the ev
 person still holds a seat, and (for questions) has sent neither a question nor a case."""
 from __future__ import annotations
 
-import html
 from typing import Any
 
 from api import JobContext, job
-from api.render import Text, code
+from api.render import Text, code, link
 from commands.reminders import rules
 from commands.reminders.follow import sent_in_advance
 from storage import events, registrations as regs, sessions
@@ -23,8 +22,7 @@ async def _current(ctx: JobContext, payload: dict[str, Any]) -> Event | None:
 
 
 def _room_link(room_id: str) -> Text:
-    url = f"https://matrix.to/#/{room_id}"
-    return Text(url, f'<a href="{html.escape(url)}">{html.escape(url)}</a>')
+    return link(f"https://matrix.to/#/{room_id}")
 
 
 @job(rules.EVENT)

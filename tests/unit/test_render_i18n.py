@@ -49,7 +49,7 @@ def test_user_values_are_escaped_in_html_and_verbatim_in_plain(locales: Path) ->
     text = Translator()("greet", name=HOSTILE)
     assert text.plain == f"Hello {HOSTILE}!"
     assert "<script>" not in text.html and "<b>" not in text.html
-    assert text.html == "Hello &lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &lt;b&gt;co&lt;/b&gt;!"
+    assert text.html == "Hello &lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; &lt;b&gt;co&lt;/b&gt;!"
 
 
 def test_the_shipped_catalogue_escapes_too() -> None:
@@ -67,7 +67,7 @@ def test_text_values_keep_their_markup(locales: Path) -> None:
 def test_catalogue_text_itself_is_text_not_html(locales: Path) -> None:
     text = Translator()("literal")
     assert text.plain == 'Use <b> & "quotes"\nnext line'
-    assert text.html == "Use &lt;b&gt; &amp; &quot;quotes&quot;<br>next line"
+    assert text.html == "Use &lt;b&gt; &amp; &#34;quotes&#34;<br>next line"
 
 
 def test_format_specs_apply(locales: Path) -> None:
@@ -87,7 +87,7 @@ def test_render_helpers_escape_what_they_wrap() -> None:
     mention = pill('@eve:example.org', '<Eve "the" admin>')
     assert mention.plain == '\u2068<Eve "the" admin>\u2069'  # a chosen name is isolated (bidi)
     assert mention.html == ('<a href="https://matrix.to/#/@eve:example.org">'
-                            '\u2068&lt;Eve &quot;the&quot; admin&gt;\u2069</a>')
+                            '\u2068&lt;Eve &#34;the&#34; admin&gt;\u2069</a>')
     assert ("<x>" + bold("y")).html == "&lt;x&gt;<b>y</b>"
     assert as_text("a\nb").html == "a<br>b"
 
