@@ -16,6 +16,7 @@ from bot.config import MatrixConfig
 from bot.matrix.keywork import KeyWork
 from bot.matrix.late_keys import LateKeys
 from bot.matrix.rooms import RoomAdmin, SendOutcome
+from bot.matrix import schemas
 from bot.matrix.timeline import (  # noqa: F401 - Invite, MemberChange, Undecryptable re-exported
     Invite, MemberChange, SyncBatch, Undecryptable, collect, fill_gap, joined_now, to_incoming)
 from bot.matrix.uploads import MediaUploads
@@ -67,6 +68,7 @@ class MatrixGateway(RoomAdmin, LateKeys):
             request_timeout=cfg.request_timeout_seconds,
             pickle_key=cfg.key_passphrase.get_secret_value() if cfg.key_passphrase else "DEFAULT_KEY",
         )
+        schemas.install()  # one validator per schema for nio's parsers (bot/matrix/schemas.py)
         self.client = nio.AsyncClient(cfg.homeserver, cfg.user_id, store_path=str(self.store_path), config=client_cfg)
         self.synced = asyncio.Condition()
         self.display_name: str | None = None
