@@ -97,6 +97,13 @@ class Schedule(Protocol):
 
     async def cancel(self, key: str) -> None: ...
 
+    async def withdraw(self, *, recipient: str | None = None, prefix: str | None = None) -> None:
+        """Reminders already prepared ahead of their time (`@job(ahead=True)`) for `recipient`, or
+        with keys starting with `prefix`, whose messages are still held: never sent. (`cancel`
+        does this for one key.) For whatever makes a prepared reminder wrong: `!reminders off`,
+        `!forgetme`, an action point marked done."""
+        ...
+
 
 class Recipients(Protocol):
     """The translator for a message to someone other than the actor: their `!lang`, else the

@@ -50,6 +50,7 @@ class CommandSpec:
 COMMAND_ATTR = "__kring_command__"
 JOB_ATTR = "__kring_job__"
 JOB_ALWAYS_ATTR = "__kring_job_always__"
+JOB_AHEAD_ATTR = "__kring_job_ahead__"
 JOB_EVERY_ATTR = "__kring_job_every__"
 FLOW_ATTR = "__kring_flow__"
 FLOW_FILES_ATTR = "__kring_flow_files__"
@@ -89,14 +90,18 @@ def command(
     return decorate
 
 
-def job(kind: str, *, always: bool = False,
-        every: timedelta | None = None) -> Callable[[Callable[..., Awaitable[None]]], Callable[..., Awaitable[None]]]:
+def job(kind: str, *, always: bool = False, every: timedelta | None = None,
+        ahead: bool = False) -> Callable[[Callable[..., Awaitable[None]]], Callable[..., Awaitable[None]]]:
     """Declare the function the schedule runs for rows of this kind: fn(ctx: JobContext, payload).
 
     always=True for jobs that repair state (an offer that lapsed still holds a seat): they run
     however late they are, instead of being marked missed after the catch-up window.
     every=<interval>: a sweep that the schedule itself keeps going (a row due at start when none is
-    pending, and the next one `every` after each run, in that run's transaction); it always runs."""
+    pending, and the next one `every` after each run, in that run's transaction); it always runs.
+    ahead=True for a job that only sends DMs (a reminder): it runs a few seconds before its due
+    time, as at that time (ctx.now), and its messages are held and sent at it (bot/scheduler.py).
+    Whatever makes such a message wrong in those seconds must withdraw it (Schedule.cancel or
+    Schedule.withdraw)."""
 
     def decorate(fn):  # noqa: ANN001, ANN202
         setattr(fn, JOB_ATTR, kind)
@@ -104,6 +109,8 @@ def job(kind: str, *, always: bool = False,
             setattr(fn, JOB_ALWAYS_ATTR, True)
         if every is not None:
             setattr(fn, JOB_EVERY_ATTR, every)
+        if ahead:
+            setattr(fn, JOB_AHEAD_ATTR, True)
         return fn
 
     return decorate

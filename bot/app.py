@@ -113,6 +113,7 @@ class Kring:
             self.db, self.registry.jobs, clock, catch_up=timedelta(hours=config.bot.schedule_catch_up_hours),
             language=config.bot.language, prefix=config.bot.command_prefix, on_commit=self.outbox.wake,
             declared=self.registry.declared, vault=self.vault, retention=retention, submit=self.outbox.submit,
+            on_withdraw=self.outbox.held.recheck,
         )
         self.outbox.on_schedule = self.schedule.wake  # a room made: its follow-up job runs at once
         self.dispatcher = Dispatcher(
@@ -139,6 +140,7 @@ class Kring:
     def _committed(self, schedule_changed: bool, items: list) -> None:
         self.outbox.submit(items)
         if schedule_changed:
+            self.outbox.held.recheck()  # a held reminder may just have been withdrawn
             self.schedule.wake()
 
     async def start(self) -> None:

@@ -71,11 +71,13 @@ class OutboxChat:
         self.session = session
         self.now = now
         self.items: list[OutboxItem] = []  # handed to the sender once the transaction commits
+        self.hold: tuple[datetime, int] | None = None  # (send at, schedule row) of a job run ahead
 
     async def _enqueue(self, kind: str, payload: dict[str, Any], now: datetime, *, room_id: str | None = None,
                        user_id: str | None = None, about: str | None = None) -> None:
+        send_at, action_id = self.hold or (None, None)
         self.items.append(await outbox.enqueue(self.session, kind, payload, now, room_id=room_id, user_id=user_id,
-                                               about=about))
+                                               about=about, send_at=send_at, action_id=action_id))
 
     async def send(self, room_id: str, text: Text, *, notice: bool = False,
                    mentions: tuple[str, ...] = (), reply_to: str | None = None,

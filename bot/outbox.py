@@ -17,6 +17,7 @@ from datetime import datetime
 
 from api.files import Vault
 from bot.chat import EVENT, FILE, KEPT_FILE, MESSAGE, PIN, ROOM
+from bot.holding import Holding
 from bot.marks import Marker
 from bot.matrix.gateway import MatrixGateway, SendOutcome
 from bot.retry import retry_delay
@@ -56,6 +57,7 @@ class OutboxSender:
         self._unexpected: dict[int, int] = {}  # item id -> unexpected failures so far (kept across lane restarts)
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
+        self.held = Holding(db, clock, lambda item: self.submit([item]), self._stopping)  # reminders before their time
         self._lanes: dict[Lane, asyncio.Task] = {}
         self._dirty: set[Lane] = set()  # lanes that may have rows in the table not yet queued
         self._queues: dict[Lane, deque[OutboxItem]] = {}
@@ -127,7 +129,7 @@ class OutboxSender:
 
     async def drained(self) -> None:
         """Until the lanes started so far have run dry and what they finished is marked done."""
-        await asyncio.gather(*self._lanes.values(), return_exceptions=True)
+        await asyncio.gather(*self._lanes.values(), self.held.drained(), return_exceptions=True)
         await self.marks.landed()
 
     async def _unless_stopping(self, awaitable):  # noqa: ANN001, ANN202
@@ -151,13 +153,14 @@ class OutboxSender:
         sweep was most of the sender's database work)."""
         async with self.db.read() as session:
             items = await outbox.pending(session, limit=1000)
+        items = [item for item in items if item.id not in self.held]  # held: in no lane until their time
         self._dirty.update(lane_of(item) for item in items if item.id not in self._queued)
         self._start({lane_of(item) for item in items})
 
     def submit(self, items: list[OutboxItem]) -> None:
         """The fast path: rows a transaction just committed, handed over without reading them back."""
         for item in items:
-            if item.id not in self._queued:
+            if item.id not in self._queued and not self.held.take(item):
                 self._track([item.id])
                 self._queues.setdefault(lane_of(item), deque()).append(item)
         self._start({lane_of(item) for item in items})
@@ -234,7 +237,7 @@ class OutboxSender:
         """Merge the lane's pending rows from the table into its queue, oldest first."""
         async with self.db.read() as session:
             rows = await outbox.pending_in_lane(session, *lane, limit=500)
-        fresh = [row for row in rows if row.id not in self._queued]
+        fresh = [row for row in rows if row.id not in self._queued and not self.held.take(row)]
         if fresh:
             self._track([row.id for row in fresh])
             merged = sorted([*queue, *fresh], key=lambda row: row.id)
@@ -308,7 +311,7 @@ class OutboxSender:
     async def _attempt(self, item: OutboxItem) -> SendOutcome:
         if item.kind == ROOM:
             return await self._unless_stopping(self.rooms.create(item))
-        room_id = item.room_id or await self._dm_room(item.user_id)
+        room_id = item.room_id or self.held.room(item.id) or await self._dm_room(item.user_id)
         if item.kind == MESSAGE:
             return await self._unless_stopping(self.gateway.send(room_id, item.payload["content"], item.txn_id))
         if item.kind == KEPT_FILE:

@@ -14,6 +14,7 @@ class DbSchedule:
         self.session = session
         self.now = now
         self.changed = False
+        self.withdrawn: list[int] = []  # held outbox items withdrawn (the sender forgets them after commit)
 
     async def at(self, key: str, kind: str, due_at: datetime, payload: dict[str, Any], *,
                  about: str | None = None, network: str | None = None, recipient: str | None = None) -> int:
@@ -23,4 +24,9 @@ class DbSchedule:
         return row.id
 
     async def cancel(self, key: str) -> None:
-        self.changed = await rows.cancel(self.session, key, self.now) or self.changed
+        self.changed = await rows.cancel(self.session, key, self.now, self.withdrawn) or self.changed
+
+    async def withdraw(self, *, recipient: str | None = None, prefix: str | None = None) -> None:
+        ids = await rows.withdraw_held(self.session, self.now, recipient=recipient, prefix=prefix)
+        self.withdrawn.extend(ids)
+        self.changed = bool(ids) or self.changed

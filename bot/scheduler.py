@@ -10,6 +10,13 @@ straight to the sender (one transaction per row cost ~45 ms of delay each under 
 (outcome "muted"). The safety wake-up also records that the bot was alive, so that a report can
 say since when it was down.
 
+Reminders are sent on time by preparing them ahead (`@job(ahead=True)`, plain DMs): the row runs
+up to LEAD before its due time, as at that time, and is marked done in the same transaction as its
+outbox rows, which carry the due time as their send-at; the sender holds them and at the due time
+only sends (bot/holding.py). Exactly once holds as before: after a crash the held rows are in the
+outbox, sent at their time (or at once if it passed). A cancellation in those seconds withdraws
+them (storage.schedule.cancel, Schedule.withdraw), in the table and in the sender's memory.
+
 The timer is only a wake-up: a run that fails (database busy, an error at commit) is logged and
 retried shortly, and a periodic safety wake-up runs whatever is due even if a timer was lost."""
 from __future__ import annotations
@@ -27,7 +34,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from api import JobContext
 
 from api.declared import Declared
-from api.decorators import JOB_ALWAYS_ATTR, JOB_EVERY_ATTR
+from api.decorators import JOB_AHEAD_ATTR, JOB_ALWAYS_ATTR, JOB_EVERY_ATTR
 from api.files import Retention, Vault
 from bot.chat import OutboxChat
 from api.i18n import Translator
@@ -46,6 +53,12 @@ DEFAULT_ZONE = "Europe/Amsterdam"
 BATCH = 50  # due rows run in one transaction at most
 BATCH_SECONDS = 0.2  # a batch stops taking rows after this long (the write lock is not held longer)
 START_SECONDS = 1.0  # the start runs what fell due for this long; the timer runs the rest just after
+LEAD = timedelta(seconds=3)
+"""How long before its due time a reminder is prepared (`@job(ahead=True)`). The run (due rows,
+muted check, the job, the outbox rows, commit: ~10 ms, more under load) and the read of the DM
+room (bot/holding.py, RESOLVE_BEFORE) then happen before the due time, not in the reminder's
+delay; a few seconds cover a busy database, and keep short the window in which a cancellation
+has to withdraw a prepared message."""
 
 
 class _Tools:
@@ -63,8 +76,9 @@ class ScheduleRunner:
                  always: Iterable[str] = (), retry_after: timedelta = timedelta(seconds=30),
                  safety_interval: timedelta = timedelta(seconds=60), declared: Declared | None = None,
                  vault: Vault | None = None, retention: Retention | None = None,
-                 submit: Callable[[list], None] | None = None) -> None:
+                 submit: Callable[[list], None] | None = None, on_withdraw: Callable[[], None] = lambda: None) -> None:
         self.vault = vault
+        self.on_withdraw = on_withdraw  # a job withdrew held messages: the sender checks what it holds
         self.submit = submit  # hands committed outbox rows to the sender (else on_commit wakes it)
         self.retention = retention or Retention()
         self.db = db
@@ -76,6 +90,7 @@ class ScheduleRunner:
         self.prefix = prefix
         self.on_commit = on_commit
         self.always = set(always) | {kind for kind, fn in jobs.items() if getattr(fn, JOB_ALWAYS_ATTR, False)}
+        self.ahead = frozenset(kind for kind, fn in jobs.items() if getattr(fn, JOB_AHEAD_ATTR, False))
         self.every: dict[str, timedelta] = {kind: getattr(fn, JOB_EVERY_ATTR) for kind, fn in jobs.items()
                                             if getattr(fn, JOB_EVERY_ATTR, None) is not None}
         self.retry_after = retry_after
@@ -198,7 +213,8 @@ class ScheduleRunner:
         now, began = self.clock(), time.monotonic()
         outcomes: list[tuple[ScheduledAction, str]] = []
         async with self.db.transaction() as session:
-            rows = [r for r in await schedule.due(session, now, BATCH + len(skip)) if r.id not in skip][:BATCH]
+            rows = await schedule.due(session, now, BATCH + len(skip), ahead_until=now + LEAD, ahead_kinds=self.ahead)
+            rows = [r for r in rows if r.id not in skip][:BATCH]
             ids.extend(r.id for r in rows)
             if not rows:
                 return 0, False
@@ -215,7 +231,7 @@ class ScheduleRunner:
                     cut = True  # left pending, untouched: the next batch takes it
                     break
                 outcomes.append((row, await self._run_row(session, row, now, chat, tools, muted)))
-        self._committed(chat.items)
+        self._committed(chat.items, tools.schedule)
         for row, outcome in outcomes:
             log.info("scheduled action", extra={"key": row.key, "kind": row.kind, "outcome": outcome})
         return len(outcomes), cut or len(rows) == BATCH
@@ -236,32 +252,38 @@ class ScheduleRunner:
         """Run one row's job in a savepoint (a failing job undoes only its own writes and messages)
         and mark the row done; returns the outcome."""
         fn = self.jobs.get(row.kind)
-        outcome = "done"
+        outcome, early = "done", row.kind in self.ahead and row.due_at > now
         if row.recipient and row.recipient in muted:
             outcome = "muted"
         elif fn is None:
             log.error("no job for scheduled kind", extra={"kind": row.kind, "key": row.key})
             outcome = "unknown-kind"
         else:
-            ctx = JobContext(now=now, db=session, t=tools.t, chat=chat, schedule=tools.schedule, prefix=self.prefix,
+            ctx = JobContext(now=row.due_at if early else now, db=session, t=tools.t, chat=chat, schedule=tools.schedule, prefix=self.prefix,
                              recipients=tools.recipients, declared=self.declared, vault=self.vault,
                              retention=self.retention)
             queued = len(chat.items)
+            chat.hold = (row.due_at, row.id) if early else None
             try:
                 async with session.begin_nested():
                     await fn(ctx, dict(row.payload))
+                outcome = schedule.AHEAD if early else outcome
             except Exception:
                 del chat.items[queued:]  # rolled back with the savepoint: never handed to the sender
                 log.exception("scheduled action failed", extra={"key": row.key, "ref": secrets.token_hex(3)})
                 outcome = "failed"
+            finally:
+                chat.hold = None
         schedule.finish(row, now, outcome)
         if row.kind in self.every:  # the sweep's next run, in the same transaction
             following = now + self.every[row.kind]
             await schedule.put(session, _sweep_key(row.kind, following), row.kind, following, {}, now)
         return outcome
 
-    def _committed(self, items: list) -> None:
+    def _committed(self, items: list, tools_schedule: DbSchedule | None = None) -> None:
         """Messages just committed: straight to the sender when it takes them (no read back)."""
+        if tools_schedule is not None and tools_schedule.withdrawn:
+            self.on_withdraw()
         if self.submit is not None:
             self.submit(items)
         else:
@@ -273,7 +295,7 @@ class ScheduleRunner:
         next_at: datetime | None = None
         try:
             async with self.db.read() as session:
-                next_at = await schedule.next_due_at(session)
+                next_at = await schedule.next_due_at(session, self.ahead, LEAD)
         except Exception:  # noqa: BLE001 - logged; armed for a retry
             failed = True
             log.exception("could not read the next due time; retrying later", extra={"ref": secrets.token_hex(3)})
@@ -304,8 +326,9 @@ class ScheduleRunner:
             else:
                 muted = await members.muted_among(session, {row.recipient} if row.recipient else set())
                 ran = 1
-                outcome = await self._run_row(session, row, now, chat, _Tools(session, now, self.language), muted)
-        self._committed(chat.items)
+                tools = _Tools(session, now, self.language)
+                outcome = await self._run_row(session, row, now, chat, tools, muted)
+        self._committed(chat.items, tools.schedule if ran else None)
         log.info("scheduled action", extra={"key": row.key, "kind": row.kind, "outcome": outcome})
         return ran
 

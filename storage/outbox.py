@@ -23,10 +23,14 @@ async def enqueue(
     room_id: str | None = None,
     user_id: str | None = None,
     about: str | None = None,
+    send_at: datetime | None = None,
+    action_id: int | None = None,
 ) -> OutboxItem:
-    """Add an item; its transaction id is fixed now so every retry is deduplicated by Matrix."""
+    """Add an item; its transaction id is fixed now so every retry is deduplicated by Matrix.
+    `send_at`: held until then (a reminder prepared ahead), `action_id` the schedule row it is for."""
     values = {"kind": kind, "room_id": room_id, "user_id": user_id, "payload": payload,
-              "txn_id": f"kring-{uuid.uuid4().hex}", "created_at": now, "attempts": 0, "about": about}
+              "txn_id": f"kring-{uuid.uuid4().hex}", "created_at": now, "attempts": 0, "about": about,
+              "send_at": send_at, "action_id": action_id}
     # A Core insert (no ORM flush: this is on every command's path); the row's id comes back.
     item_id = (await session.execute(_INSERT, values)).scalar_one()
     return OutboxItem(id=item_id, **values)
@@ -83,6 +87,26 @@ async def mark_all_done(session: AsyncSession, done: list[Done], now: datetime) 
         await session.execute(_MARK, plain)
     if private:
         await session.execute(_MARK_PRIVATE, private)
+
+
+WITHDRAWN = "withdrawn"  # the error of a held item whose reminder was cancelled before its time
+
+
+async def withdraw(session: AsyncSession, action_ids: list[int], now: datetime) -> list[int]:
+    """Held items of these schedule rows not sent yet: marked done, never sent. Returns their ids."""
+    if not action_ids:
+        return []
+    query = select(OutboxItem.id).where(OutboxItem.action_id.in_(action_ids), OutboxItem.done_at.is_(None))
+    ids = list((await session.execute(query)).scalars())
+    if ids:
+        await session.execute(update(OutboxItem).where(OutboxItem.id.in_(ids)).values(done_at=now, error=WITHDRAWN))
+    return ids
+
+
+async def still_pending(session: AsyncSession, item_ids: list[int]) -> set[int]:
+    """Which of these items are still to be sent (not withdrawn, erased or done meanwhile)."""
+    query = select(OutboxItem.id).where(OutboxItem.id.in_(item_ids), OutboxItem.done_at.is_(None))
+    return set((await session.execute(query)).scalars())
 
 
 async def note_attempt(session: AsyncSession, item_id: int) -> None:

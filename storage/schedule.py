@@ -1,16 +1,19 @@
 """The schedule table: every future action, its due time in UTC, and when it was done."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import ScheduledAction
+from storage import outbox
+from storage.models import OutboxItem, ScheduledAction
 
 
 CANCELLED = "cancelled"
+AHEAD = "ahead"  # run ahead of its due time; its messages are held in the outbox until then
+HELD_FOR = timedelta(days=1)  # a row run ahead longer ago than this has sent its messages (withdraw_held)
 
 
 async def put(
@@ -68,19 +71,50 @@ async def stale(session: AsyncSession, before: datetime, kinds_kept: set[str]) -
     return list((await session.execute(query.order_by(ScheduledAction.due_at, ScheduledAction.id))).scalars())
 
 
-async def cancel(session: AsyncSession, key: str, now: datetime) -> bool:
+async def cancel(session: AsyncSession, key: str, now: datetime, withdrawn: list[int] | None = None) -> bool:
+    """Cancel the pending row with this key, or withdraw the messages of one run ahead that are
+    still held (their ids are added to `withdrawn`). False if there was nothing left to stop."""
     row = (await session.execute(select(ScheduledAction).where(ScheduledAction.key == key))).scalar_one_or_none()
-    if row is None or row.done_at is not None:
+    if row is None or (row.done_at is not None and row.outcome != AHEAD):
         return False
+    if row.done_at is not None:
+        ids = await outbox.withdraw(session, [row.id], now)
+        if not ids:
+            return False  # already sent
+        (withdrawn if withdrawn is not None else []).extend(ids)
     row.done_at, row.outcome = now, CANCELLED
     return True
 
 
-async def due(session: AsyncSession, now: datetime, limit: int = 100) -> list[ScheduledAction]:
-    """Rows to run now, the oldest first; on PostgreSQL locked for this transaction (a second
-    runner waits, then finds them done)."""
+async def withdraw_held(session: AsyncSession, now: datetime, *, recipient: str | None = None,
+                        prefix: str | None = None) -> list[int]:
+    """Rows run ahead for `recipient` (or with keys starting with `prefix`) whose messages are still
+    held: the messages withdrawn (their outbox ids returned) and the rows marked cancelled."""
+    query = select(ScheduledAction).where(ScheduledAction.outcome == AHEAD)
+    if recipient is not None:
+        query = query.where(ScheduledAction.recipient == recipient)
+    if prefix is not None:
+        query = query.where(ScheduledAction.key.startswith(prefix, autoescape=True))
+    rows = list((await session.execute(query.where(ScheduledAction.due_at > now - HELD_FOR))).scalars())
+    ids = await outbox.withdraw(session, [r.id for r in rows], now)
+    if ids:
+        held = set((await session.execute(select(OutboxItem.action_id).where(
+            OutboxItem.id.in_(ids)))).scalars())
+        for row in rows:
+            if row.id in held:
+                row.done_at, row.outcome = now, CANCELLED
+    return ids
+
+
+async def due(session: AsyncSession, now: datetime, limit: int = 100, *, ahead_until: datetime | None = None,
+              ahead_kinds: frozenset[str] = frozenset()) -> list[ScheduledAction]:
+    """Rows to run now (and rows of `ahead_kinds` due by `ahead_until`), the oldest first; on
+    PostgreSQL locked for this transaction (a second runner waits, then finds them done)."""
+    when = ScheduledAction.due_at <= now
+    if ahead_kinds and ahead_until is not None:
+        when = or_(when, ScheduledAction.kind.in_(sorted(ahead_kinds)) & (ScheduledAction.due_at <= ahead_until))
     query = (select(ScheduledAction)
-             .where(ScheduledAction.done_at.is_(None), ScheduledAction.due_at <= now)
+             .where(ScheduledAction.done_at.is_(None), when)
              .order_by(ScheduledAction.due_at, ScheduledAction.id)
              .limit(limit))
     if session.bind.dialect.name == "postgresql":
@@ -96,9 +130,18 @@ async def lock_pending(session: AsyncSession, action_id: int) -> ScheduledAction
     return (await session.execute(query)).scalar_one_or_none()
 
 
-async def next_due_at(session: AsyncSession) -> datetime | None:
-    query = select(func.min(ScheduledAction.due_at)).where(ScheduledAction.done_at.is_(None))
-    return (await session.execute(query)).scalar_one_or_none()
+async def next_due_at(session: AsyncSession, ahead_kinds: frozenset[str] = frozenset(),
+                      ahead: timedelta = timedelta(0)) -> datetime | None:
+    """When the next pending row is to run: its due time, or `ahead` before it for `ahead_kinds`."""
+    if not ahead_kinds:
+        query = select(func.min(ScheduledAction.due_at)).where(ScheduledAction.done_at.is_(None))
+        return (await session.execute(query)).scalar_one_or_none()
+    early = ScheduledAction.kind.in_(sorted(ahead_kinds))
+    query = select(func.min(case((early, None), else_=ScheduledAction.due_at)),
+                   func.min(case((early, ScheduledAction.due_at), else_=None))).where(ScheduledAction.done_at.is_(None))
+    plain, held = (await session.execute(query)).one()
+    times = [t for t in (plain, held - ahead if held is not None else None) if t is not None]
+    return min(times) if times else None
 
 
 def finish(row: ScheduledAction, now: datetime, outcome: str) -> None:

@@ -46,6 +46,7 @@ async def forget_confirmed(ctx: Context, args: dict) -> Reply | None:
             rooms += [kinds[k] for k in OPEN_AND_CONTROL if k in kinds]
     await ctx.release(ctx.sender)  # e.g. the seats the person held go to the next in line
     redact = await outbox.sent_about(ctx.db, ctx.sender)  # the join request and introduction, notes about them
+    await ctx.schedule.withdraw(recipient=ctx.sender)  # a reminder prepared ahead, still held: not sent
     await privacy.erase(ctx.db, ctx.sender, ctx.now, ctx.declared.erasers if ctx.declared else None)
     for room_id, event_id in redact:
         await ctx.chat.redact(room_id, event_id, ctx.t("privacy.redact_reason").plain)

@@ -37,9 +37,9 @@ async def follow(ctx: Context | JobContext, event: Event) -> None:
         want = []  # a cancelled or past event reminds nobody
     have = await schedule.states_by_prefix(ctx.db, rules.prefix(event.id))
     keys = {w.key for w in want}
-    for key, (done, _outcome) in have.items():
-        if not done and key not in keys:
-            await ctx.schedule.cancel(key)
+    for key, (done, outcome) in have.items():
+        if (not done or outcome == schedule.AHEAD) and key not in keys:
+            await ctx.schedule.cancel(key)  # one prepared ahead and still held is withdrawn
     for w in want:
         state = have.get(w.key)
         fresh = state is None or state[1] == schedule.CANCELLED

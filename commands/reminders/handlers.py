@@ -24,5 +24,6 @@ async def reminders(ctx: Context, choice: str | None = None) -> Reply:
                         off=code(f"{ctx.prefix}reminders off"))
     member.reminders_off = word in OFF
     if member.reminders_off:
+        await ctx.schedule.withdraw(recipient=ctx.sender)  # one prepared ahead, still held
         return ctx.reply("reminders.now_off", on=code(f"{ctx.prefix}reminders on"))
     return ctx.reply("reminders.now_on", off=code(f"{ctx.prefix}reminders off"))

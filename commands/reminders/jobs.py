@@ -25,7 +25,7 @@ def _room_link(room_id: str) -> Text:
     return link(f"https://matrix.to/#/{room_id}")
 
 
-@job(rules.EVENT)
+@job(rules.EVENT, ahead=True)  # a plain DM: prepared a few seconds ahead, sent on time
 async def event_reminder(ctx: JobContext, payload: dict[str, Any]) -> None:
     event = await _current(ctx, payload)
     if event is None:

@@ -56,6 +56,10 @@ class OutboxItem(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     done_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text)
+    # a reminder prepared ahead of its time (bot/scheduler.py): held until send_at, and the
+    # schedule row it came from, by which a cancellation withdraws it while it is held
+    send_at: Mapped[datetime | None]
+    action_id: Mapped[int | None] = mapped_column(Integer, index=True)
 
 
 class ScheduledAction(Base):

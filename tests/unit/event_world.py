@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from bot.dispatch import Dispatcher
 from bot.scheduler import ScheduleRunner
-from storage import direct_rooms, members, networks
+from storage import direct_rooms, members, networks, outbox
 from storage.database import Database
 from storage.models import OutboxItem
 from tests.unit.helpers import T0, FakeClock, message
@@ -77,6 +77,7 @@ class EventWorld:
         self.dispatcher = dispatcher
         self.clock = clock
         self._seen = 0
+        self._held: set[int] = set()  # rows prepared ahead whose time (send_at) has not come yet
 
     async def setup(self, *, rooms: bool = True) -> EventWorld:
         async with self.db.transaction() as s:
@@ -111,9 +112,15 @@ class EventWorld:
         return await self.new_output()
 
     async def new_output(self) -> Said:
+        """What the bot sent since the last call: new rows, except those held until a send-at time
+        still to come (prepared ahead), which count once their time has come, unless withdrawn."""
         async with self.db.transaction() as s:
-            rows = (await s.execute(select(OutboxItem).where(OutboxItem.id > self._seen).order_by(OutboxItem.id))).scalars()
-            out = Said(Sent(r.room_id, r.user_id, r.kind, r.payload) for r in rows)
+            rows = list((await s.execute(select(OutboxItem).where(
+                (OutboxItem.id > self._seen) | OutboxItem.id.in_(self._held)).order_by(OutboxItem.id))).scalars())
+            now = self.clock()
+            self._held = {r.id for r in rows if r.send_at is not None and r.send_at > now and r.done_at is None}
+            out = Said(Sent(r.room_id, r.user_id, r.kind, r.payload) for r in rows
+                       if r.id not in self._held and r.error != outbox.WITHDRAWN)
         async with self.db.transaction() as s:
             last = (await s.execute(select(OutboxItem.id).order_by(OutboxItem.id.desc()).limit(1))).scalar()
         self._seen = last or self._seen

@@ -315,11 +315,11 @@ async def test_the_timer_retries_after_the_database_failed(db: Database, monkeyp
     real_due = schedule_rows.due
     failures: list[int] = []
 
-    async def due_once_locked(session: Any, now: datetime, limit: int = 100) -> list[ScheduledAction]:
+    async def due_once_locked(session: Any, now: datetime, limit: int = 100, **ahead: Any) -> list[ScheduledAction]:
         if not failures:
             failures.append(1)
             raise database_locked()
-        return await real_due(session, now, limit)
+        return await real_due(session, now, limit, **ahead)
 
     async def remind(ctx: JobContext, payload: dict[str, Any]) -> None:
         await ctx.chat.send(ROOM, as_text("despite the hiccup"))

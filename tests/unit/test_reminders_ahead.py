@@ -1,0 +1,85 @@
+"""Event reminders prepared a few seconds ahead of their time (bot/scheduler.py, LEAD) so that at
+the time only the send happens: written as at their due time, held, counted as sent only at it and
+once; and whatever removes a reminder in those seconds withdraws the prepared one (a cancelled
+registration or event, a moved start, `!reminders off`, `!forgetme`): nothing cancelled is sent."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select
+
+from storage import outbox
+from storage.database import Database
+from storage.models import OutboxItem, ScheduledAction
+from tests.unit.event_world import EventWorld
+from tests.unit.helpers import FakeClock
+from tests.unit.test_reminders import fire, make_event, runner, world  # noqa: F401 - the fixture
+
+UTC = timezone.utc
+START = "2025-04-14 10:00"  # Amsterdam: the day reminder is due 13 April 10:00, 08:00 UTC
+DUE = datetime(2025, 4, 13, 8, 0, tzinfo=UTC)
+
+
+async def prepared(world: EventWorld, db: Database, clock: FakeClock, user: str) -> OutboxItem:
+    """Two seconds before the due time the reminder is made and held: nothing has gone out yet."""
+    assert await fire(world, runner(db, clock), clock, DUE - timedelta(seconds=2)) == []
+    async with db.read() as s:
+        [item] = (await s.execute(select(OutboxItem).where(OutboxItem.user_id == user))).scalars().all()
+        row = await s.get(ScheduledAction, item.action_id)
+    assert item.send_at == DUE and item.done_at is None and "Reminder" in item.payload["content"]["body"]
+    assert row is not None and row.outcome == "ahead", "done in the same transaction as its held message"
+    return item
+
+
+async def test_a_reminder_is_made_ahead_as_at_its_time_and_sent_at_it_once(
+        world: EventWorld, db: Database, clock: FakeClock) -> None:
+    carol, alice = await world.person("carol", "coordinator"), await world.person("alice")
+    slug = await make_event(world, carol, starts=START, extra="\nreminders: 1d")
+    await world.say(alice, f"!register {slug}")
+    await prepared(world, db, clock, alice)
+    assert await fire(world, runner(db, clock), clock, DUE - timedelta(milliseconds=1)) == []
+    [sent] = await fire(world, runner(db, clock), clock, DUE)
+    assert sent.user_id == alice and "begins tomorrow" in sent.body and sent.msgtype == "m.text"
+    assert await fire(world, runner(db, clock), clock, DUE + timedelta(minutes=5)) == []
+
+
+async def _cancel_registration(world: EventWorld, slug: str, carol: str, alice: str) -> None:
+    await world.say(alice, f"!cancel {slug}")
+
+
+async def _cancel_event(world: EventWorld, slug: str, carol: str, alice: str) -> None:
+    await world.say(carol, f"!event cancel {slug}")
+    await world.say(carol, "!confirm")
+
+
+async def _move_start(world: EventWorld, slug: str, carol: str, alice: str) -> None:
+    await world.say(carol, f"!event edit {slug} starts: 2025-04-15 10:00\nends: 2025-04-15 17:00")
+    await world.say(carol, "!confirm")
+
+
+async def _reminders_off(world: EventWorld, slug: str, carol: str, alice: str) -> None:
+    assert "Reminders are off" in (await world.say(alice, "!reminders off")).text()
+
+
+async def _forgetme(world: EventWorld, slug: str, carol: str, alice: str) -> None:
+    await world.say(alice, "!forgetme")
+    await world.say(alice, "!confirm")
+
+
+@pytest.mark.parametrize("change", [_cancel_registration, _cancel_event, _move_start, _reminders_off, _forgetme])
+async def test_what_removes_a_reminder_in_its_last_seconds_withdraws_the_prepared_one(
+        world: EventWorld, db: Database, clock: FakeClock, change) -> None:  # noqa: ANN001
+    carol, alice = await world.person("carol", "coordinator"), await world.person("alice")
+    slug = await make_event(world, carol, starts=START, extra="\nreminders: 1d")
+    await world.say(alice, f"!register {slug}")
+    item = await prepared(world, db, clock, alice)
+    clock.now = DUE - timedelta(seconds=1)
+    await change(world, slug, carol, alice)
+    assert await fire(world, runner(db, clock), clock, DUE) == []
+    async with db.read() as s:
+        row = (await s.execute(select(OutboxItem).where(OutboxItem.txn_id == item.txn_id))).scalar()
+    assert row is None or (row.done_at is not None and row.error == outbox.WITHDRAWN), "never sent"
+    if change is _move_start:  # the reminder for the new start still comes, a day before it
+        [sent] = await fire(world, runner(db, clock), clock, DUE + timedelta(days=1))
+        assert sent.user_id == alice and "15 April" in sent.body
