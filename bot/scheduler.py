@@ -252,7 +252,7 @@ class ScheduleRunner:
         """Run one row's job in a savepoint (a failing job undoes only its own writes and messages)
         and mark the row done; returns the outcome."""
         fn = self.jobs.get(row.kind)
-        outcome, early = "done", row.kind in self.ahead and row.due_at > now
+        outcome, early = schedule.DONE, row.kind in self.ahead and row.due_at > now
         if row.recipient and row.recipient in muted:
             outcome = "muted"
         elif fn is None:

@@ -12,6 +12,7 @@ from storage.models import OutboxItem, ScheduledAction
 
 
 CANCELLED = "cancelled"
+DONE = "done"
 AHEAD = "ahead"  # run ahead of its due time; its messages are held in the outbox until then
 HELD_FOR = timedelta(days=1)  # a row run ahead longer ago than this has sent its messages (withdraw_held)
 
@@ -78,9 +79,10 @@ async def cancel(session: AsyncSession, key: str, now: datetime, withdrawn: list
     if row is None or (row.done_at is not None and row.outcome != AHEAD):
         return False
     if row.done_at is not None:
-        ids = await outbox.withdraw(session, [row.id], now)
+        ids = await outbox.withdraw(session, [row.id], now) if row.due_at > now - HELD_FOR else []
         if not ids:
-            return False  # already sent
+            row.outcome = DONE  # already sent: a later cancel of this key looks no further
+            return False
         (withdrawn if withdrawn is not None else []).extend(ids)
     row.done_at, row.outcome = now, CANCELLED
     return True

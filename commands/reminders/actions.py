@@ -43,7 +43,7 @@ async def sweep(ctx: JobContext, payload: dict[str, Any]) -> None:
                                        "title": event.title}, network=event.network, recipient=action.owner)
 
 
-@job(REMIND)
+@job(REMIND)  # not ahead: `!action done` (the sessions feature) would have to withdraw it
 async def remind(ctx: JobContext, payload: dict[str, Any]) -> None:
     action = await guide.action(ctx.db, int(payload["action"]))
     if action is None or action.done_at is not None or action.due_on != date.fromisoformat(payload["due_on"]):

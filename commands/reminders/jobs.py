@@ -43,7 +43,7 @@ async def event_reminder(ctx: JobContext, payload: dict[str, Any]) -> None:
         show=code(f"{ctx.prefix}event {event.slug}"), off=code(f"{ctx.prefix}reminders off"))
 
 
-@job(rules.QUESTIONS)
+@job(rules.QUESTIONS)  # not ahead: a question or case sent (another feature) would have to withdraw it
 async def questions_reminder(ctx: JobContext, payload: dict[str, Any]) -> None:
     event = await _current(ctx, payload)
     user = payload["user"]

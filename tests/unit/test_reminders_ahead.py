@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
+from bot.scheduler import LEAD
 from storage import outbox
 from storage.database import Database
 from storage.models import OutboxItem, ScheduledAction
@@ -16,9 +17,20 @@ from tests.unit.event_world import EventWorld
 from tests.unit.helpers import FakeClock
 from tests.unit.test_reminders import fire, make_event, runner, world  # noqa: F401 - the fixture
 
+pytestmark = pytest.mark.both_databases  # and on PostgreSQL where it answers (conftest)
 UTC = timezone.utc
 START = "2025-04-14 10:00"  # Amsterdam: the day reminder is due 13 April 10:00, 08:00 UTC
 DUE = datetime(2025, 4, 13, 8, 0, tzinfo=UTC)
+
+
+async def test_the_timer_wakes_the_schedule_a_lead_before_a_reminder_is_due(
+        world: EventWorld, db: Database, clock: FakeClock) -> None:
+    carol, alice = await world.person("carol", "coordinator"), await world.person("alice")
+    slug = await make_event(world, carol, starts=START, extra="\nreminders: 1d")
+    await world.say(alice, f"!register {slug}")
+    run = runner(db, clock)
+    await run.run_due()
+    assert run.next_wake() == DUE - LEAD
 
 
 async def prepared(world: EventWorld, db: Database, clock: FakeClock, user: str) -> OutboxItem:
