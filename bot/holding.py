@@ -93,9 +93,9 @@ class Holding:
 
     async def _hold(self, item: OutboxItem) -> None:
         assert item.send_at is not None
+        if not await self._sleep((item.send_at - RESOLVE_BEFORE - self.clock()).total_seconds()):
+            return  # still pending in the table: held again after the restart
         try:
-            if not await self._sleep((item.send_at - RESOLVE_BEFORE - self.clock()).total_seconds()):
-                return  # still pending in the table: held again after the restart
             if item.id in self._held:
                 async with self.db.read() as session:
                     pending = await outbox.still_pending(session, [item.id])
@@ -104,14 +104,14 @@ class Holding:
                     self._forget(item.id)
                 elif room is not None:
                     self.rooms[item.id] = room
-                async with self.read:
-                    self.read.notify_all()
-            if not await self._sleep((item.send_at - self.clock()).total_seconds()):
-                return
-            while self._check is not None and not self._check.done():
-                await asyncio.wait({self._check})  # a withdrawal just committed: is this one still on?
         except Exception:  # noqa: BLE001 - sent at its time anyway; the send path reads the room itself
-            log.exception("holding an outbox item failed", extra={"item": item.id, "ref": secrets.token_hex(3)})
+            log.exception("reading a held outbox item's room failed", extra={"item": item.id, "ref": secrets.token_hex(3)})
+        async with self.read:
+            self.read.notify_all()
+        if not await self._sleep((item.send_at - self.clock()).total_seconds()):
+            return
+        while self._check is not None and not self._check.done():
+            await asyncio.wait({self._check})  # a withdrawal just committed: is this one still on?
         if self._held.pop(item.id, None) is not None:
             item.send_at = None  # this copy only (the row keeps it): its time has come
             self.release(item)
