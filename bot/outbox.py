@@ -165,11 +165,6 @@ class OutboxSender:
                 self._queues.setdefault(lane_of(item), deque()).append(item)
         self._start({lane_of(item) for item in items})
 
-    def start_lanes(self, lanes: set[Lane]) -> None:
-        """Lanes with rows in the table: read them (in id order) before going on."""
-        self._dirty.update(lanes)
-        self._start(lanes)
-
     def _start(self, lanes: set[Lane]) -> None:
         for lane in lanes:
             task = self._lanes.get(lane)
