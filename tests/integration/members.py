@@ -118,14 +118,27 @@ class NioMember:
         """Wait for the member's next sync to complete (an event to await, not a sleep)."""
         await asyncio.wait_for(self.client.synced.wait(), 10)
 
+    async def _devices_known(self) -> None:
+        """Fetch the device lists still to be fetched before encrypting, as a client does. nio's
+        room_send fetches them only while the room's members are unsynced, and wait_joined's
+        joined_members call marks them synced: a send before the sync loop's own key query then
+        shared the room key with nobody else (the bot answered "could not decrypt")."""
+        if self.client.olm is not None and self.client.should_query_keys:
+            try:
+                await self.client.keys_query()
+            except nio.LocalProtocolError:
+                pass  # the sync loop's query got there first: nothing left to fetch
+
     async def send(self, room_id: str, body: str, **extra: Any) -> str:
         content = {"msgtype": "m.text", "body": body, **extra}
+        await self._devices_known()
         resp = await self.client.room_send(room_id, "m.room.message", content, ignore_unverified_devices=True)
         assert isinstance(resp, nio.RoomSendResponse), resp
         return resp.event_id
 
     async def send_event(self, room_id: str, event_type: str, content: dict[str, Any]) -> str:
         """Any room event (a poll response), encrypted where the room is."""
+        await self._devices_known()
         resp = await self.client.room_send(room_id, event_type, content, ignore_unverified_devices=True)
         assert isinstance(resp, nio.RoomSendResponse), resp
         return resp.event_id
