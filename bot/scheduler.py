@@ -334,11 +334,14 @@ class ScheduleRunner:
 
     async def _miss_stale(self) -> None:
         """Rows older than the catch-up window are not sent: marked missed and reported, all in
-        one transaction (the report and the marks are kept together or not at all)."""
+        one transaction (the report and the marks are kept together or not at all). So are the
+        messages of rows run ahead that a crash left held past the window (the sender has not
+        started yet: it finds them done)."""
         now = self.clock()
         async with self.db.transaction() as session:
             chat = OutboxChat(session, now)
             rows = await schedule.stale(session, now - self.catch_up, self.always)
+            rows += await schedule.stale_held(session, now - self.catch_up, now)
             if rows:
                 await self._report_missed(session, rows, now, chat)
         if rows:

@@ -103,6 +103,21 @@ async def withdraw(session: AsyncSession, action_ids: list[int], now: datetime) 
     return ids
 
 
+MISSED = "missed"  # the error of a held item whose time passed longer ago than the catch-up window
+
+
+async def miss_held(session: AsyncSession, before: datetime, now: datetime) -> list[int]:
+    """Held items still unsent whose send-at time is before `before` (the bot was down past the
+    catch-up window): marked done, never sent. Returns the schedule rows they were prepared for."""
+    query = select(OutboxItem.id, OutboxItem.action_id).where(
+        OutboxItem.done_at.is_(None), OutboxItem.send_at < before, OutboxItem.action_id.is_not(None))
+    found = list(await session.execute(query))
+    if found:
+        await session.execute(update(OutboxItem).where(OutboxItem.id.in_([i for i, _a in found]))
+                              .values(done_at=now, error=MISSED))
+    return sorted({a for _i, a in found})
+
+
 async def still_pending(session: AsyncSession, item_ids: list[int]) -> set[int]:
     """Which of these items are still to be sent (not withdrawn, erased or done meanwhile)."""
     query = select(OutboxItem.id).where(OutboxItem.id.in_(item_ids), OutboxItem.done_at.is_(None))

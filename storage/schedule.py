@@ -72,6 +72,17 @@ async def stale(session: AsyncSession, before: datetime, kinds_kept: set[str]) -
     return list((await session.execute(query.order_by(ScheduledAction.due_at, ScheduledAction.id))).scalars())
 
 
+async def stale_held(session: AsyncSession, before: datetime, now: datetime) -> list[ScheduledAction]:
+    """Rows run ahead whose held messages fell due before `before` and were never sent (the bot
+    stopped in between and was down past the catch-up window): the messages are marked missed in
+    the outbox; the rows are returned for the caller to mark missed and report."""
+    ids = await outbox.miss_held(session, before, now)
+    if not ids:
+        return []
+    query = select(ScheduledAction).where(ScheduledAction.id.in_(ids))
+    return list((await session.execute(query.order_by(ScheduledAction.due_at, ScheduledAction.id))).scalars())
+
+
 async def cancel(session: AsyncSession, key: str, now: datetime, withdrawn: list[int] | None = None) -> bool:
     """Cancel the pending row with this key, or withdraw the messages of one run ahead that are
     still held (their ids are added to `withdrawn`). False if there was nothing left to stop."""

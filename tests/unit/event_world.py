@@ -113,14 +113,15 @@ class EventWorld:
 
     async def new_output(self) -> Said:
         """What the bot sent since the last call: new rows, except those held until a send-at time
-        still to come (prepared ahead), which count once their time has come, unless withdrawn."""
+        still to come (prepared ahead), which count once their time has come, unless withdrawn or
+        missed (never sent)."""
         async with self.db.transaction() as s:
             rows = list((await s.execute(select(OutboxItem).where(
                 (OutboxItem.id > self._seen) | OutboxItem.id.in_(self._held)).order_by(OutboxItem.id))).scalars())
             now = self.clock()
             self._held = {r.id for r in rows if r.send_at is not None and r.send_at > now and r.done_at is None}
             out = Said(Sent(r.room_id, r.user_id, r.kind, r.payload) for r in rows
-                       if r.id not in self._held and r.error != outbox.WITHDRAWN)
+                       if r.id not in self._held and r.error not in (outbox.WITHDRAWN, outbox.MISSED))
         async with self.db.transaction() as s:
             last = (await s.execute(select(OutboxItem.id).order_by(OutboxItem.id.desc()).limit(1))).scalar()
         self._seen = last or self._seen

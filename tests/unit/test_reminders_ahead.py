@@ -13,7 +13,7 @@ from bot.scheduler import LEAD
 from storage import outbox
 from storage.database import Database
 from storage.models import OutboxItem, ScheduledAction
-from tests.unit.event_world import EventWorld
+from tests.unit.event_world import CONTROL, EventWorld
 from tests.unit.helpers import FakeClock
 from tests.unit.test_reminders import fire, make_event, runner, world  # noqa: F401 - the fixture
 
@@ -95,3 +95,29 @@ async def test_what_removes_a_reminder_in_its_last_seconds_withdraws_the_prepare
     if change is _move_start:  # the reminder for the new start still comes, a day before it
         [sent] = await fire(world, runner(db, clock), clock, DUE + timedelta(days=1))
         assert sent.user_id == alice and "15 April" in sent.body
+
+
+async def test_a_prepared_reminder_left_held_past_the_catch_up_window_is_reported_not_sent(
+        world: EventWorld, db: Database, clock: FakeClock) -> None:
+    """The bot crashes after preparing the reminder (its row done, the message held) and stays down
+    longer than the catch-up window: on start the message is not sent but counted in the report to
+    the control room, its row marked missed, as for a row that never ran."""
+    carol, alice = await world.person("carol", "coordinator"), await world.person("alice")
+    slug = await make_event(world, carol, starts=START, extra="\nreminders: 1d")
+    await world.say(alice, f"!register {slug}")
+    item = await prepared(world, db, clock, alice)
+    clock.now = DUE + timedelta(hours=3)
+    restarted = runner(db, clock, catch_up=timedelta(hours=2))
+    await restarted.start()
+    try:
+        said = await world.new_output()
+        [report] = [s for s in said if s.room_id == CONTROL]
+        assert "1 reminder for Intervision day was not sent" in report.body and "Kring was down from" in report.body
+        assert [s for s in said if "Reminder" in s.body] == []
+        async with db.read() as s:
+            row = await s.get(ScheduledAction, item.action_id)
+            held = await s.get(OutboxItem, item.id)
+        assert (row.outcome, row.done_at) == ("missed", clock.now)
+        assert held.done_at == clock.now and held.error == outbox.MISSED, "never sent, also not by a later start"
+    finally:
+        await restarted.stop()
