@@ -113,7 +113,7 @@ class Kring:
             self.db, self.registry.jobs, clock, catch_up=timedelta(hours=config.bot.schedule_catch_up_hours),
             language=config.bot.language, prefix=config.bot.command_prefix, on_commit=self.outbox.wake,
             declared=self.registry.declared, vault=self.vault, retention=retention, submit=self.outbox.submit,
-            on_withdraw=self.outbox.held.recheck,
+            withdrawing=self.outbox.held.withdrawing,
         )
         self.outbox.on_schedule = self.schedule.wake  # a room made: its follow-up job runs at once
         self.dispatcher = Dispatcher(
@@ -123,6 +123,7 @@ class Kring:
                              max_age=timedelta(seconds=config.bot.command_max_age_seconds)),
             runtime=self, clock=clock, on_commit=self._committed,
             vault=self.vault, retention=retention, fetch=self.downloads.fetch,
+            withdrawing=self.outbox.held.withdrawing,
         )
         self.sync = SyncLoop(self.gateway, self.db, self.dispatcher, clock,
                              language=config.bot.language, on_commit=self.outbox.wake,
@@ -140,7 +141,6 @@ class Kring:
     def _committed(self, schedule_changed: bool, items: list) -> None:
         self.outbox.submit(items)
         if schedule_changed:
-            self.outbox.held.recheck()  # a held reminder may just have been withdrawn
             self.schedule.wake()
 
     async def start(self) -> None:

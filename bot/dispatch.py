@@ -21,7 +21,7 @@ from bot.router import Registry, Unknown, clean, extract, route
 from bot.recipients import DbRecipients
 from bot.schedule import DbSchedule
 from storage import conversations, members, processed
-from storage.database import Database
+from storage.database import Database, Session
 
 log = logging.getLogger("kring.dispatch")
 
@@ -75,7 +75,9 @@ class Dispatcher:
                  clock: Callable[[], datetime],
                  on_commit: Callable[[bool, list], None] = lambda changed, items: None, *,
                  vault: Vault | None = None, retention: Retention | None = None,
-                 fetch: Callable[[FileRef, int], Awaitable[Received]] | None = None) -> None:
+                 fetch: Callable[[FileRef, int], Awaitable[Received]] | None = None,
+                 withdrawing: Callable[[Session], None] = lambda session: None) -> None:
+        self.withdrawing = withdrawing  # a command withdraws held reminders: the sender waits for its commit
         self.vault = vault
         self.retention = retention or Retention()
         self.fetch = fetch  # a file sent to a flow that takes files: to disk, before its transaction
@@ -238,7 +240,7 @@ class Dispatcher:
             event_time=msg.origin_time, now=now, role=max(roles.values(), default=Role.ANYONE), roles=roles,
             db=session, t=Translator(reader.language or self.settings.language, zone=reader.zone),
             chat=OutboxChat(session, now),
-            schedule=DbSchedule(session, now), runtime=self.runtime, prefix=self.settings.prefix,
+            schedule=DbSchedule(session, now, self.withdrawing), runtime=self.runtime, prefix=self.settings.prefix,
             commands=self.registry.specs, declared=self.registry.declared,
             recipients=DbRecipients(session, self.settings.language), encrypted=msg.encrypted,
             vault=self.vault, retention=self.retention,

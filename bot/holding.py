@@ -7,8 +7,11 @@ be sent, so at the time itself only the send happens. The room is read per item,
 across items: case intake forgets an unencrypted DM to open an encrypted one, and a stale room
 could carry a message into the wrong room.
 
-A cancellation in the last second commits a withdrawal (storage.outbox.withdraw) and then calls
-recheck(): until that read of what is still pending is done, no held item is let go."""
+A cancellation in the last second withdraws the item in its transaction (storage.outbox.withdraw),
+calling withdrawing() just before: from then until that transaction has ended (committed or rolled
+back) and a read of what is still pending is done (recheck), no held item is let go. An item whose
+time comes meanwhile waits those milliseconds; one let go before the withdrawal's statement ran
+is sent (its send was decided first), and the withdrawal then finds it no longer held."""
 from __future__ import annotations
 
 import asyncio
@@ -16,6 +19,9 @@ import logging
 import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import direct_rooms, outbox
 from storage.database import Database
@@ -36,6 +42,9 @@ class Holding:
         self._held: dict[int, asyncio.Task] = {}
         self._check: asyncio.Task | None = None
         self._check_again = False
+        self._withdrawing = 0  # transactions withdrawing held items, not yet ended
+        self._calm = asyncio.Event()  # set while no withdrawal is under way or being checked: items may go
+        self._calm.set()
         self.read = asyncio.Condition()  # notified after each item's read before its time
 
     def __contains__(self, item_id: int) -> bool:
@@ -53,14 +62,36 @@ class Holding:
         self._held[item.id] = asyncio.create_task(self._hold(item), name=f"outbox held {item.id}")
         return True
 
+    def withdrawing(self, session: AsyncSession) -> None:
+        """The transaction of `session` is about to withdraw held items: none is let go until it
+        has ended and what is still pending has been read again."""
+        self._withdrawing += 1
+        self._settle()
+        ended = False
+
+        def end(_session, transaction) -> None:  # noqa: ANN001 - SQLAlchemy's after_transaction_end
+            nonlocal ended
+            if transaction.parent is None and not ended:  # the transaction itself, not a savepoint
+                ended = True
+                self._withdrawing -= 1
+                self.recheck()
+
+        event.listen(session.sync_session, "after_transaction_end", end)
+
     def recheck(self) -> None:
         """Something may have been withdrawn (just committed): forget what is no longer pending."""
-        if not self._held:
-            return
-        if self._check is not None and not self._check.done():
+        if self._held and self._check is not None and not self._check.done():
             self._check_again = True
-            return
-        self._check = asyncio.create_task(self._recheck(), name="outbox held recheck")
+        elif self._held:
+            self._check = asyncio.create_task(self._recheck(), name="outbox held recheck")
+            self._check.add_done_callback(lambda _task: self._settle())
+        self._settle()
+
+    def _settle(self) -> None:
+        if self._withdrawing or (self._check is not None and not self._check.done()):
+            self._calm.clear()
+        else:
+            self._calm.set()
 
     async def _recheck(self) -> None:
         while True:
@@ -110,8 +141,8 @@ class Holding:
             self.read.notify_all()
         if not await self._sleep((item.send_at - self.clock()).total_seconds()):
             return
-        while self._check is not None and not self._check.done():
-            await asyncio.wait({self._check})  # a withdrawal just committed: is this one still on?
+        while not self._calm.is_set():
+            await self._calm.wait()  # a withdrawal is under way or just committed: is this one still on?
         if self._held.pop(item.id, None) is not None:
             item.send_at = None  # this copy only (the row keeps it): its time has come
             self.release(item)

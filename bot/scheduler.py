@@ -64,9 +64,9 @@ has to withdraw a prepared message."""
 class _Tools:
     """The capabilities the jobs of one transaction share (translators looked up once per person)."""
 
-    def __init__(self, session, now: datetime, language: str) -> None:  # noqa: ANN001
+    def __init__(self, session, now: datetime, language: str, withdrawing: Callable[[Any], None]) -> None:  # noqa: ANN001
         self.t = Translator(language)
-        self.schedule = DbSchedule(session, now)
+        self.schedule = DbSchedule(session, now, withdrawing)
         self.recipients = DbRecipients(session, language)
 
 
@@ -76,9 +76,10 @@ class ScheduleRunner:
                  always: Iterable[str] = (), retry_after: timedelta = timedelta(seconds=30),
                  safety_interval: timedelta = timedelta(seconds=60), declared: Declared | None = None,
                  vault: Vault | None = None, retention: Retention | None = None,
-                 submit: Callable[[list], None] | None = None, on_withdraw: Callable[[], None] = lambda: None) -> None:
+                 submit: Callable[[list], None] | None = None,
+                 withdrawing: Callable[[Any], None] = lambda session: None) -> None:
         self.vault = vault
-        self.on_withdraw = on_withdraw  # a job withdrew held messages: the sender checks what it holds
+        self.withdrawing = withdrawing  # a job withdraws held messages: the sender waits for its commit
         self.submit = submit  # hands committed outbox rows to the sender (else on_commit wakes it)
         self.retention = retention or Retention()
         self.db = db
@@ -218,7 +219,7 @@ class ScheduleRunner:
             ids.extend(r.id for r in rows)
             if not rows:
                 return 0, False
-            chat, tools = OutboxChat(session, now), _Tools(session, now, self.language)
+            chat, tools = OutboxChat(session, now), _Tools(session, now, self.language, self.withdrawing)
             muted = await members.muted_among(session, {r.recipient for r in rows if r.recipient})
             stale = [r for r in rows if now - r.due_at > self.catch_up and r.kind not in self.always]
             if stale:
@@ -231,7 +232,7 @@ class ScheduleRunner:
                     cut = True  # left pending, untouched: the next batch takes it
                     break
                 outcomes.append((row, await self._run_row(session, row, now, chat, tools, muted)))
-        self._committed(chat.items, tools.schedule)
+        self._committed(chat.items)
         for row, outcome in outcomes:
             log.info("scheduled action", extra={"key": row.key, "kind": row.kind, "outcome": outcome})
         return len(outcomes), cut or len(rows) == BATCH
@@ -280,10 +281,8 @@ class ScheduleRunner:
             await schedule.put(session, _sweep_key(row.kind, following), row.kind, following, {}, now)
         return outcome
 
-    def _committed(self, items: list, tools_schedule: DbSchedule | None = None) -> None:
+    def _committed(self, items: list) -> None:
         """Messages just committed: straight to the sender when it takes them (no read back)."""
-        if tools_schedule is not None and tools_schedule.withdrawn:
-            self.on_withdraw()
         if self.submit is not None:
             self.submit(items)
         else:
@@ -326,9 +325,9 @@ class ScheduleRunner:
             else:
                 muted = await members.muted_among(session, {row.recipient} if row.recipient else set())
                 ran = 1
-                tools = _Tools(session, now, self.language)
+                tools = _Tools(session, now, self.language, self.withdrawing)
                 outcome = await self._run_row(session, row, now, chat, tools, muted)
-        self._committed(chat.items, tools.schedule if ran else None)
+        self._committed(chat.items)
         log.info("scheduled action", extra={"key": row.key, "kind": row.kind, "outcome": outcome})
         return ran
 

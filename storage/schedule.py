@@ -1,6 +1,7 @@
 """The schedule table: every future action, its due time in UTC, and when it was done."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -83,14 +84,19 @@ async def stale_held(session: AsyncSession, before: datetime, now: datetime) -> 
     return list((await session.execute(query.order_by(ScheduledAction.due_at, ScheduledAction.id))).scalars())
 
 
-async def cancel(session: AsyncSession, key: str, now: datetime, withdrawn: list[int] | None = None) -> bool:
+async def cancel(session: AsyncSession, key: str, now: datetime, withdrawn: list[int] | None = None,
+                 withdrawing: Callable[[], None] = lambda: None) -> bool:
     """Cancel the pending row with this key, or withdraw the messages of one run ahead that are
-    still held (their ids are added to `withdrawn`). False if there was nothing left to stop."""
+    still held (their ids are added to `withdrawn`; `withdrawing` is called just before). False if
+    there was nothing left to stop."""
     row = (await session.execute(select(ScheduledAction).where(ScheduledAction.key == key))).scalar_one_or_none()
     if row is None or (row.done_at is not None and row.outcome != AHEAD):
         return False
     if row.done_at is not None:
-        ids = await outbox.withdraw(session, [row.id], now) if row.due_at > now - HELD_FOR else []
+        ids = []
+        if row.due_at > now - HELD_FOR:
+            withdrawing()
+            ids = await outbox.withdraw(session, [row.id], now)
         if not ids:
             row.outcome = DONE  # already sent: a later cancel of this key looks no further
             return False
@@ -100,15 +106,19 @@ async def cancel(session: AsyncSession, key: str, now: datetime, withdrawn: list
 
 
 async def withdraw_held(session: AsyncSession, now: datetime, *, recipient: str | None = None,
-                        prefix: str | None = None) -> list[int]:
+                        prefix: str | None = None, withdrawing: Callable[[], None] = lambda: None) -> list[int]:
     """Rows run ahead for `recipient` (or with keys starting with `prefix`) whose messages are still
-    held: the messages withdrawn (their outbox ids returned) and the rows marked cancelled."""
+    held: the messages withdrawn (their outbox ids returned; `withdrawing` is called just before)
+    and the rows marked cancelled."""
     query = select(ScheduledAction).where(ScheduledAction.outcome == AHEAD)
     if recipient is not None:
         query = query.where(ScheduledAction.recipient == recipient)
     if prefix is not None:
         query = query.where(ScheduledAction.key.startswith(prefix, autoescape=True))
     rows = list((await session.execute(query.where(ScheduledAction.due_at > now - HELD_FOR))).scalars())
+    if not rows:
+        return []
+    withdrawing()
     ids = await outbox.withdraw(session, [r.id for r in rows], now)
     if ids:
         held = set((await session.execute(select(OutboxItem.action_id).where(

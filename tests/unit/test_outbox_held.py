@@ -8,7 +8,8 @@ from datetime import timedelta
 
 from api.render import as_text
 from bot.chat import OutboxChat
-from storage import outbox
+from bot.schedule import DbSchedule
+from storage import outbox, schedule
 from storage.database import Database
 from tests.unit.helpers import T0, open_dm, outbox_rows
 from tests.unit.test_outbox import RecordingGateway, gateway, sending, until  # noqa: F401 - the fixture
@@ -63,3 +64,23 @@ async def test_a_reminder_withdrawn_while_held_is_never_sent(db: Database, gatew
     assert gateway.bodies() == ["still on"]
     rows = {row.id: row for row in await outbox_rows(db)}
     assert [rows[i].error for i in withdrawn] == [outbox.WITHDRAWN]
+
+
+async def test_a_reminder_whose_time_comes_while_its_withdrawal_commits_is_never_sent(
+        db: Database, gateway: RecordingGateway) -> None:
+    """`!reminders off` a moment before the send: the withdrawal's statement has run, its commit
+    has not, when the reminder's time comes. The sender waits for that transaction to end and for
+    the read after it (before, the reminder went, and its row then read as sent)."""
+    await open_dm(db, DM, ALICE)
+    async with db.transaction() as session:
+        row = await schedule.put(session, "reminder:alice", "reminders.event", T0, {}, T0, recipient=ALICE)
+        schedule.finish(row, T0, schedule.AHEAD)
+    async with sending(db, gateway) as sender:
+        sender.submit(await held_dm(db, "withdrawn", 0.2, row.id))
+        async with db.transaction() as session:
+            await DbSchedule(session, T0, withdrawing=sender.held.withdrawing).withdraw(recipient=ALICE)
+            await asyncio.sleep(0.4)  # its time comes while the withdrawal is not yet committed
+        sender.submit(await held_dm(db, "still on", 0.1, row.id + 1))
+        await until(gateway, lambda: len(gateway.sends()) == 1)
+    assert gateway.bodies() == ["still on"]
+    assert [r.error for r in await outbox_rows(db) if r.action_id == row.id] == [outbox.WITHDRAWN]
