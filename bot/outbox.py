@@ -22,7 +22,7 @@ from bot.marks import Marker
 from bot.matrix.gateway import MatrixGateway, SendOutcome
 from bot.retry import retry_delay
 from bot.room_work import RoomWork
-from bot.send_slots import Lane, SendSlots, answered_by, lane_of
+from bot.send_slots import Lane, SendSlots, answered_by, is_late, lane_of
 from bot.shrink import cut_down, event_size
 from storage import direct_rooms, outbox, schedule
 from storage.database import Database
@@ -178,7 +178,7 @@ class OutboxSender:
         queue = self._queues.setdefault(lane, deque())
         flying: dict[asyncio.Task, str] = {}  # replies being delivered -> the message each answers
         await self._slots.acquire()
-        held = True
+        held, late = True, False  # a slot, and whether it is one of the late ones (bot/send_slots.py)
         try:
             while not self._stopping.is_set():
                 if lane in self._dirty:
@@ -196,6 +196,12 @@ class OutboxSender:
                     continue
                 if not queue:
                     return
+                if not late and is_late(queue[0]):
+                    held = False
+                    await self._slots.as_late()
+                    held = late = True
+                    if self._stopping.is_set():
+                        return  # still pending in the table: sent after the restart
                 item = queue.popleft()
                 if answers is not None:
                     task = asyncio.create_task(self._deliver_reply(item), name=f"outbox reply {item.id}")
@@ -205,7 +211,7 @@ class OutboxSender:
                 try:
                     if item.kind in (FILE, KEPT_FILE):  # answers waiting in other rooms go first (bot/send_slots.py)
                         held = False
-                        await self._slots.step_aside()
+                        late = await self._slots.step_aside(late=late)
                         held = True
                         if self._stopping.is_set():
                             return  # still pending in the table: sent after the restart
@@ -218,7 +224,7 @@ class OutboxSender:
             if flying:
                 await asyncio.gather(*flying, return_exceptions=True)
             if held:
-                self._slots.release()
+                self._slots.release(late=late)
 
     async def _deliver_reply(self, item: OutboxItem) -> None:
         try:

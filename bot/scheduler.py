@@ -15,7 +15,10 @@ up to LEAD before its due time, as at that time, and is marked done in the same 
 outbox rows, which carry the due time as their send-at; the sender holds them and at the due time
 only sends (bot/holding.py). Exactly once holds as before: after a crash the held rows are in the
 outbox, sent at their time (or at once if it passed). A cancellation in those seconds withdraws
-them (storage.schedule.cancel, Schedule.withdraw), in the table and in the sender's memory.
+them (storage.schedule.cancel, Schedule.withdraw), in the table and in the sender's memory. Such a
+row run after its due time (a catch-up after downtime) gives its rows the passed due time too:
+the sender sends them as late ones, a few at a time, so they leave room for those due now
+(bot/send_slots.py).
 
 The timer is only a wake-up: a run that fails (database busy, an error at commit) is logged and
 retried shortly, and a periodic safety wake-up runs whatever is due even if a timer was lost."""
@@ -264,7 +267,7 @@ class ScheduleRunner:
                              recipients=tools.recipients, declared=self.declared, vault=self.vault,
                              retention=self.retention)
             queued = len(chat.items)
-            chat.hold = (row.due_at, row.id) if early else None
+            chat.hold = (row.due_at, row.id) if row.kind in self.ahead else None  # run late: sent as late (bot/send_slots.py)
             try:
                 async with session.begin_nested():
                     await fn(ctx, dict(row.payload))

@@ -131,14 +131,16 @@ async def withdraw_held(session: AsyncSession, now: datetime, *, recipient: str 
 
 async def due(session: AsyncSession, now: datetime, limit: int = 100, *, ahead_until: datetime | None = None,
               ahead_kinds: frozenset[str] = frozenset()) -> list[ScheduledAction]:
-    """Rows to run now (and rows of `ahead_kinds` due by `ahead_until`), the oldest first; on
-    PostgreSQL locked for this transaction (a second runner waits, then finds them done)."""
+    """Rows to run now (and rows of `ahead_kinds` due by `ahead_until`), those not yet due first
+    (they can still go on time: a catch-up after downtime must not make them late too), then the
+    oldest first; on PostgreSQL locked for this transaction (a second runner waits, then finds
+    them done)."""
     when = ScheduledAction.due_at <= now
     if ahead_kinds and ahead_until is not None:
         when = or_(when, ScheduledAction.kind.in_(sorted(ahead_kinds)) & (ScheduledAction.due_at <= ahead_until))
     query = (select(ScheduledAction)
              .where(ScheduledAction.done_at.is_(None), when)
-             .order_by(ScheduledAction.due_at, ScheduledAction.id)
+             .order_by(case((ScheduledAction.due_at > now, 0), else_=1), ScheduledAction.due_at, ScheduledAction.id)
              .limit(limit))
     if session.bind.dialect.name == "postgresql":
         query = query.with_for_update()

@@ -8,7 +8,9 @@ from datetime import timedelta
 
 from api.render import as_text
 from bot.chat import OutboxChat
+from bot.matrix.gateway import SendOutcome
 from bot.schedule import DbSchedule
+from bot.send_slots import LATE_SLOTS
 from storage import outbox, schedule
 from storage.database import Database
 from tests.unit.helpers import T0, open_dm, outbox_rows
@@ -84,3 +86,39 @@ async def test_a_reminder_whose_time_comes_while_its_withdrawal_commits_is_never
         await until(gateway, lambda: len(gateway.sends()) == 1)
     assert gateway.bodies() == ["still on"]
     assert [r.error for r in await outbox_rows(db) if r.action_id == row.id] == [outbox.WITHDRAWN]
+
+
+class BusyHomeserver(RecordingGateway):
+    """Sends of the late reminders wait until `free` is set: a homeserver still busy with them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.free = asyncio.Event()
+
+    async def send(self, room_id: str, content: dict, txn_id: str, event_type: str = "m.room.message") -> SendOutcome:
+        outcome = await super().send(room_id, content, txn_id, event_type)
+        if content.get("body", "").startswith("late"):
+            await self.free.wait()
+        return outcome
+
+
+async def test_after_a_restart_the_late_reminders_leave_room_for_one_due_now(db: Database) -> None:
+    """Ten reminders whose time passed while the bot was down (prepared before a crash) and one due
+    a moment after the start: the late ones go at most LATE_SLOTS at a time, so the one due now is
+    not queued behind them (before, they took all eight send slots until the homeserver answered)."""
+    gateway = BusyHomeserver()
+    people = [f"@p{i}:example.org" for i in range(10)]
+    for i, person in enumerate(people):
+        await open_dm(db, f"!dm-p{i}:example.org", person)
+        async with db.transaction() as session:
+            chat = OutboxChat(session, T0)
+            chat.hold = (T0 - timedelta(seconds=5), 100 + i)
+            await chat.dm(person, as_text(f"late {i}"))
+    await open_dm(db, DM, ALICE)
+    async with sending(db, gateway) as sender:
+        sender.submit(await held_dm(db, "due now", 0.2, 1))
+        await until(gateway, lambda: "due now" in gateway.bodies())
+        assert len([b for b in gateway.bodies() if b.startswith("late")]) <= LATE_SLOTS
+        gateway.free.set()
+        await until(gateway, lambda: len(gateway.sends()) == 11)
+    assert sorted(gateway.bodies()) == sorted(["due now"] + [f"late {i}" for i in range(10)])

@@ -13,7 +13,8 @@ from sqlalchemy.exc import OperationalError
 from api import JobContext
 from api.render import as_text
 from bot.schedule import DbSchedule
-from bot.scheduler import ScheduleRunner
+from api.decorators import JOB_AHEAD_ATTR
+from bot.scheduler import BATCH, ScheduleRunner
 from storage import schedule as schedule_rows
 from storage.database import Database
 from storage.models import ScheduledAction
@@ -404,3 +405,20 @@ async def test_a_sweep_keeps_itself_going_once_across_restarts(db: Database, clo
     async with db.transaction() as session:
         assert len(await schedule_rows.pending(session, "sweep")) == 1
     await again.stop()
+
+
+async def test_a_reminder_due_in_a_moment_is_prepared_before_a_long_catch_up(db: Database, jobs: Jobs,
+                                                                              clock: FakeClock) -> None:
+    """More rows fell due while the bot was down than one batch takes: the reminder due in two
+    seconds is prepared first, not after the backlog (which would make it late too)."""
+    async def soon(ctx: JobContext, payload: dict[str, Any]) -> None:
+        await ctx.chat.send(ROOM, as_text("due in a moment"))
+
+    setattr(soon, JOB_AHEAD_ATTR, True)
+    for i in range(BATCH + 5):
+        await put(db, f"remind:{i:03d}", "remind", clock.now - timedelta(minutes=1), what=f"late {i}")
+    await put(db, "soon", "soon", clock.now + timedelta(seconds=2))
+    runner = ScheduleRunner(db, {**jobs.table(), "soon": soon}, clock, catch_up=timedelta(hours=24), language="en")
+    assert await runner.run_due() == BATCH + 6
+    bodies = [r.payload["content"]["body"] for r in await outbox_rows(db)]
+    assert bodies[0] == "due in a moment" and len(bodies) == BATCH + 6
