@@ -213,6 +213,8 @@ async def run(n: int, count: int, window: float, kill_at: float, keep: bool, pro
         await db.close()
         due = {(u, k): d for d, u, k in plan}
         kring_delays, bare_delays, seen = [], [], {}
+        kring_by: dict[tuple[str, int], float] = {}  # (member, k) -> delay, for the seconds after the restart
+        bare_by: dict[tuple[str, int], float] = {}
         slices: dict[int, tuple[list[float], list[float]]] = {}  # minute of the window -> delays (kring, bare)
         first_due = min(d for d, _u, _k in plan)
         steady_kring, steady_bare = [], []  # due before the kill: the steady state
@@ -221,6 +223,8 @@ async def run(n: int, count: int, window: float, kill_at: float, keep: bool, pro
             for k, ts in await arrivals(http, p, p.kring_room, kring_id):
                 seen[(p.user_id, k)] = seen.get((p.user_id, k), 0) + 1
                 d = due.get((p.user_id, k))
+                if d is not None:
+                    kring_by[(p.user_id, k)] = ts / 1000 - d.timestamp()
                 if d is not None and not gap[0] <= d <= gap[1]:
                     kring_delays.append(ts / 1000 - d.timestamp())
                     slices.setdefault(int((d - first_due).total_seconds() // 60), ([], []))[0].append(ts / 1000 - d.timestamp())
@@ -229,6 +233,7 @@ async def run(n: int, count: int, window: float, kill_at: float, keep: bool, pro
             for k, ts in await arrivals(http, p, p.echo_room, bare_id):
                 d = due.get((p.user_id, k))
                 if d is not None:
+                    bare_by[(p.user_id, k)] = ts / 1000 - d.timestamp()
                     bare_delays.append(ts / 1000 - d.timestamp())
                     slices.setdefault(int((d - first_due).total_seconds() // 60), ([], []))[1].append(ts / 1000 - d.timestamp())
                 if d is not None and d < killed:
@@ -251,6 +256,17 @@ async def run(n: int, count: int, window: float, kill_at: float, keep: bool, pro
         for minute, (ks, bs) in sorted(slices.items()):
             print(f"    {minute:3d}  kring {percentile(ks, 0.5):7.3f} / {percentile(ks, 0.99):7.3f}   "
                   f"bare nio {percentile(bs, 0.5):7.3f} / {percentile(bs, 0.99):7.3f}")
+        print("  due in the 10 s after ready again, per second (n, kring p50 / max, bare nio p50 / max, s):")
+        for second in range(10):
+            lo, hi = ready + timedelta(seconds=second), ready + timedelta(seconds=second + 1)
+            ks = [v for (u, k), v in kring_by.items() if lo <= due[(u, k)] < hi]
+            bs = [v for (u, k), v in bare_by.items() if lo <= due[(u, k)] < hi]
+            print(f"    +{second}s  {len(ks):3d}  kring {percentile(ks, 0.5):7.3f} / {max(ks, default=float('nan')):7.3f}   "
+                  f"bare nio {percentile(bs, 0.5):7.3f} / {max(bs, default=float('nan')):7.3f}")
+        worst = sorted(((v, key) for key, v in kring_by.items() if not gap[0] <= due[key] <= gap[1]), reverse=True)[:15]
+        print("  Kring's 15 longest delays outside the gap: due (s from ready again), delay, bare nio's delay (s)")
+        print("    " + "  ".join(f"{(due[key] - ready).total_seconds():+.1f}:{v:.2f}/{bare_by.get(key, float('nan')):.2f}"
+                              for v, key in worst))
         print(f"  start-up             {startup:.1f} s with {count} rows pending; {restart:.1f} s after the kill")
         print(f"  peak RSS (VmHWM)     {rss['first']:.0f} MiB first process, {rss['after restart']:.0f} MiB after the restart")
         print(f"  CPU while firing     homeserver {hs_cpu:.0f} s, Kring {kring_cpu:.0f} s over {wall:.0f} s "
