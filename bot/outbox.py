@@ -61,6 +61,7 @@ class OutboxSender:
         self._lanes: dict[Lane, asyncio.Task] = {}
         self._dirty: set[Lane] = set()  # lanes that may have rows in the table not yet queued
         self._queues: dict[Lane, deque[OutboxItem]] = {}
+        self._arrived: dict[Lane, asyncio.Event] = {}  # set when a running lane has something new
         self._queued: set[int] = set()  # ids queued or being delivered
         self._idle = asyncio.Event()  # set while nothing is queued or being delivered, or a DM is opening
         self._idle.set()
@@ -170,6 +171,8 @@ class OutboxSender:
             task = self._lanes.get(lane)
             if task is None or task.done():
                 self._lanes[lane] = asyncio.create_task(self._drain(lane), name=f"outbox {lane}")
+            elif lane in self._arrived:
+                self._arrived[lane].set()  # a lane waiting on its replies under way looks again
 
     async def _drain(self, lane: Lane) -> None:
         """Send the lane's items in order. Replies to different commands in a busy room (each
@@ -177,10 +180,12 @@ class OutboxSender:
         between them; anything else waits for what is under way, and what follows waits for it."""
         queue = self._queues.setdefault(lane, deque())
         flying: dict[asyncio.Task, str] = {}  # replies being delivered -> the message each answers
+        arrived = self._arrived[lane] = asyncio.Event()
         await self._slots.acquire()
         held, late = True, False  # a slot, and whether it is one of the late ones (bot/send_slots.py)
         try:
             while not self._stopping.is_set():
+                arrived.clear()
                 if lane in self._dirty:
                     self._dirty.discard(lane)
                     try:
@@ -189,6 +194,14 @@ class OutboxSender:
                         self._dirty.add(lane)
                         log.exception("could not read an outbox lane", extra={"ref": secrets.token_hex(3)})
                         return
+                if flying and not queue:
+                    # In a busy room the homeserver may hold a reply for seconds (it takes the
+                    # room's events one at a time, the burst's commands first): replies to
+                    # commands decided meanwhile join it rather than wait until it is answered.
+                    more = asyncio.ensure_future(arrived.wait())
+                    await asyncio.wait({*flying, more}, return_when=asyncio.FIRST_COMPLETED)
+                    more.cancel()
+                    continue
                 answers = answered_by(queue[0]) if queue else None
                 if flying and (answers is None or answers in flying.values() or len(flying) >= REPLIES_IN_FLIGHT):
                     free_one = answers is not None and answers not in flying.values()
@@ -221,6 +234,8 @@ class OutboxSender:
                 finally:
                     self._untrack(item.id)
         finally:
+            if self._arrived.get(lane) is arrived:
+                del self._arrived[lane]
             if flying:
                 await asyncio.gather(*flying, return_exceptions=True)
             if held:

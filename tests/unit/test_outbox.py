@@ -398,6 +398,27 @@ async def test_in_a_busy_room_replies_to_different_commands_are_under_way_togeth
     assert all(row.done_at is not None for row in await outbox_rows(db))
 
 
+async def test_a_reply_decided_while_another_is_under_way_in_a_busy_room_goes_out_at_once(db: Database) -> None:
+    """In a burst the homeserver may hold a reply for seconds (it takes the room's events one at a
+    time, the other commands first): the reply to the next command joins it rather than waiting."""
+    gateway = HeldGateway()
+    async with sending(db, gateway) as sender:
+        async with db.transaction() as session:
+            first = OutboxChat(session, T0)
+            await first.send(LOBBY, as_text("pong 1"), reply_to="$command1")
+        sender.submit(first.items)
+        await until(gateway, lambda: len(gateway.sends()) == 1)
+        async with db.transaction() as session:
+            second = OutboxChat(session, T0)
+            await second.send(LOBBY, as_text("pong 2"), reply_to="$command2")
+        sender.submit(second.items)
+        await until(gateway, lambda: len(gateway.sends()) == 2)
+        assert gateway.bodies() == ["pong 1", "pong 2"], "both under way before either is answered"
+        gateway.released.set()
+        await sender.settled(timeout=5)  # both delivered and marked done
+    assert all(row.done_at is not None for row in await outbox_rows(db))
+
+
 async def test_two_replies_to_one_command_go_one_after_the_other(db: Database) -> None:
     gateway = HeldGateway()
     async with db.transaction() as session:
