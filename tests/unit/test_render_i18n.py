@@ -94,7 +94,7 @@ def test_render_helpers_escape_what_they_wrap() -> None:
 
 def test_a_message_has_html_only_when_it_differs() -> None:
     plain = message_content(as_text("just words"), notice=True)
-    assert plain == {"msgtype": "m.notice", "body": "just words", "m.mentions": {}}
+    assert plain == {"msgtype": "m.notice", "body": "just words"}
     rich = message_content(bold("hi") + " <you>", notice=False, mentions=("@a:example.org",))
     assert rich["msgtype"] == "m.text"
     assert rich["body"] == "hi <you>"
@@ -237,3 +237,14 @@ TRANSLATIONS = sorted(p for p in (REPO / "api/locales").glob("*.yaml") if p.name
 def test_translations_keep_the_placeholders_of_english(path: Path) -> None:
     translated = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     assert placeholder_mismatches(translated, EN) == ([], [])
+
+
+def test_intentional_mentions_on_every_text_and_on_a_notice_that_mentions_someone() -> None:
+    """A text mentioning nobody says so ("@room" in it pings nobody); a notice mentioning nobody
+    carries no m.mentions (no push rule lets a notice notify; Synapse validates the key anew for
+    every event)."""
+    assert message_content(as_text("@room drill"), notice=False)["m.mentions"] == {}
+    assert "m.mentions" not in message_content(as_text("pong"), notice=True, reply_to="$c")
+    assert message_content(as_text("hi"), notice=True, mentions=("@a:example.org",))["m.mentions"] == \
+        {"user_ids": ["@a:example.org"]}
+    assert message_content(as_text("@room"), notice=True, mention_room=True)["m.mentions"] == {"room": True}
