@@ -175,7 +175,7 @@ async def one_burst(http: Http, log: AccessLog, synapse: LocalSynapse, bots: lis
 
 
 async def set_up(synapse: LocalSynapse, http: Http, home: Path, n: int, log: AccessLog, profile: Path | None,
-                 bots: list[Bot]) -> tuple[list[Person], dict[tuple[str, str], str], int]:
+                 bots: list[Bot], keep: bool = False) -> tuple[list[Person], dict[tuple[str, str], str], int]:
     started = time.monotonic()
     kring_id = (await new_account(synapse, "kring")).user_id
     echo_id, device, token = await login(synapse, "echo")
@@ -184,6 +184,8 @@ async def set_up(synapse: LocalSynapse, http: Http, home: Path, n: int, log: Acc
                               profile=profile), kring_id)
     echo = Bot(echo_process(synapse.url, echo_id, device, token, gap_fill=True), echo_id)
     bots += [kring, echo]  # stopped by the caller, even when the set-up fails
+    if keep:
+        kring.proc.log_path, echo.proc.log_path = home / "kring.log", home / "echo.log"
     await kring.proc.start()
     await echo.proc.start()
     await kring.proc.idle()
@@ -251,7 +253,7 @@ async def run(n: int, rounds: int, keep: bool, profile: Path | None) -> None:
         await synapse.start()
         http = Http(synapse.url)
         log = AccessLog(synapse.log_path)
-        people, dm_of, gap_fills = await set_up(synapse, http, home, n, log, profile, bots)
+        people, dm_of, gap_fills = await set_up(synapse, http, home, n, log, profile, bots, keep)
         kring, echo = bots
         results = []
         for _ in range(rounds):
@@ -275,7 +277,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--members", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=1, help="times the six bursts are repeated")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory, with the bots' output (kring.log, echo.log)")
     parser.add_argument("--profile", type=Path, help="run Kring under cProfile, its stats written to this file")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)

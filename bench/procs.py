@@ -46,6 +46,7 @@ class BotProcess:
     spawned_at: float = 0.0
     ready_after: float | None = None
     lines: list[str] = field(default_factory=list)
+    log_path: Path | None = None  # every line of output also written here (bench/burst.py --keep)
     _ready: asyncio.Event = field(default_factory=asyncio.Event)
     _readers: list[asyncio.Task] = field(default_factory=list)
 
@@ -74,13 +75,18 @@ class BotProcess:
 
     async def _read(self, stream: asyncio.StreamReader) -> None:
         """Drain the pipe (a full pipe would block the bot), noting when the ready line comes."""
+        log = self.log_path.open("a") if self.log_path else None
         while line := await stream.readline():
             text = line.decode(errors="replace").rstrip()
+            if log:
+                log.write(text + "\n")
             if self.ready_after is None and (text == self.ready_marker or f'"msg": "{self.ready_marker}"' in text):
                 self.ready_after = time.perf_counter() - self.spawned_at
                 self._ready.set()
             if len(self.lines) < 2000:
                 self.lines.append(text)
+        if log:
+            log.close()
 
     def cpu(self) -> float:
         return cpu_seconds(self.pid)
