@@ -99,6 +99,17 @@ class OutboxSender:
         except TimeoutError:
             pass
 
+    async def some_sent(self, timeout: float) -> None:
+        """Wait, at most `timeout` seconds, until nothing is queued or under way, whatever the
+        backlog. The sync loop's pause in a rush, after a sync that brought only the bot's own
+        answers back (bot/syncer.py)."""
+        if self._idle.is_set():
+            return
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except TimeoutError:
+            pass
+
     def _track(self, item_ids: list[int]) -> None:
         self._queued.update(item_ids)
         self._refresh_idle()

@@ -23,12 +23,18 @@ BUG_RETRY_MAX_S = 30.0  # a batch that failed for another reason than the networ
 # sender is told that their message could not be read only when the key has not come by then.
 UNREADABLE_GRACE_S = 5.0
 TOKEN_SAVE_S = 1.0  # the sync token is written at most this often (a burst brings many syncs)
+# In a rush, after a sync that brought no message (only the bot's own answers coming back), the
+# next poll waits this long at most while answers are still being sent: each answer the
+# homeserver takes wakes the long poll, and a poll per answer or two was a third of the bot's
+# CPU in a burst and as many syncs for the homeserver to make (issue 21).
+RUSH_POLL_PAUSE_S = 0.1
 
 
 class SyncLoop:
     def __init__(self, gateway: MatrixGateway, db: Database, dispatcher: Dispatcher,
                  clock: Callable[[], datetime], *, language: str, on_commit: Callable[[], None],
-                 answers_out: Callable[[], Awaitable[None]] | None = None, retry_max_s: float = 2.0,
+                 answers_out: Callable[[], Awaitable[None]] | None = None,
+                 answers_going: Callable[[float], Awaitable[None]] | None = None, retry_max_s: float = 2.0,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self.gateway = gateway
         self.db = db
@@ -39,6 +45,7 @@ class SyncLoop:
         # Awaited before the next long poll when it is quiet: the batch's answers go out first
         # (bot.outbox.settled). In a rush the loop polls on while they are being sent.
         self.answers_out = answers_out
+        self.answers_going = answers_going  # waits, at most the time given, while answers are being sent
         self._had_messages = False
         self.batches = 0
         # While the homeserver is away, a try every retry_max_s seconds at most (bot/retry.py).
@@ -120,6 +127,8 @@ class SyncLoop:
             token, full_state = batch.next_batch, False
             if self.answers_out and self._quiet(batch):
                 await self.answers_out()
+            if self.answers_going and not batch.messages and not self._stopping:
+                await self.answers_going(RUSH_POLL_PAUSE_S)
             # Stored only now that the batch is handled; the next long poll need not wait for it.
             await self._save_token(token)
             self.batches += 1
