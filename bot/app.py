@@ -145,19 +145,25 @@ class Kring:
             self.schedule.wake()
 
     async def start(self) -> None:
-        """Once logged in and cross-signed, the first sync (the longest wait of a start: the full
-        state of every room) is fetched while the rest starts; its commands are handled once
-        start() is done. The database is readied while the bot logs in."""
+        """Once logged in, the first sync (the longest wait of a start: the full state of every
+        room) is fetched while the rest starts: cross-signing the device, provisioning, the
+        schedule. Its commands are handled once start() is done. The database is readied while
+        the bot logs in."""
         database = asyncio.create_task(self._ready_database(), name="database")
         try:
             await self.gateway.login()
         finally:
             await database  # never left half-migrated, even when the login failed
         self.dispatcher.settings.bot_display_name = self.gateway.display_name
-        await self._cross_sign()  # before the first sync: its key work must not cross the device's
+        beside_sync = crosssign.device_keys_uploaded(self.gateway.client)
+        if not beside_sync:
+            # The device's keys did not go up at login: cross-signing uploads them, and the
+            # sync's key work must not upload them beside it.
+            await self._cross_sign()
         sync = asyncio.create_task(self.sync.run(), name="sync")
         try:
-            await asyncio.gather(self._provision(), self._check_network())
+            checks = self._cross_sign_then_check() if beside_sync else self._check_network()
+            await asyncio.gather(self._provision(), checks)
             await self.schedule.start()
         except BaseException:
             self.sync.stop()
@@ -172,6 +178,12 @@ class Kring:
         self.sync.started.set()
         log.info("started", extra={"version": self.version, "device_id": self.gateway.device_id,
                                    "cross_signed": bool(self.cross_signing and self.cross_signing.device_signed)})
+
+    async def _cross_sign_then_check(self) -> None:
+        """The facts !status shows are checked once the device is cross-signed (a new device's
+        cross-signing is still under way a few round trips after the sync began)."""
+        await self._cross_sign()
+        await self._check_network()
 
     async def _cross_sign(self) -> None:
         cfg = self.config.matrix

@@ -363,6 +363,12 @@ async def _sign_with_existing(
     return CrossSigningStatus(signed, False, None, detail)
 
 
+def device_keys_uploaded(client: nio.AsyncClient) -> bool:
+    """This device's identity keys are on the server (nio marks its account shared once their
+    upload is answered; the gateway's login uploads them)."""
+    return client.olm is not None and client.olm.account.shared
+
+
 async def device_is_cross_signed(client: nio.AsyncClient) -> bool:
     """Cheap check via /keys/query: is our device validly signed by our SSK right now?
 

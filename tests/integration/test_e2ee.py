@@ -23,6 +23,33 @@ async def test_restart_keeps_device_and_store(make_bot, make_member):
     assert replies[1].encrypted and "!ping" in replies[1].content["body"]
 
 
+async def test_a_restart_fetches_its_first_sync_while_it_checks_its_cross_signing(make_bot, make_member, monkeypatch):
+    """A restarted bot does not wait for its cross-signing to be checked (round trips to the
+    homeserver) before it asks for its first sync, and answers the encrypted command waiting."""
+    from bot.matrix import crosssign
+
+    bot = await make_bot()
+    alice = await make_member(encrypted=True)
+    room = await alice.dm(bot.user_id, encrypted=True)
+    await alice.send(room, "!ping")
+    await alice.messages_from(bot.user_id, room, 1)
+    await bot.stop()
+    await alice.send(room, "!help")  # waits for the restarted bot
+    real = crosssign.ensure_cross_signed
+
+    async def once_a_sync_came(client, **kwargs):  # noqa: ANN001, ANN003, ANN202
+        synced = bot.kring.gateway.synced
+        async with synced:  # the old start never synced before cross-signing: this would time out
+            await asyncio.wait_for(synced.wait_for(lambda: bool(client.next_batch)), 30)
+        return await real(client, **kwargs)
+
+    monkeypatch.setattr(crosssign, "ensure_cross_signed", once_a_sync_came)
+    await bot.start()
+    assert bot.kring.cross_signing.device_signed
+    replies = await alice.messages_from(bot.user_id, room, 2)
+    assert replies[1].encrypted and "!ping" in replies[1].content["body"]
+
+
 async def test_missing_store_is_reported_not_replaced(make_bot):
     bot = await make_bot()
     device = bot.kring.gateway.device_id
