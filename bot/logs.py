@@ -7,7 +7,7 @@ import re
 import sys
 
 SECRET = re.compile(r"(access_token|password|syt_[A-Za-z0-9_]+|Bearer\s+\S+)", re.I)
-NOISY = ("nio", "peewee", "aiosqlite", "asyncio", "sqlalchemy")
+NOISY = ("nio", "peewee", "apscheduler", "aiosqlite", "asyncio", "sqlalchemy")
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
 

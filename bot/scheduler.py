@@ -1,4 +1,4 @@
-"""A wake-up timer (bot/timer.py) over the schedule table, which stays the record.
+"""APScheduler as a wake-up timer over the schedule table, which stays the record.
 
 On start every row that fell due while the bot was down runs (within the catch-up window; older
 rows are marked missed and reported to their network's coordinators' room, "3 reminders for <event>
@@ -32,6 +32,8 @@ from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
 from api import JobContext
 
 from api.declared import Declared
@@ -42,12 +44,13 @@ from api.i18n import Translator
 from api.render import code
 from bot.recipients import DbRecipients
 from bot.schedule import DbSchedule
-from bot.timer import WakeUp
 from storage import members, networks, runtime_state, schedule
 from storage.database import Database
 from storage.models import ScheduledAction
 
 log = logging.getLogger("kring.schedule")
+WAKE_JOB = "kring-wake"
+SAFETY_JOB = "kring-safety-wake"
 ALIVE_AT = "schedule_alive_at"  # runtime_state: the last time the schedule's safety wake-up ran
 DEFAULT_ZONE = "Europe/Amsterdam"
 BATCH = 50  # due rows run in one transaction at most
@@ -96,9 +99,7 @@ class ScheduleRunner:
                                             if getattr(fn, JOB_EVERY_ATTR, None) is not None}
         self.retry_after = retry_after
         self.safety_interval = safety_interval
-        self._timer = WakeUp(clock, self.wake)
-        self._safety: asyncio.TimerHandle | None = None
-        self._safety_run: asyncio.Task | None = None
+        self._scheduler = AsyncIOScheduler(timezone=timezone.utc)
         self._lock = asyncio.Lock()
         self._runs: set[asyncio.Task] = set()
         self._next_wake: datetime | None = None
@@ -117,7 +118,10 @@ class ScheduleRunner:
             log.exception("could not read when the bot was last alive", extra={"ref": secrets.token_hex(3)})
             self._down = (None, started)
         await self._keep_sweeps(started)
-        self._arm_safety()
+        self._scheduler.start()
+        self._scheduler.add_job(self._safety_wake, "interval", seconds=self.safety_interval.total_seconds(),
+                                id=SAFETY_JOB, replace_existing=True, coalesce=True, max_instances=1,
+                                misfire_grace_time=None)
         await self._start_run()
 
     async def _start_run(self) -> None:
@@ -139,15 +143,6 @@ class ScheduleRunner:
                 if not await schedule.pending(session, kind):
                     await schedule.put(session, _sweep_key(kind, now), kind, now, {}, now)
 
-    def _arm_safety(self) -> None:
-        self._safety = asyncio.get_running_loop().call_later(self.safety_interval.total_seconds(), self._safety_due)
-
-    def _safety_due(self) -> None:
-        """Every safety_interval; skipped while the last one still runs."""
-        self._arm_safety()
-        if self._safety_run is None or self._safety_run.done():
-            self._safety_run = self._spawn(self._safety_wake())
-
     async def _safety_wake(self) -> None:
         try:
             async with self.db.transaction() as session:
@@ -158,23 +153,23 @@ class ScheduleRunner:
 
     async def stop(self) -> None:
         self._stopped = True
-        self._timer.cancel()
-        if self._safety is not None:
-            self._safety.cancel()
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
         await asyncio.gather(*self._runs, return_exceptions=True)  # each run is short: let it finish
         async with self._lock:  # and so is a run the timer started: it ends before the database closes
             pass
 
     def wake(self) -> None:
         """Something changed in the table: run what is due and re-arm for the next row."""
-        self._spawn(self.run_due())
-
-    def _spawn(self, run: Awaitable[None]) -> asyncio.Task:
-        """A run stop() waits for (each is short) instead of cutting it off mid-transaction."""
-        task = asyncio.ensure_future(run)
+        task = asyncio.get_running_loop().create_task(self.run_due())
         self._runs.add(task)
         task.add_done_callback(self._runs.discard)
-        return task
+
+    async def _timer_fired(self) -> None:
+        """The timer's job only starts a run and returns: a job still running when the run re-arms
+        the timer for a row already due would make APScheduler skip the new firing (one instance
+        per job), and that row would wait for the safety wake-up."""
+        self.wake()
 
     def next_wake(self) -> datetime | None:
         """When the timer was last armed to run the schedule (None when nothing is pending)."""
@@ -312,11 +307,12 @@ class ScheduleRunner:
             next_at = next_at if next_at is not None and now < next_at < retry_at else retry_at
         if next_at is None:
             self._next_wake = None
-            self._timer.cancel()
+            if self._scheduler.get_job(WAKE_JOB):
+                self._scheduler.remove_job(WAKE_JOB)
             return
         self._next_wake = max(next_at, now)
-        if not self._stopped:  # a run that was under way when the bot stopped
-            self._timer.at(self._next_wake)
+        self._scheduler.add_job(self._timer_fired, "date", run_date=self._next_wake, id=WAKE_JOB,
+                                replace_existing=True, misfire_grace_time=None, coalesce=True)
 
     async def _run_one(self, action_id: int) -> int:
         """One row in a transaction of its own (after its batch failed as a whole)."""

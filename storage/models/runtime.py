@@ -63,7 +63,7 @@ class OutboxItem(Base):
 
 
 class ScheduledAction(Base):
-    """The record of every future action; a timer only wakes the bot for it (bot/timer.py)."""
+    """The record of every future action; APScheduler only wakes the bot for it."""
 
     __tablename__ = "schedule"
     __table_args__ = (Index("ix_schedule_pending", "done_at", "due_at"),)

@@ -3,9 +3,7 @@ the migrations tooling (Alembic), the calendar library (icalendar) nor PostgreSQ
 SQLite) by the time it is ready, nor derived the files key from the passphrase; and pydantic
 (some 7 MiB resident) is not loaded at all: msgspec validates the config. Babel waits for the
 first text with a number, plural or date; pycryptodome's Ed25519 for the first signature (a start
-checks the device's signatures with vodozemac, which nio's encryption has loaded). The schedule's
-timer is the event loop's: no thread or process pools (multiprocessing, ~1.2 MiB) as APScheduler
-loaded."""
+checks the device's signatures with vodozemac, which nio's encryption has loaded)."""
 from __future__ import annotations
 
 import subprocess
@@ -42,7 +40,7 @@ def test_an_up_to_date_sqlite_start_loads_neither_alembic_nor_icalendar_nor_post
                 await processed.claim(session, "$e1", "!r", datetime.now(timezone.utc))
             await d.close()
             print(sorted(m for m in ("alembic", "icalendar", "sqlalchemy.dialects.postgresql", "pydantic", "babel", "html.entities",
-                                     "Crypto.Signature.eddsa", "multiprocessing") if m in sys.modules))
+                                     "Crypto.Signature.eddsa") if m in sys.modules))
 
         asyncio.run(main())
     """)
