@@ -128,7 +128,7 @@ class Kring:
         self.sync = SyncLoop(self.gateway, self.db, self.dispatcher, clock,
                              language=config.bot.language, on_commit=self.outbox.wake,
                              answers_out=lambda: self.outbox.settled(ANSWERS_FIRST_S),
-                             answers_going=self.outbox.some_sent,
+                             answers_going=self.outbox.until_idle,
                              retry_max_s=config.matrix.retry_max_seconds)
         self.sync.watchers.append(RoomGuard(
             self.db, config.matrix.user_id, clock, language=config.bot.language,

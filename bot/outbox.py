@@ -92,17 +92,13 @@ class OutboxSender:
         backlog (a burst) the loop polls on at once, so the next commands are decided while the
         answers drain. The timeout covers a slow send (a retry after a 429); while a DM is being
         opened it returns at once, since the new room only comes through the next sync."""
-        if self._idle.is_set() or len(self._queued) > self._parallel:
-            return  # a backlog (a burst): polling on keeps the database busy while it drains
-        try:
-            await asyncio.wait_for(self._idle.wait(), timeout)
-        except TimeoutError:
-            pass
+        if len(self._queued) <= self._parallel:  # else a backlog (a burst): polling on keeps the database busy
+            await self.until_idle(timeout)
 
-    async def some_sent(self, timeout: float) -> None:
+    async def until_idle(self, timeout: float) -> None:
         """Wait, at most `timeout` seconds, until nothing is queued or under way, whatever the
-        backlog. The sync loop's pause in a rush, after a sync that brought only the bot's own
-        answers back (bot/syncer.py)."""
+        backlog. Also the sync loop's pause in a rush, after a sync that brought only the bot's
+        own answers back (bot/syncer.py)."""
         if self._idle.is_set():
             return
         try:

@@ -421,7 +421,7 @@ async def test_a_reply_decided_while_another_is_under_way_in_a_busy_room_goes_ou
 
 async def test_in_a_rush_the_sync_loop_can_wait_a_moment_for_answers_under_way(db: Database) -> None:
     """With more answers than lanes, settled() lets the sync loop poll on at once (the commands
-    behind them are decided meanwhile); some_sent() waits, up to its timeout, until they are out."""
+    behind them are decided meanwhile); until_idle() waits, up to its timeout, until they are out."""
     gateway = HeldGateway()
     async with db.transaction() as session:
         chat = OutboxChat(session, T0)
@@ -431,8 +431,8 @@ async def test_in_a_rush_the_sync_loop_can_wait_a_moment_for_answers_under_way(d
         sender.submit(chat.items)
         await until(gateway, lambda: len(gateway.sends()) == 2)
         await asyncio.wait_for(sender.settled(30), 2)  # a backlog: at once
-        await asyncio.wait_for(sender.some_sent(0.01), 2)  # its own timeout, answers still held
-        waiting = asyncio.create_task(sender.some_sent(30))
+        await asyncio.wait_for(sender.until_idle(0.01), 2)  # its own timeout, answers still held
+        waiting = asyncio.create_task(sender.until_idle(30))
         for _ in range(20):
             await asyncio.sleep(0)
         assert not waiting.done(), "answers are still under way"
