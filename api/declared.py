@@ -1,5 +1,6 @@
 """What the feature packages declare, collected from the functions their decorators tagged. The
-runtime's discovery imports every module of every feature and hands them here; a handler reaches
+runtime's discovery hands every module of every feature here (or, running, their stand-ins read
+from commands/declared.json: api/deferred.py); a handler reaches
 the collection through its context (`ctx.confirm`, `ctx.release`, `ctx.seats_changed`, `ctx.declared`)."""
 from __future__ import annotations
 

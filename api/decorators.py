@@ -9,7 +9,7 @@ from typing import Any
 
 from api.context import Reply
 from api.converters import Converter, converter_of
-from api.types import Rest, Role, Where
+from api.types import Rest, Role, UserId, Where
 
 Handler = Callable[..., Awaitable[Reply | None]]
 
@@ -36,6 +36,7 @@ class CommandSpec:
     feature: str = ""
     confidential: bool = False
     local: tuple[tuple[str, str], ...] = ()  # (language, name): the command's name in that language
+    user_first: bool = False  # its first argument is a Matrix ID (bot/router.py: two commands, one name)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -82,7 +83,7 @@ def command(
         spec = CommandSpec(
             name=name, handler=fn, role=role, where=where, help_key=help, aliases=aliases,
             usage=usage if usage is not None else " ".join(_usage_of(p) for p in params), params=params,
-            local=tuple(sorted((local or {}).items())),
+            local=tuple(sorted((local or {}).items())), user_first=bool(params) and params[0].kind is UserId,
         )
         setattr(fn, COMMAND_ATTR, spec)
         return fn

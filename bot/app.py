@@ -100,7 +100,7 @@ class Kring:
                               warn_before=timedelta(days=config.cases.warn_days_before))
         self.downloads = MediaDownloads(config.matrix.homeserver, lambda: self.gateway.client.access_token,
                                         config.files_path / "incoming")
-        self.registry = Registry.discover()
+        self.registry = Registry.load()
         fb = config.feedback
         feedback_forms.configure(delay=timedelta(hours=fb.delay_hours), deadline_days=fb.deadline_days,
                                  nudges=fb.nudges, forms_dir=fb.forms_dir)

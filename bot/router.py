@@ -7,6 +7,7 @@ from __future__ import annotations
 import difflib
 import enum
 import importlib
+import json
 import logging
 import pkgutil
 import re
@@ -14,6 +15,8 @@ import secrets
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from api import Context, Reply, Rest, Role, UserError, UserId, Where, whole_number
@@ -21,10 +24,12 @@ from api.i18n import Translator
 from api.render import Text, code
 
 from api.declared import Declared
+from api.deferred import deferred_modules, full_spec, listing
 from api.decorators import CommandSpec, Param
 
 log = logging.getLogger("kring.dispatch")
 TOKEN = re.compile(r'"([^"]*)"|(\S+)')
+DECLARED = "declared.json"  # in the features' package: what they declare, as data (api/deferred.py)
 USER_ID = re.compile(r"^@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(:\d+)?$")
 
 
@@ -45,6 +50,7 @@ class Registry:
         self.jobs = self.declared.jobs
         self.flows = self.declared.flows
         self._by_name: dict[str, CommandSpec] = {}
+        self._wholes: dict[Any, CommandSpec] = {}  # handler -> the spec with its parameters (load())
         # One name may serve two commands when exactly one of them takes a Matrix ID first
         # (`!decline @user` for a join request, `!decline <event>` for a seat offer).
         self._by_user: dict[str, CommandSpec] = {}
@@ -68,15 +74,15 @@ class Registry:
     def discover(cls, package: str = "commands") -> Registry:
         """Import every module of every feature package (commands.<feature>.*) and collect what
         their decorators tagged. Nothing registers itself at import time."""
-        root = importlib.import_module(package)
-        modules = []
-        for info in sorted(pkgutil.iter_modules(root.__path__), key=lambda i: i.name):
-            feature = importlib.import_module(f"{package}.{info.name}")
-            modules.append((info.name, feature))
-            if info.ispkg:
-                for sub in sorted(pkgutil.walk_packages(feature.__path__, f"{feature.__name__}."), key=lambda i: i.name):
-                    modules.append((info.name, importlib.import_module(sub.name)))
-        declared = Declared.collect(modules)
+        declared = Declared.collect(feature_modules(package))
+        return cls(declared.commands, declared=declared)
+
+    @classmethod
+    def load(cls, package: str = "commands") -> Registry:
+        """What discover() would find, read from the package's declared.json (api/deferred.py):
+        each feature module is imported when one of its functions is first used."""
+        entries = json.loads((Path(importlib.import_module(package).__file__).parent / DECLARED).read_text())
+        declared = Declared.collect(deferred_modules(entries))
         return cls(declared.commands, declared=declared)
 
     def match(self, text: str, visible: list[CommandSpec] | None = None) -> tuple[CommandSpec, str] | Unknown:
@@ -90,7 +96,7 @@ class Registry:
                     alt = self._by_user.get(" ".join(words[:n]).lower())
                     if alt and USER_ID.match(rest.split(maxsplit=1)[0] if rest.strip() else ""):
                         spec = alt
-                    return spec, rest
+                    return self._whole(spec), rest
         first = words[0].lower() if words else ""
         return Unknown(first, self.suggest(first, self.specs if visible is None else visible))
 
@@ -108,12 +114,40 @@ class Registry:
     def visible_to(self, role: Role, is_dm: bool) -> list[CommandSpec]:
         return [s for s in self.specs if s.role <= role and place_ok(s.where, is_dm)]
 
+    def _whole(self, spec: CommandSpec) -> CommandSpec:
+        """The spec with its parameters, its feature imported the first time (Registry.load)."""
+        whole = self._wholes.get(spec.handler)
+        if whole is None:
+            whole = self._wholes[spec.handler] = full_spec(spec)
+        return whole
+
     def find(self, name: str) -> CommandSpec | None:
         return self._by_name.get(name.lower())
 
 
+def feature_modules(package: str = "commands") -> list[tuple[str, ModuleType]]:
+    """(feature, module) for every module of every feature package, each imported."""
+    root = importlib.import_module(package)
+    modules = []
+    for info in sorted(pkgutil.iter_modules(root.__path__), key=lambda i: i.name):
+        feature = importlib.import_module(f"{package}.{info.name}")
+        modules.append((info.name, feature))
+        if info.ispkg:
+            for sub in sorted(pkgutil.walk_packages(feature.__path__, f"{feature.__name__}."), key=lambda i: i.name):
+                modules.append((info.name, importlib.import_module(sub.name)))
+    return modules
+
+
+def write_declared(package: str = "commands") -> Path:
+    """Write the package's declared.json from what discovery finds (scripts/declarations.py)."""
+    path = Path(importlib.import_module(package).__file__).parent / DECLARED
+    lines = (json.dumps(entry, ensure_ascii=False) for entry in listing(feature_modules(package)))
+    path.write_text("[\n" + ",\n".join(lines) + "\n]\n")
+    return path
+
+
 def _takes_user(spec: CommandSpec) -> bool:
-    return bool(spec.params) and spec.params[0].kind is UserId
+    return spec.user_first
 
 
 def place_ok(where: Where, is_dm: bool) -> bool:

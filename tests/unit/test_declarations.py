@@ -3,7 +3,9 @@ decorators tagged; no module keeps a registry, no import is kept for its side ef
 features import only api, storage and commands.common."""
 from __future__ import annotations
 
+import json
 import tomllib
+from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 
@@ -11,7 +13,9 @@ import pytest
 
 from api import confirmable, eraser, exporter, on_leave
 from api.declared import Declared
-from bot.router import Registry
+from api.decorators import FLOW_FILES_ATTR, JOB_AHEAD_ATTR, JOB_ALWAYS_ATTR, JOB_ATTR, JOB_EVERY_ATTR
+from api.deferred import StaleDeclarations, deferred_modules, listing
+from bot.router import DECLARED, Registry, feature_modules
 from storage import privacy
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -81,3 +85,35 @@ def test_the_independence_contract_names_every_feature_package() -> None:
     features = {f"commands.{p.name}" for p in (ROOT / "commands").iterdir()
                 if (p / "__init__.py").exists() and p.name != "common"}
     assert set(contract["modules"]) == features
+
+
+def test_declared_json_lists_what_the_decorators_declare() -> None:
+    """The running bot reads commands/declared.json instead of importing every feature: a
+    declaration changed without rewriting the file fails here."""
+    written = json.loads((ROOT / "commands" / DECLARED).read_text())
+    assert written == listing(feature_modules()), "commands/declared.json is stale: run scripts/declarations.py"
+
+
+def test_the_loaded_registry_declares_what_discovery_finds() -> None:
+    found, loaded = Registry.discover().declared, Registry.load().declared
+    fields = lambda spec: (replace(spec, handler=None, params=()))  # noqa: E731
+    assert [fields(s) for s in loaded.commands] == [fields(s) for s in found.commands]
+    for table in ("jobs", "flows", "confirmables", "starters", "exporters", "erasers"):
+        assert {k: (f.__module__, f.__name__) for k, f in getattr(loaded, table).items()} == \
+               {k: (f.__module__, f.__name__) for k, f in getattr(found, table).items()}, table
+    for hooks in ("leave_hooks", "seat_hooks", "session_hooks", "publish_hooks"):
+        assert [(f.__module__, f.__name__) for f in getattr(loaded, hooks)] == \
+               [(f.__module__, f.__name__) for f in getattr(found, hooks)], hooks
+    assert loaded.room_events.keys() == found.room_events.keys()
+    for attr in (JOB_ALWAYS_ATTR, JOB_AHEAD_ATTR, JOB_EVERY_ATTR):
+        assert {k: getattr(f, attr, None) for k, f in loaded.jobs.items()} == \
+               {k: getattr(f, attr, None) for k, f in found.jobs.items()}, attr
+    assert {k: getattr(f, FLOW_FILES_ATTR, False) for k, f in loaded.flows.items()} == \
+           {k: getattr(f, FLOW_FILES_ATTR, False) for k, f in found.flows.items()}
+
+
+def test_a_listed_function_that_no_longer_declares_it_refuses_to_run() -> None:
+    [(_feature, module)] = deferred_modules([{"feature": "help", "module": "commands.help.handlers", "name": "help_command",
+                                              "tags": {JOB_ATTR: "help.gone"}}])
+    with pytest.raises(StaleDeclarations, match="scripts/declarations.py"):
+        module.help_command(None)
