@@ -11,16 +11,20 @@ Measured, runs alternating echo / Kring, each bot started afresh as a process:
   bot prints it), i.e. the moment it would answer a command;
 - idle RSS: the resident set once the ready bot has been idle (under 2% of a core) for 2 s;
 - start peak: the process's peak resident set (VmHWM) at that moment, i.e. the peak of its start.
-Then as many starts of Kring with a migration pending (its last migration undone before each), and
-of a process that only imports the libraries Kring cannot start without (nio, SQLAlchemy's asyncio,
-msgspec, which validates the config): the floor under Kring's figures. Kring's modules are byte-compiled first, as an
-installed bot's are (bench/procs.py). Medians over the runs; the figures are reported against the
+After each pair, a start of Kring without its first sync fetched at the process's start
+(bot/matrix/early_sync.py; the filter id it needs removed, as after an upgrade that changed the
+filter): what that head start saves, in the same run. Then as many starts of Kring with a
+migration pending (its last migration undone before each), and of a process that only imports
+the libraries Kring cannot start without (nio, SQLAlchemy's asyncio, msgspec, which validates the
+config): the floor under Kring's figures. Kring's modules are byte-compiled first, as an installed
+bot's are (bench/procs.py). Medians over the runs; the figures are reported against the
 targets of issue 21, not asserted.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import shutil
 import statistics
@@ -35,6 +39,7 @@ for path in (ROOT, ROOT / "bench"):
         sys.path.insert(0, str(path))
 
 from bot.dev.synapse import LocalSynapse  # noqa: E402
+from bot.matrix.early_sync import FILTER_ID_FILE  # noqa: E402
 from procs import BotProcess, echo_process, kring_process, libraries_process  # noqa: E402
 from registration_burst import PASSWORD, Http, gather_limited, new_account, until_quiet, wait_until  # noqa: E402
 
@@ -56,8 +61,6 @@ async def joined(http: Http, token: str) -> int:
 
 
 async def kring_token(home: Path) -> str:
-    import json
-
     return json.loads((home / "store" / "credentials.json").read_text())["access_token"]
 
 
@@ -96,10 +99,16 @@ async def set_up(synapse: LocalSynapse, http: Http, home: Path, rooms: int,
 async def one_run(bot: BotProcess, synapse: LocalSynapse) -> tuple[float, float, float]:
     """(seconds to ready, idle RSS MiB, start peak MiB) of one fresh start."""
     await until_quiet(synapse, for_s=1.0)
+    bot.lines = []  # its output from this start on (the list is capped)
     ready = await bot.start()
     await bot.idle(for_s=2.0)
     rss, peak = bot.memory()
     await bot.stop()
+    if bot.name == "kring":
+        early = [line for line in bot.lines if '"msg": "first sync fetched at start"' in line]
+        waited = f", {json.loads(early[0])['waited_s']:.2f} s waited for it" if early else ""
+        print(f"    its first sync {'was' if early else 'was NOT'} the one fetched at start{waited} "
+              "(bot/matrix/early_sync.py)", file=sys.stderr)
     return ready, rss, peak
 
 
@@ -126,7 +135,8 @@ def report(rooms: int, runs: dict[str, list[tuple[float, float, float]]], elapse
     for name, (ready, rss, peak) in med.items():
         each = "  ".join(f"{a:.2f}/{b:.0f}/{c:.0f}" for a, b, c in runs[name])
         print(f"{name:<10} {ready:8.2f} {rss:13.1f} {peak:15.1f}   {each}")
-    print("(pending: Kring with one migration to run; libraries: a process importing only "
+    print("(not early: Kring without the first sync fetched at the process's start, i.e. as before it;\n"
+          " pending: Kring with one migration to run; libraries: a process importing only "
           f"{', '.join(LIBRARIES)})")
     ok = lambda good: "met" if good else "MISSED"  # noqa: E731
     k, e = med["kring"], med["echo"]
@@ -135,6 +145,7 @@ def report(rooms: int, runs: dict[str, list[tuple[float, float, float]]], elapse
     print(f"ready      kring {k[0]:.2f} s, echo {e[0]:.2f} s (target kring <= {TARGET_READY_S:.1f} s: "
           f"{ok(k[0] <= TARGET_READY_S)})")
     lib = med["libraries"]
+    print(f"ready with the first sync not fetched early: kring {med['not early'][0]:.2f} s")
     print(f"ready with one migration pending: kring {med['pending'][0]:.2f} s (for information)")
     print(f"floor: the libraries alone take {lib[1] / e[1]:.2f} x echo's idle RSS and {lib[0]:.2f} s to import")
 
@@ -149,11 +160,15 @@ async def run(rooms: int, n_runs: int, keep: bool) -> None:
         await synapse.start()
         http = Http(synapse.url)
         kring, echo = await set_up(synapse, http, home, rooms, bots)
-        runs: dict[str, list[tuple[float, float, float]]] = {"echo": [], "kring": []}
+        runs: dict[str, list[tuple[float, float, float]]] = {"echo": [], "kring": [], "not early": []}
         for i in range(n_runs):
             for bot in (echo, kring):
                 runs[bot.name].append(await one_run(bot, synapse))
                 print(f"  run {i + 1} {bot.name}: ready {runs[bot.name][-1][0]:.2f} s", file=sys.stderr)
+            (home / "kring" / "store" / FILTER_ID_FILE).unlink()  # the start's own first sync, as before
+            runs["not early"].append(await one_run(kring, synapse))
+            print(f"  run {i + 1} kring, first sync not fetched early: ready {runs['not early'][-1][0]:.2f} s",
+                  file=sys.stderr)
         libraries = libraries_process(*LIBRARIES)
         bots.append(libraries)
         runs["pending"], runs["libraries"] = [], []

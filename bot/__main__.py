@@ -1,14 +1,17 @@
-"""The `kring` command line: run, check-config, migrate, demo."""
+"""The `kring` command line: run, check-config, migrate, demo.
+
+`run` sends the bot's first sync before it imports the bot (bot/matrix/early_sync.py): hence the
+imports inside the functions."""
 from __future__ import annotations
 
 import argparse
-import asyncio
-import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bot import logs
-from bot.config import ConfigError, load_config
+if TYPE_CHECKING:
+    from bot.config import ConfigError
+    from bot.matrix.early_sync import EarlySync
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,6 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--dir", default=".demo", help="where the demo keeps its data (default .demo)")
     demo.add_argument("--lang", default="en", help="the demo network's language: en, nl, nb (default en)")
     args = parser.parse_args(argv)
+    early_sync = _early_sync(args.config) if args.cmd == "run" else None
+    from bot import logs
+    from bot.config import ConfigError, load_config
 
     if args.cmd == "check-config":
         return _check(args.file)
@@ -38,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     logs.setup(config.bot.log_level)
     if args.cmd == "migrate":
+        import asyncio
+
         from storage.database import Database
 
         async def _migrate() -> None:
@@ -50,10 +58,21 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from bot.app import Kring
 
-    return _run_until_signal(Kring(config).run_forever())
+    kring = Kring(config, early_sync=early_sync)
+    del early_sync  # the gateway lets go of it once taken: its response is not kept for the run
+    return _run_until_signal(kring.run_forever())
+
+
+def _early_sync(config_path: str) -> EarlySync | None:
+    from bot.matrix.early_sync import EarlySync, settings_from_file
+
+    settings = settings_from_file(config_path)
+    return EarlySync.begin(settings) if settings else None
 
 
 def _check(path: str) -> int:
+    from bot.config import ConfigError, load_config
+
     try:
         config = load_config(path)
     except ConfigError as err:
@@ -77,6 +96,8 @@ def _print_problems(path: str, err: ConfigError) -> None:
 
 def _run_until_signal(coro) -> int:  # noqa: ANN001
     """Run until the coroutine ends or SIGINT/SIGTERM arrives; then cancel it cleanly."""
+    import asyncio
+    import signal
 
     async def runner() -> int:
         task = asyncio.ensure_future(coro)

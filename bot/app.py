@@ -17,6 +17,7 @@ from bot.matrix import crosssign
 from api import methods
 from bot.config import Config, methods_of
 from bot.dispatch import DispatchSettings, Dispatcher
+from bot.matrix.early_sync import EarlySync
 from bot.matrix.gateway import MatrixGateway
 from bot.matrix.media_in import MediaDownloads
 from bot.guard import RoomGuard
@@ -87,13 +88,14 @@ def kring_version() -> str:
 class Kring:
     """One running bot. start() brings every part up; stop() takes them down in order."""
 
-    def __init__(self, config: Config, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(self, config: Config, clock: Callable[[], datetime] = utcnow, *,
+                 early_sync: EarlySync | None = None) -> None:
         self.config = config
         self.clock = clock
         self.version = kring_version()
         self.started_at = clock()
         self.db = Database(config.storage.database_url)
-        self.gateway = MatrixGateway(config.matrix)
+        self.gateway = MatrixGateway(config.matrix, early_sync)
         self.vault = make_vault(config)
         retention = Retention(after_session=timedelta(days=config.cases.keep_days_after_session),
                               unscheduled=timedelta(days=config.cases.keep_days_unscheduled),

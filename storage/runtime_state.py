@@ -5,8 +5,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import KeyValue
 from storage.sql import upsert
+from storage.token_peek import SYNC_TOKEN
 
-SYNC_TOKEN = "sync_token"
+__all__ = ["FIRST_SYNC_AT", "OUTBOX_WIPED_UNTIL", "SYNC_TOKEN", "get", "put"]
+
 FIRST_SYNC_AT = "first_sync_at"
 OUTBOX_WIPED_UNTIL = "outbox_wiped_until"  # sent rows done before this keep no content
 

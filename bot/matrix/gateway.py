@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import aiohttp
 import nio
 
 from bot.config import MatrixConfig
+from bot.matrix.early_sync import CREDENTIALS_FILE, FILTER_ID_FILE, EarlySync, EarlySyncFailed
 from bot.matrix.keywork import KeyWork
 from bot.matrix.late_keys import LateKeys
 from bot.matrix.rooms import RoomAdmin, SendOutcome
@@ -51,8 +53,12 @@ class StoreMissingError(RuntimeError):
 class MatrixGateway(RoomAdmin, LateKeys):
     to_incoming = staticmethod(to_incoming)  # bot/matrix/timeline.py; LateKeys uses it
 
-    def __init__(self, cfg: MatrixConfig) -> None:
+    def __init__(self, cfg: MatrixConfig, early_sync: EarlySync | None = None) -> None:
         self.cfg = cfg
+        # The first sync, asked for at the process's start (bot/matrix/early_sync.py): taken by
+        # the first sync if it is the same request.
+        self.early_sync = early_sync
+        self._keys_uploaded_at_login = False
         self.store_path = Path(cfg.store_path)
         # The crypto store holds the device's keys (pickled with "DEFAULT_KEY" when no
         # matrix.key_passphrase is set): only the bot's own user may read it.
@@ -84,7 +90,7 @@ class MatrixGateway(RoomAdmin, LateKeys):
     # ---- login -------------------------------------------------------------------------
     @property
     def _credentials_file(self) -> Path:
-        return self.store_path / "credentials.json"
+        return self.store_path / CREDENTIALS_FILE
 
     @property
     def device_id(self) -> str:
@@ -120,6 +126,7 @@ class MatrixGateway(RoomAdmin, LateKeys):
                 raise RuntimeError(f"login refused: {resp.status_code} {resp.message}")
             self._write_credentials()
         if self.client.should_upload_keys:
+            self._keys_uploaded_at_login = True
             await self.client.keys_upload()
         self._skip_empty_store_writes()
         profile = await self.client.get_displayname(self.client.user_id)
@@ -169,7 +176,19 @@ class MatrixGateway(RoomAdmin, LateKeys):
         resp = await self.client.upload_filter(**self.sync_filter())
         if isinstance(resp, nio.UploadFilterError):
             raise RuntimeError(f"filter upload failed: {resp.message}")
+        self._keep_filter_id(resp.filter_id)
         return resp.filter_id
+
+    def _keep_filter_id(self, filter_id: str) -> None:
+        """For the next start's early sync. Synapse gives the same filter the same id, so the
+        file changes only when the filter does (a feature declaring another room event)."""
+        path = self.store_path / FILTER_ID_FILE
+        try:
+            if path.read_text() == filter_id:
+                return
+        except OSError:
+            pass
+        path.write_text(filter_id)
 
     async def sync(self, since: str | None, filter_id: str, *, full_state: bool, timeout_ms: int) -> SyncBatch:
         """One sync. Every network fault, including the homeserver cutting the open long poll
@@ -181,7 +200,12 @@ class MatrixGateway(RoomAdmin, LateKeys):
 
     async def _sync(self, since: str | None, filter_id: str, *, full_state: bool, timeout_ms: int) -> SyncBatch:
         epoch = self.key_work.upload_epoch  # odd while an upload is under way
-        resp = await self.client.sync(timeout=timeout_ms, sync_filter=filter_id, since=since, full_state=full_state)
+        resp = await self._early_response(since, filter_id) if full_state else None
+        # Its one-time key count is from before the login's key upload, if there was one.
+        counts_fresh = resp is None or not self._keys_uploaded_at_login
+        if resp is None:
+            resp = await self.client.sync(timeout=timeout_ms, sync_filter=filter_id, since=since,
+                                          full_state=full_state)
         if isinstance(resp, nio.SyncError):
             raise ConnectionError(f"sync failed: {resp.status_code} {resp.message}")
         batch = SyncBatch(next_batch=resp.next_batch)
@@ -197,10 +221,35 @@ class MatrixGateway(RoomAdmin, LateKeys):
                 events = await fill_gap(self.client, room_id, info.timeline.prev_batch, since) + events
             collect(batch, room_id, events, self.room_event_types)
         # Beside the handling of the batch and the next sync (bot/matrix/keywork.py).
-        self.key_work.kick(counts_fresh=epoch % 2 == 0 and epoch == self.key_work.upload_epoch)
+        self.key_work.kick(counts_fresh=counts_fresh and epoch % 2 == 0 and epoch == self.key_work.upload_epoch)
         async with self.synced:
             self.synced.notify_all()
         return batch
+
+    async def _early_response(self, since: str | None, filter_id: str) -> nio.SyncResponse | None:
+        """The early sync's response, taken in by nio as client.sync() would, if it answers the
+        very request this sync would send (once: later syncs ask for themselves)."""
+        early, self.early_sync = self.early_sync, None
+        if early is None:
+            return None
+        c = self.client
+        why_not = early.differs(homeserver=self.cfg.homeserver, user_id=c.user_id, device_id=c.device_id,
+                                access_token=c.access_token, since=since, filter_id=filter_id)
+        if why_not is None:
+            asked = time.monotonic()
+            try:
+                resp = nio.SyncResponse.from_dict(json.loads(await early.body()))
+            except (EarlySyncFailed, ValueError) as exc:
+                why_not = str(exc) if isinstance(exc, EarlySyncFailed) else "not JSON"
+            else:
+                if isinstance(resp, nio.SyncResponse):
+                    await c.receive_response(resp)
+                    # waited_s: for the homeserver, once the bot was ready to sync (0: all hidden)
+                    log.info("first sync fetched at start", extra={"waited_s": round(early.waited_s(asked), 3)})
+                    return resp
+                why_not = "not a sync response"
+        log.info("first sync fetched at start not used; asking again", extra={"reason": why_not})
+        return None
 
     def _invite(self, room_id: str, info: Any) -> Invite:
         inviter, is_direct = None, False

@@ -11,6 +11,7 @@ import pytest
 from bot.app import Kring
 from bot.config import Config
 from bot.dev.synapse import LocalSynapse
+from bot.matrix.early_sync import EarlySync
 from tests.integration.members import NioMember
 
 PASSWORD = "test-password-1"
@@ -50,8 +51,10 @@ class BotUnderTest:
         })
         self.kring: Kring | None = None
 
-    async def start(self) -> Kring:
-        self.kring = Kring(self.config, clock=self.clock) if self.clock else Kring(self.config)
+    async def start(self, early_sync: EarlySync | None = None) -> Kring:
+        """early_sync: a first sync fetched beforehand, as `kring run` does (bot/matrix/early_sync.py)."""
+        clock = {"clock": self.clock} if self.clock else {}
+        self.kring = Kring(self.config, early_sync=early_sync, **clock)
         await self.kring.start()
         await self.kring.sync.caught_up.wait()
         return self.kring
