@@ -6,7 +6,6 @@ KRING__MATRIX__PASSWORD or KRING__STORAGE__DATABASE_URL.
 """
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from pathlib import Path
@@ -47,6 +46,8 @@ def _check_zone(value: str) -> str:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
+        import difflib  # only for a mistyped zone: not loaded by every start
+
         close = difflib.get_close_matches(value, sorted(available_timezones()), n=3, cutoff=0.6)
         hint = f" (did you mean {', '.join(close[:3])}?)" if close else " (use an IANA name like Europe/Amsterdam)"
         raise ValueError(f"unknown timezone {value!r}{hint}") from None

@@ -4,7 +4,6 @@ mistake; all derived from each command's declaration. The dispatcher around it o
 transaction and exactly-once."""
 from __future__ import annotations
 
-import difflib
 import enum
 import importlib
 import json
@@ -104,6 +103,8 @@ class Registry:
     def suggest(word: str, visible: list[CommandSpec], language: str = "en") -> tuple[str, ...]:
         """The closest commands among those the caller may use, each named once, in the reader's
         language (a typo of `help` suggests `help` to an English reader, not also `hulp` and `hjelp`)."""
+        import difflib  # only for a mistyped command: not loaded by every start
+
         scored = []
         for spec in visible:
             score = max(difflib.SequenceMatcher(None, word, name).ratio() for name in spec.names)

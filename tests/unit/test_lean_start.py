@@ -110,19 +110,24 @@ def test_a_start_that_migrates_logs_the_migration_without_alembics_plugin_chatte
 
 def test_a_start_imports_no_feature_until_one_is_used() -> None:
     """The bot knows its commands, jobs and hooks from commands/declared.json; a feature's modules
-    load when one of its commands is first typed or its job first runs, and work then."""
+    load when one of its commands is first typed or its job first runs, and work then. So does
+    difflib (suggestions for a mistyped command)."""
     script = textwrap.dedent("""
         import sys
         import bot.app
         from bot.router import Registry
         registry = Registry.load()
+        idle_difflib = "difflib" in sys.modules
         features = lambda: sorted({m.split(".")[1] for m in sys.modules if m.startswith("commands.")})
         before = features()
         spec, rest = registry.match("register spring-day morning")
         typed = features()
         registry.jobs["events.offer_expiry"]  # known, not yet run
         print(before, typed, [p.name for p in spec.params], repr(rest), features())
+        print(idle_difflib, registry.match("registr spring-day").suggestions[0])
     """)
     out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[] ['common', 'events'] ['e', 'chosen'] 'spring-day morning' ['common', 'events']", \
-        out.stderr
+    assert out.stdout.splitlines() == [
+        "[] ['common', 'events'] ['e', 'chosen'] 'spring-day morning' ['common', 'events']",
+        "False register",  # difflib, for suggestions, loads with the first mistyped command
+    ], out.stderr
