@@ -31,8 +31,10 @@ async def enqueue(
     values = {"kind": kind, "room_id": room_id, "user_id": user_id, "payload": payload,
               "txn_id": f"kring-{uuid.uuid4().hex}", "created_at": now, "attempts": 0, "about": about,
               "send_at": send_at, "action_id": action_id}
-    # A Core insert (no ORM flush: this is on every command's path); the row's id comes back.
-    item_id = (await session.execute(_INSERT, values)).scalar_one()
+    # A Core insert on the session's connection (no ORM flush or ORM execute: this is on every
+    # command's path); the row's id comes back.
+    connection = await session.connection()
+    item_id = (await connection.execute(_INSERT, values)).scalar_one()
     return OutboxItem(id=item_id, **values)
 
 
